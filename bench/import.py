@@ -1,0 +1,224 @@
+"""The distributor CSV (48,000 SKUs x 4 warehouses = 192,000 rows) imported through the
+importInventory mutation, over HTTP against a real `onhand serve`, beside baselines measured in
+the same run on the same machine.
+
+    python bench/import.py [--runs 3]
+
+Scenarios, each the time from sending the multipart upload to the mutation's answer:
+1. first load: a catalog with no products yet (createMissingProducts): 48,000 products and
+   192,000 levels created, 192,000 ledger rows and outbox events;
+2. every row changed: the same SKUs with other quantities (192,000 movements);
+3. nothing changed: the same file again (every row checked and judged, nothing written).
+
+Baselines:
+- raw COPY: the file copied into a plain table with no index (what the issue compares with);
+- write floor: the rows a first load must write (products, levels, ledger rows, outbox events),
+  written by bare set-based INSERTs from that COPY, with no checks, no judging and no locks, in
+  a second database: the least any correct import of this file can cost with this schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Database, free_port, onhand_process
+from onhand.db.engine import create_engine
+from onhand.inventory.warehouses import create_warehouse
+from onhand.seed.generator import WAREHOUSES, generate_csv
+
+console = Console()
+IMPORT = """
+mutation($input: ImportInventoryInput!) {
+  importInventory(input: $input) {
+    job { status rowsTotal created updated unchanged failed productsCreated message }
+    errors { message }
+  }
+}"""
+RAW_TABLE = """
+CREATE TABLE raw_import (
+    sku text, product_name text, warehouse_code text, quantity int, safety_stock int,
+    reorder_point int, reorder_quantity int
+)"""
+# What a first load must write, with nothing checked: the same rows and the same event payload.
+FLOOR = [
+    "INSERT INTO products (sku, name) SELECT DISTINCT ON (sku) sku, product_name FROM raw_import"
+    " ORDER BY sku",
+    """INSERT INTO inventory_levels (product_id, warehouse_id, on_hand, safety_stock,
+        reorder_point, reorder_quantity, version)
+    SELECT p.id, w.id, r.quantity, r.safety_stock, r.reorder_point, r.reorder_quantity, 2
+    FROM raw_import r JOIN products p ON p.sku = r.sku
+    JOIN warehouses w ON w.code = r.warehouse_code
+    ORDER BY p.id, w.id""",
+    """INSERT INTO inventory_movements (change_id, level_id, product_id, warehouse_id, type,
+        reason, source, actor, reference_id, correlation_id, d_on_hand, d_safety_stock,
+        on_hand, reserved, committed, incoming, damaged, quarantined, safety_stock)
+    SELECT 1, l.id, l.product_id, l.warehouse_id, 'INITIAL', 'CSV import', 'IMPORT', 'bench',
+        'import-1', 'import-1', l.on_hand, l.safety_stock, l.on_hand, 0, 0, 0, 0, 0,
+        l.safety_stock
+    FROM inventory_levels l ORDER BY l.id""",
+    """INSERT INTO outbox (topic, product_id, warehouse_id, payload)
+    SELECT 'INVENTORY_UPDATED', m.product_id, m.warehouse_id, jsonb_build_object(
+        'movementId', m.id, 'changeId', m.change_id, 'levelId', m.level_id,
+        'productId', m.product_id, 'warehouseId', m.warehouse_id, 'type', m.type,
+        'reason', m.reason, 'source', m.source, 'actor', m.actor, 'referenceId', m.reference_id,
+        'correlationId', m.correlation_id, 'channelId', m.channel_id,
+        'reservationId', m.reservation_id, 'occurredAt', m.occurred_at, 'version', 2,
+        'before', jsonb_build_object('on_hand', 0, 'reserved', 0, 'committed', 0, 'incoming', 0,
+            'damaged', 0, 'quarantined', 0, 'safety_stock', 0, 'available', 0),
+        'after', jsonb_build_object('on_hand', m.on_hand, 'reserved', 0, 'committed', 0,
+            'incoming', 0, 'damaged', 0, 'quarantined', 0, 'safety_stock', m.safety_stock,
+            'available', m.on_hand - m.safety_stock))
+    FROM inventory_movements m ORDER BY m.id""",
+]
+
+
+async def warehouses(db: Database) -> None:
+    engine = create_engine(db.url)
+    async with engine.begin() as conn:
+        for values in WAREHOUSES:
+            await create_warehouse(conn, values)
+    await engine.dispose()
+
+
+async def raw_copy(db: Database, path: Path, runs: int) -> float:
+    conn = await asyncpg.connect(db.plain_url)
+    times = []
+    try:
+        for _ in range(runs):
+            await conn.execute("DROP TABLE IF EXISTS raw_import")
+            await conn.execute(RAW_TABLE)
+            start = time.perf_counter()
+            await conn.copy_to_table("raw_import", source=str(path), format="csv", header=True)
+            times.append(time.perf_counter() - start)
+    finally:
+        await conn.close()
+    return min(times)
+
+
+async def write_floor(path: Path) -> float:
+    async with Database.fresh() as db:
+        await warehouses(db)
+        conn = await asyncpg.connect(db.plain_url)
+        try:
+            await conn.execute(RAW_TABLE)
+            await conn.execute("SET work_mem = '64MB'")
+            start = time.perf_counter()
+            async with conn.transaction():
+                await conn.copy_to_table("raw_import", source=str(path), format="csv", header=True)
+                for statement in FLOOR:
+                    await conn.execute(statement)
+            return time.perf_counter() - start
+        finally:
+            await conn.close()
+
+
+async def upload(url: str, token: str, path: Path, **options: object) -> tuple[float, dict]:
+    operations = {"query": IMPORT, "variables": {"input": {"file": None, **options}}}
+    async with httpx.AsyncClient(timeout=900) as http:
+        start = time.perf_counter()
+        with path.open("rb") as file:
+            response = await http.post(
+                f"{url}/graphql",
+                headers={"Authorization": f"Bearer {token}"},
+                data={
+                    "operations": json.dumps(operations),
+                    "map": json.dumps({"0": ["variables.input.file"]}),
+                },
+                files={"0": (path.name, file, "text/csv")},
+            )
+        elapsed = time.perf_counter() - start
+    response.raise_for_status()
+    payload = response.json()["data"]["importInventory"]
+    if payload["errors"]:
+        raise RuntimeError(f"the import failed: {payload['errors'][:3]}")
+    return elapsed, payload["job"]
+
+
+async def settle(db: Database) -> None:
+    """Wait until the relay has published the last import's events and the dirty pages are
+    written out (both would otherwise share the machine with the next run)."""
+    conn = await asyncpg.connect(db.plain_url)
+    try:
+        while await conn.fetchval("SELECT count(*) FROM outbox WHERE sequence IS NULL"):
+            await asyncio.sleep(0.5)
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def job_seconds(db: Database) -> float:
+    """The last job's time in the server, from its start to its end."""
+    conn = await asyncpg.connect(db.plain_url)
+    try:
+        return float(
+            await conn.fetchval(
+                "SELECT extract(epoch FROM finished_at - created_at) FROM import_jobs"
+                " ORDER BY id DESC LIMIT 1"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="onhand-bench-import-"))
+    first = folder / "distributor-42.csv"
+    first.write_bytes(generate_csv("distributor", 42))
+    changed = folder / "distributor-43.csv"
+    changed.write_bytes(generate_csv("distributor", 43))
+    rows = first.read_bytes().count(b"\n") - 1
+    console.print(f"{rows:,} rows, {first.stat().st_size / 1e6:.1f} MB ({first})")
+
+    floor = await write_floor(first)
+    results: list[tuple[str, float, float]] = []
+    async with Database.fresh() as db:
+        await warehouses(db)
+        copy = await raw_copy(db, first, args.runs)
+        with onhand_process(db.url, free_port()) as url:
+            for label, path, options in (
+                ("first load", first, {"createMissingProducts": True}),
+                ("every row changed", changed, {}),
+                ("nothing changed", changed, {}),
+            ):
+                await settle(db)
+                elapsed, job = await upload(url, db.token, path, **options)
+                results.append((label, elapsed, await job_seconds(db)))
+                console.print(f"{label}: {elapsed:.2f} s: {job['message']}")
+
+    table = Table(title=f"importing {rows:,} rows")
+    for column in ("", "seconds", "in the job", "x raw COPY", "x write floor", "rows/s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        "raw COPY into a plain table", f"{copy:.3f}", "", "1.0", "", f"{rows / copy:,.0f}"
+    )
+    table.add_row(
+        "write floor (bare INSERTs)", f"{floor:.2f}", "", f"{floor / copy:.0f}", "1.0", ""
+    )
+    for label, elapsed, in_job in results:
+        table.add_row(
+            f"importInventory: {label}",
+            f"{elapsed:.2f}",
+            f"{in_job:.2f}",
+            f"{elapsed / copy:.0f}",
+            f"{elapsed / floor:.2f}" if label == "first load" else "",
+            f"{rows / elapsed:,.0f}",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="raw COPY runs (the best is kept)")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,75 @@
+"""Per-request (or per-WebSocket) context: who is calling, the services, and the dataloaders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.types import Info as StrawberryInfo
+
+from onhand.api.errors import forbidden
+from onhand.api.loaders import Loaders
+from onhand.auth.roles import Permission, Role
+from onhand.auth.tokens import Principal
+from onhand.db.transactions import in_transaction
+from onhand.inventory.ledger import ChangeContext, MovementSource
+from onhand.services import Services
+
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    services: Services
+    request: Any = None
+    response: Any = None
+    principal: Principal | None = None
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    # Set when a subscription's feed has started listening (see api/ws): a client's next
+    # message is only handled once its subscription can no longer miss an event.
+    listening_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        # Per request: a loader caches what it loaded, so it must not outlive the request.
+        return Loaders(self.services.engine)
+
+    def reset_loaders(self) -> None:
+        self.__dict__.pop("loaders", None)
+
+    def listening(self) -> None:
+        self.listening_event.set()
+
+    @property
+    def settings(self):  # type: ignore[no-untyped-def]
+        return self.services.settings
+
+    def require(self, permission: Permission) -> Principal:
+        if self.principal is None or not self.principal.can(permission):
+            raise forbidden(permission)
+        return self.principal
+
+    def change_context(self, source: MovementSource | None = None) -> ChangeContext:
+        principal = self.principal
+        assert principal is not None
+        if source is None:
+            # People (admins, operators) make manual changes; storefronts and connectors
+            # are integrations calling the API.
+            manual = principal.role in (Role.ADMIN, Role.OPERATOR)
+            source = MovementSource.MANUAL if manual else MovementSource.API
+        return ChangeContext(actor=principal.name, source=source)
+
+    async def transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        return await in_transaction(self.services.engine, work)
+
+    async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self.services.engine.connect() as conn:
+            return await work(conn)
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,122 @@
+"""Schema extensions of our own: domain errors in queries become coded GraphQL errors,
+anything unexpected is masked (and logged), and every operation is measured."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import DBAPIError
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.relay.types import GlobalIDValueError
+
+from onhand.db.transactions import sqlstate
+from onhand.inventory.errors import DomainError
+
+log = logging.getLogger("onhand.graphql")
+
+CHARACTER_NOT_IN_REPERTOIRE = "22021"
+
+OPERATIONS = Counter(
+    "onhand_graphql_operations_total",
+    "GraphQL operations executed",
+    ["type", "name", "outcome"],
+)
+DURATION = Histogram(
+    "onhand_graphql_duration_seconds",
+    "Time to execute a GraphQL operation",
+    ["type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+class DomainErrorCodes(SchemaExtension):
+    """A DomainError raised by a query resolver (bad id, unknown filter) is the client's
+    mistake: give it the error's code and field as GraphQL error extensions."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or []:
+            original = error.original_error
+            if isinstance(original, DomainError):
+                problem = original.problems[0]
+                error.extensions = {"code": str(problem.code), "field": problem.field}
+            elif isinstance(original, GlobalIDValueError):
+                error.extensions = {"code": "INVALID_ID"}
+
+
+def _request_error(error: GraphQLError) -> bool:
+    """Is this an error about the request itself rather than its execution (a document that
+    fails validation, safety limits included, or a variable whose value does not fit its
+    type)? If so, give it a code clients can switch on. Errors raised while executing always
+    carry a path."""
+    if error.path is not None:
+        return False
+    original = error.original_error
+    if original is None:
+        code = "GRAPHQL_VALIDATION_FAILED"
+    elif isinstance(original, GraphQLError):
+        code = "BAD_USER_INPUT"  # graphql-core refused a variable's value
+    else:
+        return False
+    error.extensions = {"code": code, **(error.extensions or {})}
+    return True
+
+
+def _expected(error: GraphQLError) -> bool:
+    """Errors safe to show as they are: bad documents, refused permissions, bad input."""
+    if _request_error(error):
+        return True
+    original = error.original_error
+    if original is None or isinstance(original, DomainError | GlobalIDValueError):
+        return True
+    if isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
+        return True
+    return bool((error.extensions or {}).get("code"))
+
+
+def _refused_text(error: GraphQLError) -> bool:
+    """Did PostgreSQL refuse text the client sent? It stores no NUL character (U+0000), which
+    JSON and GraphQL strings may carry; the statement failed, so nothing was written."""
+    original = error.original_error
+    return isinstance(original, DBAPIError) and sqlstate(original) == CHARACTER_NOT_IN_REPERTOIRE
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._should_mask)
+
+    @staticmethod
+    def _should_mask(error: GraphQLError) -> bool:
+        if _expected(error):
+            return False
+        if not _refused_text(error):
+            log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+        return True
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        # The database's own message would show the statement: say what was wrong instead.
+        masked = super().anonymise_error(error)
+        if _refused_text(error):
+            masked.message = "text may not contain the NUL character (U+0000)"
+            masked.extensions = {"code": "BAD_USER_INPUT"}
+        return masked
+
+
+class Metrics(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        try:
+            kind = context.operation_type.value
+        except Exception:  # the document did not parse: there is no operation
+            kind = "invalid"
+        result = context.result
+        outcome = "error" if getattr(result, "errors", None) else "ok"
+        OPERATIONS.labels(kind, context.operation_name or "anonymous", outcome).inc()
+        DURATION.labels(kind).observe(time.perf_counter() - started)

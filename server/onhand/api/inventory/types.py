@@ -1,0 +1,269 @@
+"""GraphQL types of stock: levels, summaries and ledger movements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from onhand.api import ids
+from onhand.api.context import Info
+from onhand.api.pagination import Connection, paginate
+from onhand.api.permissions import check
+from onhand.api.products.types import Product
+from onhand.api.warehouses.types import Warehouse
+from onhand.auth.roles import Permission
+from onhand.inventory import records
+from onhand.inventory.ledger import MovementSource, MovementType
+from onhand.inventory.levels import ProductTotals
+from onhand.inventory.movements import MovementFilter, movement_listing
+
+MovementTypeEnum = strawberry.enum(MovementType, name="MovementType")
+MovementSourceEnum = strawberry.enum(
+    MovementSource,
+    name="MovementSource",
+    description="MANUAL: a person (admin, operator). API: an integration (storefront, "
+    "connector). SYSTEM: onhand itself (expiry, reconciliation). IMPORT: a CSV import.",
+)
+
+
+async def _product(info: Info, product_id: int) -> Product:
+    record = await info.context.loaders.product.load(product_id)
+    assert record is not None  # a level's product cannot be deleted
+    return Product.from_record(record)
+
+
+async def _warehouse(info: Info, warehouse_id: int) -> Warehouse:
+    record = await info.context.loaders.warehouse.load(warehouse_id)
+    assert record is not None
+    return Warehouse.from_record(record)
+
+
+@strawberry.type(description="Quantities of every stock bucket of a level.")
+class StockQuantities:
+    on_hand: int
+    reserved: int
+    committed: int
+    incoming: int
+    damaged: int
+    quarantined: int
+    safety_stock: int
+    available: int
+
+
+@strawberry.type(
+    description="Stock of one product at one warehouse. available = onHand - reserved - "
+    "committed - damaged - quarantined - safetyStock; it is negative only when safety stock "
+    "exceeds the free stock, or when the warehouse allows backorders."
+)
+class InventoryLevel(relay.Node):
+    id: relay.NodeID[int]
+    product_id: strawberry.Private[int]
+    warehouse_id: strawberry.Private[int]
+    quantity: int = strawberry.field(description="Units physically on hand (same as onHand).")
+    on_hand: int
+    reserved: int = strawberry.field(description="Held by active cart and transfer reservations.")
+    committed: int = strawberry.field(description="Held by orders not yet shipped.")
+    incoming: int = strawberry.field(description="In transit to this warehouse.")
+    damaged: int
+    quarantined: int
+    available: int
+    safety_stock: int
+    reorder_point: int
+    reorder_quantity: int
+    version: int = strawberry.field(description="Bumped on every change; see expectedVersion.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, level: records.Level) -> InventoryLevel:
+        return cls(
+            id=level.id,
+            product_id=level.product_id,
+            warehouse_id=level.warehouse_id,
+            quantity=level.on_hand,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            committed=level.committed,
+            incoming=level.incoming,
+            damaged=level.damaged,
+            quarantined=level.quarantined,
+            available=level.available,
+            safety_stock=level.safety_stock,
+            reorder_point=level.reorder_point,
+            reorder_quantity=level.reorder_quantity,
+            version=level.version,
+            created_at=level.created_at,
+            updated_at=level.updated_at,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> InventoryLevel:
+        return cls.from_record(records.Level.from_row(row))
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[InventoryLevel | None]:
+        check(info, Permission.READ_STOCK)
+        found = await info.context.loaders.level.load_many(ids.node_ids(node_ids, "InventoryLevel"))
+        return [cls.from_record(r) if r else None for r in found]
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        return await _product(info, self.product_id)
+
+    @strawberry.field
+    async def warehouse(self, info: Info) -> Warehouse:
+        return await _warehouse(info, self.warehouse_id)
+
+    @strawberry.field(description="This level's ledger, newest first.")
+    async def movements(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[InventoryMovement]:
+        check(info, Permission.READ_AUDIT)
+        listing = movement_listing(MovementFilter(level_id=self.id))
+        return await paginate(
+            info, listing, InventoryMovement.from_row, first, after, InventoryMovementConnection
+        )
+
+
+@strawberry.type(description="One immutable ledger row: a change to one level.")
+class InventoryMovement(relay.Node):
+    id: relay.NodeID[int]
+    product_id: strawberry.Private[int]
+    warehouse_id: strawberry.Private[int]
+    level_id: strawberry.Private[int]
+    change_id: int = strawberry.field(
+        description="Shared by the movements of one change (a transfer's two legs)."
+    )
+    type: MovementType
+    reason: str | None
+    source: MovementSource
+    actor: str = strawberry.field(description="The name of the API token that made the change.")
+    reference_id: str | None
+    correlation_id: str | None
+    occurred_at: datetime = strawberry.field(description="The business time of the change.")
+    recorded_at: datetime
+    quantity: int = strawberry.field(description="The change of on-hand units (+ or -).")
+    previous_quantity: int
+    new_quantity: int
+    delta: StockQuantities
+    before: StockQuantities
+    after: StockQuantities
+
+    @classmethod
+    def from_record(cls, entry: records.LedgerEntry) -> InventoryMovement:
+        buckets = ("on_hand", "reserved", "committed", "incoming", "damaged", "quarantined")
+        after = {b: getattr(entry, b) for b in (*buckets, "safety_stock")}
+        delta = {b: getattr(entry, f"d_{b}") for b in (*buckets, "safety_stock")}
+        before = {b: after[b] - delta[b] for b in after}
+        return cls(
+            id=entry.id,
+            product_id=entry.product_id,
+            warehouse_id=entry.warehouse_id,
+            level_id=entry.level_id,
+            change_id=entry.change_id,
+            type=MovementType(entry.type),
+            reason=entry.reason,
+            source=MovementSource(entry.source),
+            actor=entry.actor,
+            reference_id=entry.reference_id,
+            correlation_id=entry.correlation_id,
+            occurred_at=entry.occurred_at,
+            recorded_at=entry.recorded_at,
+            quantity=entry.d_on_hand,
+            previous_quantity=before["on_hand"],
+            new_quantity=entry.on_hand,
+            delta=_quantities(delta),
+            before=_quantities(before),
+            after=_quantities(after),
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> InventoryMovement:
+        return cls.from_record(records.LedgerEntry.from_row(row))
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[InventoryMovement | None]:
+        check(info, Permission.READ_AUDIT)
+        found = await info.context.loaders.movement.load_many(
+            ids.node_ids(node_ids, "InventoryMovement")
+        )
+        return [cls.from_record(r) if r else None for r in found]
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        return await _product(info, self.product_id)
+
+    @strawberry.field
+    async def warehouse(self, info: Info) -> Warehouse:
+        return await _warehouse(info, self.warehouse_id)
+
+    @strawberry.field
+    async def inventory_level(self, info: Info) -> InventoryLevel | None:
+        level = await info.context.loaders.level.load(self.level_id)
+        return InventoryLevel.from_record(level) if level else None
+
+
+def _quantities(values: dict[str, int]) -> StockQuantities:
+    available = (
+        values["on_hand"]
+        - values["reserved"]
+        - values["committed"]
+        - values["damaged"]
+        - values["quarantined"]
+        - values["safety_stock"]
+    )
+    return StockQuantities(**values, available=available)
+
+
+@strawberry.type(description="A product's stock summed across warehouses, with the breakdown.")
+class InventorySummary:
+    product_id: strawberry.Private[int]
+    quantity: int = strawberry.field(description="Units on hand in all warehouses.")
+    on_hand: int
+    reserved: int
+    committed: int
+    incoming: int
+    damaged: int
+    quarantined: int
+    safety_stock: int
+    available: int = strawberry.field(
+        description="Sum of each warehouse's available, counting none below zero."
+    )
+    warehouse_count: int
+
+    @classmethod
+    def from_totals(cls, totals: ProductTotals) -> InventorySummary:
+        return cls(
+            product_id=totals.product_id,
+            quantity=totals.on_hand,
+            on_hand=totals.on_hand,
+            reserved=totals.reserved,
+            committed=totals.committed,
+            incoming=totals.incoming,
+            damaged=totals.damaged,
+            quarantined=totals.quarantined,
+            safety_stock=totals.safety_stock,
+            available=totals.available,
+            warehouse_count=totals.warehouses,
+        )
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        return await _product(info, self.product_id)
+
+    @strawberry.field(description="The level at each warehouse that stocks the product.")
+    async def levels(self, info: Info) -> list[InventoryLevel]:
+        found = await info.context.loaders.levels_of_product.load(self.product_id)
+        return [InventoryLevel.from_record(level) for level in found or []]
+
+
+InventoryLevelConnection = Connection[InventoryLevel]
+InventoryMovementConnection = Connection[InventoryMovement]

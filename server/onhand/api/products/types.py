@@ -1,0 +1,98 @@
+"""GraphQL types of products."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from onhand.api import ids
+from onhand.api.context import Info
+from onhand.api.pagination import Connection
+from onhand.api.permissions import check
+from onhand.auth.roles import Permission
+from onhand.inventory import records
+
+if TYPE_CHECKING:
+    from onhand.api.channels.types import ChannelInventory
+    from onhand.api.inventory.types import InventoryLevel, InventorySummary
+
+_INVENTORY = "onhand.api.inventory.types"
+
+
+@strawberry.type
+class Product(relay.Node):
+    id: relay.NodeID[int]
+    sku: str
+    name: str
+    external_product_id: str | None = strawberry.field(
+        description="The product's id in the commerce platform, when it has one."
+    )
+    external_variant_id: str | None
+    is_active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: records.Product) -> Product:
+        return cls(
+            id=record.id,
+            sku=record.sku,
+            name=record.name,
+            external_product_id=record.external_product_id,
+            external_variant_id=record.external_variant_id,
+            is_active=record.is_active,
+            version=record.version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> Product:
+        return cls.from_record(records.Product.from_row(row))
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Product | None]:
+        check(info, Permission.READ_CATALOG)
+        found = await info.context.loaders.product.load_many(ids.node_ids(node_ids, "Product"))
+        return [cls.from_record(r) if r else None for r in found]
+
+    @strawberry.field(description="Stock of this product summed across warehouses.")
+    async def inventory(
+        self, info: Info
+    ) -> Annotated[InventorySummary, strawberry.lazy(_INVENTORY)]:
+        from onhand.api.inventory.types import InventorySummary
+
+        check(info, Permission.READ_STOCK)
+        totals = await info.context.loaders.totals_of_product.load(self.id)
+        return InventorySummary.from_totals(totals)
+
+    @strawberry.field(description="This product's level at each warehouse that stocks it.")
+    async def inventory_levels(
+        self, info: Info
+    ) -> list[Annotated[InventoryLevel, strawberry.lazy(_INVENTORY)]]:
+        from onhand.api.inventory.types import InventoryLevel
+
+        check(info, Permission.READ_STOCK)
+        found = await info.context.loaders.levels_of_product.load(self.id)
+        return [InventoryLevel.from_record(level) for level in found or []]
+
+    @strawberry.field(
+        description="What each active channel may sell of this product (availableToSell), "
+        "with the per-warehouse breakdown."
+    )
+    async def channel_availability(
+        self, info: Info
+    ) -> list[Annotated[ChannelInventory, strawberry.lazy("onhand.api.channels.types")]]:
+        from onhand.api.channels.types import product_channel_availability
+
+        return await product_channel_availability(info, self.id)
+
+
+ProductConnection = Connection[Product]

@@ -1,0 +1,216 @@
+"""GraphQL types of reservations, partial-cart failures and fulfilment plans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry import relay
+
+from onhand.api import ids
+from onhand.api.channels.access import check_readable
+from onhand.api.channels.types import Channel, load_channel
+from onhand.api.context import Info
+from onhand.api.inventory.types import InventoryMovement, InventoryMovementConnection
+from onhand.api.pagination import Connection, paginate
+from onhand.api.permissions import check
+from onhand.api.products.types import Product
+from onhand.api.warehouses.types import Warehouse
+from onhand.auth.roles import Permission
+from onhand.db.tables import inventory_movements
+from onhand.inventory import reservations as domain
+from onhand.inventory.pagination import Listing
+from onhand.inventory.reservation_requests import LineFailure
+from onhand.inventory.routing import Plan
+
+ReservationTypeEnum = strawberry.enum(
+    domain.ReservationType,
+    name="ReservationType",
+    description="CART: expires (30 minutes by default), holds reserved stock. ORDER: never "
+    "expires, holds committed stock. TRANSFER: expires (24 hours by default).",
+)
+ReservationStatusEnum = strawberry.enum(domain.ReservationStatus, name="ReservationStatus")
+
+
+async def load_reservation(info: Info, reservation_id: int) -> domain.Reservation | None:
+    loader = info.context.loaders.custom("reservation", domain.reservations_by_ids)
+    found: domain.Reservation | None = await loader.load(reservation_id)
+    return found
+
+
+@strawberry.type(description="Stock held for a cart, an order or a transfer.")
+class Reservation(relay.Node):
+    id: relay.NodeID[int]
+    type: ReservationTypeEnum  # type: ignore[valid-type]
+    status: ReservationStatusEnum  # type: ignore[valid-type]
+    quantity: int = strawberry.field(description="Units reserved.")
+    fulfilled_quantity: int = strawberry.field(description="Units shipped so far.")
+    held_quantity: int = strawberry.field(description="Units it holds now (0 once it ended).")
+    reference_id: str | None = strawberry.field(description="The cart, order or transfer id.")
+    cart_id: str | None = strawberry.field(
+        description="For an order converted from a cart: the cart's id."
+    )
+    variant_id: str | None
+    expires_at: datetime | None = strawberry.field(description="Null: never expires.")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = strawberry.field(
+        description="When it was released, expired or fully fulfilled."
+    )
+    product_id: strawberry.Private[int]
+    warehouse_id: strawberry.Private[int]
+    channel_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_record(cls, record: domain.Reservation) -> Reservation:
+        return cls(
+            id=record.id,
+            type=record.type,
+            status=record.status,
+            quantity=record.quantity,
+            fulfilled_quantity=record.fulfilled_quantity,
+            held_quantity=record.held,
+            reference_id=record.reference_id,
+            cart_id=record.cart_reference_id,
+            variant_id=record.variant_id,
+            expires_at=record.expires_at,
+            version=record.version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            ended_at=record.ended_at,
+            product_id=record.product_id,
+            warehouse_id=record.warehouse_id,
+            channel_id=record.channel_id,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> Reservation:
+        return cls.from_record(domain.Reservation.from_row(row))
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Reservation | None]:
+        check(info, Permission.RESERVE_STOCK)
+        found = [await load_reservation(info, int(i)) for i in node_ids]
+        for record in found:
+            if record is not None:
+                check_readable(info, record.channel_id or 0)
+        return [cls.from_record(r) if r else None for r in found]
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product | None:
+        record = await info.context.loaders.product.load(self.product_id)
+        return Product.from_record(record) if record else None
+
+    @strawberry.field
+    async def warehouse(self, info: Info) -> Warehouse | None:
+        record = await info.context.loaders.warehouse.load(self.warehouse_id)
+        return Warehouse.from_record(record) if record else None
+
+    @strawberry.field
+    async def channel(self, info: Info) -> Channel | None:
+        if self.channel_id is None:
+            return None
+        record = await load_channel(info, self.channel_id)
+        return Channel.from_record(record) if record else None
+
+    @strawberry.field(description="The ledger rows of this reservation, newest first.")
+    async def movements(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[InventoryMovement]:
+        check(info, Permission.READ_AUDIT)
+        mv = inventory_movements.c
+        listing = Listing(
+            select(inventory_movements).where(mv.reservation_id == self.id), mv.id, descending=True
+        )
+        return await paginate(
+            info, listing, InventoryMovement.from_row, first, after, InventoryMovementConnection
+        )
+
+
+@strawberry.type(description="A cart line not reserved: what was asked and what there was.")
+class ReservationFailure:
+    line: int = strawberry.field(description="The line's position in the input (from 0).")
+    field: str
+    product_id: strawberry.ID
+    requested_quantity: int
+    available_quantity: int
+    reason: str
+    _product_id: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, failure: LineFailure) -> ReservationFailure:
+        return cls(
+            line=failure.line,
+            field=failure.field,
+            product_id=strawberry.ID(ids.encode("Product", failure.product_id)),
+            requested_quantity=failure.requested,
+            available_quantity=failure.available,
+            reason=failure.message,
+            _product_id=failure.product_id,
+        )
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product | None:
+        record = await info.context.loaders.product.load(self._product_id)
+        return Product.from_record(record) if record else None
+
+
+@strawberry.type
+class ShipmentLine:
+    line: int = strawberry.field(description="The input line this serves (from 0).")
+    quantity: int
+    product_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product | None:
+        record = await info.context.loaders.product.load(self.product_id)
+        return Product.from_record(record) if record else None
+
+
+@strawberry.type(description="What one warehouse would ship.")
+class Shipment:
+    score: float = strawberry.field(
+        description="100 - distance (0-30) + availability (0-30) + priority (0-20) + idle "
+        "capacity (0-20); higher is better."
+    )
+    distance_km: float | None
+    lines: list[ShipmentLine]
+    warehouse_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def warehouse(self, info: Info) -> Warehouse | None:
+        record = await info.context.loaders.warehouse.load(self.warehouse_id)
+        return Warehouse.from_record(record) if record else None
+
+
+@strawberry.type(description="Where an order would ship from: one warehouse if one can.")
+class FulfillmentPlan:
+    shipments: list[Shipment]
+    split: bool = strawberry.field(description="True when more than one warehouse ships.")
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> FulfillmentPlan:
+        return cls(
+            shipments=[
+                Shipment(
+                    score=s.score,
+                    distance_km=s.distance_km,
+                    lines=[
+                        ShipmentLine(line=p.line, quantity=p.quantity, product_id=p.product_id)
+                        for p in s.picks
+                    ],
+                    warehouse_id=s.warehouse_id,
+                )
+                for s in plan.shipments
+            ],
+            split=plan.split,
+        )
+
+
+ReservationConnection = Connection[Reservation]

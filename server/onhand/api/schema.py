@@ -1,0 +1,121 @@
+"""The GraphQL schema: every domain's queries and mutations, with the query-safety limits."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from onhand.api.channels.allocations import AllocationMutation
+from onhand.api.channels.mutations import ChannelMutation
+from onhand.api.channels.queries import ChannelQuery
+from onhand.api.context import Info
+from onhand.api.events.scalars import SCALARS
+from onhand.api.events.subscriptions import EventQuery, EventSubscription
+from onhand.api.events.types import EVENT_TYPES, OtherEvent
+from onhand.api.extensions import DomainErrorCodes, MaskUnexpectedErrors, Metrics
+from onhand.api.imports.mutations import ImportMutation
+from onhand.api.imports.queries import ImportQuery
+from onhand.api.imports.subscriptions import ImportSubscription
+from onhand.api.inventory.mutations import InventoryMutation
+from onhand.api.inventory.queries import InventoryQuery
+from onhand.api.products.mutations import ProductMutation
+from onhand.api.products.queries import ProductQuery
+from onhand.api.reservations.mutations import ReservationMutation
+from onhand.api.reservations.queries import ReservationQuery
+from onhand.api.warehouses.mutations import WarehouseMutation
+from onhand.api.warehouses.queries import WarehouseQuery
+from onhand.api.webhooks.mutations import WebhookMutation
+from onhand.api.webhooks.queries import WebhookQuery
+from onhand.auth.roles import Role
+from onhand.config import Settings
+
+
+@strawberry.type(description="The caller, as its API token names it.")
+class Viewer:
+    name: str
+    role: strawberry.enum(Role, name="Role")  # type: ignore[valid-type]
+
+
+def node_query() -> type:
+    """The node and viewer fields. Made afresh for every schema: strawberry's relay.node()
+    field can be turned into a resolver only once."""
+
+    @strawberry.type
+    class NodeQuery:
+        node: relay.Node | None = relay.node(description="Any object by its global id.")
+
+        @strawberry.field(description="The API token making this request.")
+        def viewer(self, info: Info) -> Viewer:
+            principal = info.context.principal
+            assert principal is not None  # the view refuses unauthenticated requests
+            return Viewer(name=principal.name, role=principal.role)
+
+    return NodeQuery
+
+
+QUERIES: tuple[type, ...] = (
+    WarehouseQuery,
+    ProductQuery,
+    InventoryQuery,
+    ChannelQuery,
+    ReservationQuery,
+    EventQuery,
+    WebhookQuery,
+    ImportQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    WarehouseMutation,
+    ProductMutation,
+    InventoryMutation,
+    ChannelMutation,
+    AllocationMutation,
+    ReservationMutation,
+    WebhookMutation,
+    ImportMutation,
+)
+SUBSCRIPTIONS: tuple[type, ...] = (EventSubscription, ImportSubscription)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    # The depth and alias rules are built once: each limiter makes a new rule class, and the
+    # validation cache is keyed by the rule classes, so rules made per request never hit it.
+    depth_rules = QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
+    alias_rules = MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
+    query = merge_types("Query", (node_query(), *QUERIES))
+    mutation = merge_types("Mutation", MUTATIONS)
+    subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
+    return strawberry.Schema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        # Every possible event type, so that inventoryChanges can return any of them.
+        types=[*EVENT_TYPES.values(), OtherEvent],
+        # Factories: strawberry builds fresh extensions per request; the parser and
+        # validation caches live at module level and are shared all the same.
+        extensions=[
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: ParserCache(maxsize=1024),
+            lambda: AddValidationRules(depth_rules),
+            lambda: AddValidationRules(alias_rules),
+            lambda: ValidationCache(maxsize=1024),
+            DomainErrorCodes,
+            MaskUnexpectedErrors,
+            Metrics,
+        ],
+    )
+
+
+def print_sdl() -> str:
+    return str(build_schema()).rstrip() + "\n"

@@ -1,0 +1,105 @@
+"""Warehouse mutations (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from onhand.api import ids
+from onhand.api.context import Context, Info
+from onhand.api.errors import UserError
+from onhand.api.inputs import provided
+from onhand.api.permissions import mutate
+from onhand.api.warehouses.types import Warehouse, WarehouseCapability
+from onhand.auth.roles import Permission
+from onhand.inventory import warehouses
+
+
+@strawberry.input(description="Omitted parts are left as they are (on update) or empty.")
+class AddressInput:
+    street: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    state: str | None = strawberry.UNSET
+    postal_code: str | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+    latitude: float | None = strawberry.UNSET
+    longitude: float | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateWarehouseInput:
+    name: str
+    code: str = strawberry.field(description="Unique, e.g. DC-001.")
+    address: AddressInput | None = None
+    timezone: str = strawberry.field(default="UTC", description="IANA name.")
+    is_active: bool = True
+    priority: int = 0
+    capabilities: list[WarehouseCapability] = strawberry.field(default_factory=list)
+    allow_backorders: bool = False
+
+
+@strawberry.input
+class UpdateWarehouseInput:
+    id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=None, description="Refuse the edit (VERSION_CONFLICT) unless at this version."
+    )
+    name: str | None = strawberry.UNSET
+    code: str | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    is_active: bool | None = strawberry.UNSET
+    priority: int | None = strawberry.UNSET
+    capabilities: list[WarehouseCapability] | None = strawberry.UNSET
+    allow_backorders: bool | None = strawberry.UNSET
+
+
+@strawberry.type
+class CreateWarehousePayload:
+    warehouse: Warehouse | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UpdateWarehousePayload:
+    warehouse: Warehouse | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _address(address: AddressInput | None) -> dict[str, Any]:
+    return provided(address) if address is not None else {}
+
+
+@strawberry.type
+class WarehouseMutation:
+    @strawberry.mutation
+    async def create_warehouse(
+        self, info: Info, input: CreateWarehouseInput
+    ) -> CreateWarehousePayload:
+        async def work(context: Context) -> CreateWarehousePayload:
+            values = provided(input, exclude={"address"}) | _address(input.address)
+            record = await context.transaction(
+                lambda conn: warehouses.create_warehouse(conn, values)
+            )
+            return CreateWarehousePayload(warehouse=Warehouse.from_record(record))
+
+        return await mutate(info, Permission.MANAGE_WAREHOUSES, CreateWarehousePayload, work)
+
+    @strawberry.mutation
+    async def update_warehouse(
+        self, info: Info, input: UpdateWarehouseInput
+    ) -> UpdateWarehousePayload:
+        async def work(context: Context) -> UpdateWarehousePayload:
+            warehouse_id = ids.decode(input.id, "Warehouse", "id")
+            changes = provided(input, exclude={"id", "expected_version", "address"})
+            if input.address:
+                changes |= _address(input.address)
+            record = await context.transaction(
+                lambda conn: warehouses.update_warehouse(
+                    conn, warehouse_id, changes, input.expected_version
+                )
+            )
+            return UpdateWarehousePayload(warehouse=Warehouse.from_record(record))
+
+        return await mutate(info, Permission.MANAGE_WAREHOUSES, UpdateWarehousePayload, work)

@@ -1,0 +1,116 @@
+"""GraphQL types of warehouses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from onhand.api import ids
+from onhand.api.context import Info
+from onhand.api.pagination import Connection, paginate
+from onhand.api.permissions import check
+from onhand.auth.roles import Permission
+from onhand.inventory import records
+from onhand.inventory.levels import LevelFilter, level_listing
+from onhand.inventory.warehouses import Capability
+
+if TYPE_CHECKING:
+    from onhand.api.inventory.types import InventoryLevel
+
+WarehouseCapability = strawberry.enum(Capability, name="WarehouseCapability")
+
+
+@strawberry.type
+class Address:
+    street: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+@strawberry.type
+class Warehouse(relay.Node):
+    id: relay.NodeID[int]
+    code: str
+    name: str
+    address: Address
+    timezone: str
+    is_active: bool
+    priority: int
+    capabilities: list[WarehouseCapability]
+    allow_backorders: bool = strawberry.field(
+        description="When true, stock here may be sold below zero (backorders)."
+    )
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: records.Warehouse) -> Warehouse:
+        return cls(
+            id=record.id,
+            code=record.code,
+            name=record.name,
+            address=Address(
+                street=record.street,
+                city=record.city,
+                state=record.state,
+                postal_code=record.postal_code,
+                country=record.country,
+                latitude=record.latitude,
+                longitude=record.longitude,
+            ),
+            timezone=record.timezone,
+            is_active=record.is_active,
+            priority=record.priority,
+            capabilities=[Capability(c) for c in record.capabilities],
+            allow_backorders=record.allow_backorders,
+            version=record.version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> Warehouse:
+        return cls.from_record(records.Warehouse.from_row(row))
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Warehouse | None]:
+        check(info, Permission.READ_CATALOG)
+        found = await info.context.loaders.warehouse.load_many(ids.node_ids(node_ids, "Warehouse"))
+        return [cls.from_record(r) if r else None for r in found]
+
+    @strawberry.field(description="Stock held here, one level per product.")
+    async def inventory_levels(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        below_safety_stock: bool = False,
+        include_zero: bool = False,
+    ) -> Connection[Annotated[InventoryLevel, strawberry.lazy("onhand.api.inventory.types")]]:
+        from onhand.api.inventory.types import InventoryLevel, InventoryLevelConnection
+
+        check(info, Permission.READ_STOCK)
+        listing = level_listing(
+            LevelFilter(
+                warehouse_id=self.id,
+                below_safety_stock=below_safety_stock,
+                include_zero=include_zero,
+            )
+        )
+        return await paginate(
+            info, listing, InventoryLevel.from_row, first, after, InventoryLevelConnection
+        )
+
+
+WarehouseConnection = Connection[Warehouse]

@@ -1,0 +1,111 @@
+"""Every setting onhand reads, from environment variables prefixed ``ONHAND_``.
+
+This is the one place configuration is read; everything else receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONHAND_", frozen=True, extra="ignore")
+
+    # Storage and transport. No database URL means the embedded PostgreSQL under data_dir.
+    database_url: str | None = None
+    data_dir: Path = Path(".onhand")
+    broadcast_url: str = "memory://"
+    # The pub/sub channel events travel on; deployments sharing one Redis need their own.
+    broadcast_channel: str = "onhand.events"
+    # Besides being woken by commits and broadcasts, the relay and each process's hub check
+    # the outbox this often, so a lost notification delays an event by at most this long.
+    event_poll_seconds: float = Field(default=1.0, gt=0)
+    redis_url: str | None = None
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+
+    # HTTP server.
+    host: str = "127.0.0.1"
+    # Browser origins allowed to call the API (CORS), e.g. ["https://shop.example.com"].
+    cors_origins: list[str] = Field(default_factory=list)
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Seconds an API token lookup is cached in the process; a revoked token stops working
+    # after at most this long.
+    token_cache_seconds: float = Field(default=10.0, ge=0)
+
+    # Query safety.
+    max_query_depth: int = Field(default=12, ge=1)
+    max_query_tokens: int = Field(default=2000, ge=10)
+    max_aliases: int = Field(default=30, ge=1)
+    max_page_size: int = Field(default=250, ge=1)
+    default_page_size: int = Field(default=50, ge=1)
+    graphiql: bool = True
+
+    # Reservations: how long each type holds stock when the caller gives no expiry.
+    cart_reservation_minutes: float = Field(default=30, gt=0)
+    transfer_reservation_hours: float = Field(default=24, gt=0)
+    sweeper_interval_seconds: float = Field(default=5.0, gt=0)
+    # Expired reservations released per sweeper transaction.
+    sweeper_batch_size: int = Field(default=5000, ge=1, le=50_000)
+    # Batches a sweeper releases at once when many are due (each its own transaction).
+    sweeper_concurrency: int = Field(default=2, ge=1, le=16)
+    run_workers_in_server: bool = True
+    max_cart_lines: int = Field(default=100, ge=1, le=1000)
+    # Concurrent reservation requests in one process share one transaction (group commit):
+    # a hot product's lock and the commit are paid once per batch instead of per request.
+    coalesce_reservations: bool = True
+    # How long a process reuses its measure of how busy each warehouse is (routing).
+    routing_stats_seconds: float = Field(default=5.0, ge=0)
+
+    # Channels.
+    batch_sync_interval_minutes: float = Field(default=15, gt=0)
+    safety_buffer_percent: float = Field(default=5.0, ge=0, le=100)
+
+    # Outbound delivery retries: max retries, first delay, backoff factor.
+    retry_max: int = Field(default=3, ge=0)
+    retry_delay_seconds: float = Field(default=1.0, ge=0)
+    retry_backoff: float = Field(default=2.0, ge=1)
+
+    # Webhook delivery: request timeout, deliveries in flight per process and per webhook,
+    # and the circuit breaker (failures in a row that open it, seconds it stays open).
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_concurrency: int = Field(default=32, ge=1)
+    webhook_concurrency_per_endpoint: int = Field(default=4, ge=1)
+    webhook_failures_to_open: int = Field(default=5, ge=1)
+    webhook_open_seconds: float = Field(default=30.0, ge=0)
+
+    # Events kept in the outbox for `after:` replays.
+    outbox_retention_days: float = Field(default=7, gt=0)
+    # A subscriber more than this many events behind is dropped (and told where it was).
+    subscriber_buffer_events: int = Field(default=10_000, ge=10)
+
+    # Alerts.
+    low_stock_threshold: int = Field(default=10, ge=0)
+    high_velocity_units_per_hour: int = Field(default=100, ge=1)
+
+    # Idempotency keys are remembered this long.
+    idempotency_retention_hours: float = Field(default=48, gt=0)
+
+    log_level: str = "INFO"
+
+    @property
+    def cart_reservation_ttl(self) -> timedelta:
+        return timedelta(minutes=self.cart_reservation_minutes)
+
+    @property
+    def transfer_reservation_ttl(self) -> timedelta:
+        return timedelta(hours=self.transfer_reservation_hours)
+
+    @property
+    def batch_sync_interval(self) -> timedelta:
+        return timedelta(minutes=self.batch_sync_interval_minutes)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

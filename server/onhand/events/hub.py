@@ -1,0 +1,210 @@
+"""This process's view of the event stream: one reader of the broadcast channel that hands
+events, in sequence order and without gaps, to the subscribers of this process.
+
+Sequences are consecutive (see relay.py), so a jump means something was missed (a message
+lost between processes, a relay that stopped half-way): the hub reads the missing events from
+the outbox before going on. It also checks the outbox now and then, so a quiet broadcast
+channel cannot leave it behind for long.
+
+Each subscriber (a `Listener`) has a bounded queue. One that falls too far behind is told so
+and dropped, rather than letting its queue grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from broadcaster import Broadcast
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from onhand.events.envelope import Published, decode_batch
+from onhand.events.store import events_after, latest_sequence, oldest_sequence
+
+log = logging.getLogger(__name__)
+
+Accepts = Callable[[Published], bool]
+PAGE = 1000
+
+
+class SubscriberTooSlowError(Exception):
+    def __init__(self, last_sequence: int, capacity: int) -> None:
+        self.last_sequence = last_sequence
+        super().__init__(
+            f"subscriber fell more than {capacity} events behind and was dropped; "
+            f"resubscribe with after: {last_sequence}"
+        )
+
+
+class CursorExpiredError(Exception):
+    def __init__(self, after: int, oldest: int) -> None:
+        super().__init__(
+            f"events after {after} are no longer kept (the oldest kept is {oldest});"
+            " read the current state, then subscribe without `after`"
+        )
+
+
+class Listener:
+    def __init__(self, accepts: Accepts, capacity: int) -> None:
+        self.accepts = accepts
+        self.capacity = capacity
+        self.queue: asyncio.Queue[Published] = asyncio.Queue(capacity)
+        self.overflowed = False
+
+    def offer(self, event: Published) -> None:
+        if self.overflowed or not self.accepts(event):
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            # Wake the consumer so it notices at once.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(event)
+
+
+class Hub:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        broadcast: Broadcast,
+        *,
+        channel: str,
+        poll_seconds: float = 1.0,
+        capacity: int = 10_000,
+    ) -> None:
+        self.engine = engine
+        self.broadcast = broadcast
+        self.channel = channel
+        self.poll_seconds = poll_seconds
+        self.capacity = capacity
+        self.position = 0
+        self._listeners: set[Listener] = set()
+        self._watchers: list[asyncio.Event] = []
+        self._started = asyncio.Event()
+
+    # -- reading the stream ------------------------------------------------------------
+
+    async def run(self) -> None:
+        async with self.engine.connect() as conn:
+            self.position = await latest_sequence(conn)
+        async with self.broadcast.subscribe(self.channel) as subscriber:
+            self._started.set()
+            while True:
+                try:
+                    message = await asyncio.wait_for(subscriber.get(), self.poll_seconds)
+                except TimeoutError:
+                    await self._check_outbox()
+                    continue
+                try:
+                    events, span = decode_batch(message.message)
+                    if span is not None:
+                        await self._catch_up(span[1])
+                    elif events:
+                        await self._receive(events)
+                except Exception:  # a bad message must not stop the stream for everyone
+                    log.exception("could not handle a broadcast message")
+
+    async def started(self) -> None:
+        await self._started.wait()
+
+    async def _receive(self, events: list[Published]) -> None:
+        if events[0].sequence > self.position + 1:
+            await self._catch_up(events[0].sequence - 1)
+        self._dispatch(events)
+
+    async def _check_outbox(self) -> None:
+        async with self.engine.connect() as conn:
+            latest = await latest_sequence(conn)
+        if latest > self.position:
+            await self._catch_up(latest)
+
+    async def _catch_up(self, until: int) -> None:
+        while self.position < until:
+            async with self.engine.connect() as conn:
+                events = await events_after(conn, self.position, PAGE, until=until)
+            if not events:
+                return
+            self._dispatch(events)
+
+    def _dispatch(self, events: list[Published]) -> None:
+        moved = False
+        for event in events:
+            if event.sequence <= self.position:
+                continue  # already handed out (a replayed range and a live message overlap)
+            self.position = event.sequence
+            moved = True
+            for listener in list(self._listeners):
+                listener.offer(event)
+        if moved:
+            for watcher in self._watchers:
+                watcher.set()
+
+    def watch(self) -> asyncio.Event:
+        """An event set whenever new events arrive: for workers that read the outbox
+        themselves and only need waking."""
+        watcher = asyncio.Event()
+        self._watchers.append(watcher)
+        return watcher
+
+    # -- subscribing -------------------------------------------------------------------
+
+    def listen(self, accepts: Accepts, capacity: int | None = None) -> Listener:
+        listener = Listener(accepts, capacity or self.capacity)
+        self._listeners.add(listener)
+        return listener
+
+    def unlisten(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+
+    async def feed(
+        self,
+        accepts: Accepts,
+        *,
+        after: int | None = None,
+        topics: tuple[str, ...] = (),
+        capacity: int | None = None,
+    ) -> AsyncIterator[Published]:
+        """The events a subscriber accepts, in order: first those after `after` read back from
+        the outbox, then live ones, with no gap and no duplicate between the two."""
+        listener = self.listen(accepts, capacity)
+        # From here on the listener buffers every live event past `start`.
+        start = self.position
+        last = start if after is None else after
+        try:
+            if after is not None and after < start:
+                async for event in self._replay(after, start, accepts, topics):
+                    last = event.sequence
+                    yield event
+                last = max(last, start)
+            while True:
+                event = await listener.queue.get()
+                if listener.overflowed:
+                    raise SubscriberTooSlowError(last, listener.capacity)
+                if event.sequence <= last:
+                    continue
+                last = event.sequence
+                yield event
+        finally:
+            self.unlisten(listener)
+
+    async def _replay(
+        self, after: int, until: int, accepts: Accepts, topics: tuple[str, ...]
+    ) -> AsyncIterator[Published]:
+        async with self.engine.connect() as conn:
+            oldest = await oldest_sequence(conn)
+        if oldest is not None and after < oldest - 1:
+            raise CursorExpiredError(after, oldest)
+        cursor = after
+        while cursor < until:
+            async with self.engine.connect() as conn:
+                page = await events_after(conn, cursor, PAGE, until=until, topics=topics)
+            if not page:
+                return
+            cursor = page[-1].sequence
+            for event in page:
+                if accepts(event):
+                    yield event

@@ -1,0 +1,61 @@
+"""Appending events to the outbox, in the transaction of the change that caused them.
+
+The ledger writes INVENTORY_UPDATED for every movement itself; domain operations add their
+own events (a transfer, a reservation changing state, ...) with `append`. Nothing is published
+here: the relay publishes committed events, in order, after commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+class Topic(StrEnum):
+    INVENTORY_UPDATED = "INVENTORY_UPDATED"
+    INVENTORY_TRANSFERRED = "INVENTORY_TRANSFERRED"
+    RESERVATION_CHANGED = "RESERVATION_CHANGED"
+    CHANNEL_AVAILABILITY_CHANGED = "CHANNEL_AVAILABILITY_CHANGED"
+    # A channel's allocation or buffer of a product was set (payload: channelId, productId,
+    # allocated, buffer, version, reason).
+    CHANNEL_ALLOCATION_CHANGED = "CHANNEL_ALLOCATION_CHANGED"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    topic: str
+    payload: dict[str, Any]
+    product_id: int | None = None
+    warehouse_id: int | None = None
+    channel_id: int | None = None
+
+
+_APPEND = text(
+    """
+    INSERT INTO outbox (topic, payload, product_id, warehouse_id, channel_id)
+    SELECT * FROM unnest(CAST(:topic AS text[]), CAST(:payload AS jsonb[]),
+        CAST(:product_id AS bigint[]), CAST(:warehouse_id AS bigint[]),
+        CAST(:channel_id AS bigint[]))
+    """
+)
+
+
+async def append(conn: AsyncConnection, events: Sequence[Event]) -> None:
+    if not events:
+        return
+    await conn.execute(
+        _APPEND,
+        {
+            "topic": [str(e.topic) for e in events],
+            "payload": [json.dumps(e.payload, default=str) for e in events],
+            "product_id": [e.product_id for e in events],
+            "warehouse_id": [e.warehouse_id for e in events],
+            "channel_id": [e.channel_id for e in events],
+        },
+    )

@@ -1,0 +1,160 @@
+"""The outbox relay: gives committed events their sequence, in a safe order, and broadcasts
+them to every process.
+
+One relay is active in the whole deployment (it holds a PostgreSQL advisory lock; the others
+wait to take over). It is woken by the NOTIFY the outbox trigger sends at commit, and polls
+now and then in case a notification was missed.
+
+Which events are safe to publish? An event row's id is taken when it is inserted, not when its
+transaction commits. So the relay only publishes events whose transaction is older than every
+still-running writer (txid < pg_snapshot_xmin), and never publishes past a committed event that
+is not yet safe: two changes to one level are serialized by its row lock, so the later one has
+the larger id, and holding back everything behind the first unsafe event keeps them in order.
+The relay then numbers the batch with consecutive sequences, continuing from the last one it
+gave out (kept in outbox_cursor, in the same transaction): sequences have no gaps and never
+go back, so any process that sees a jump knows it missed something and reads
+it from the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+from broadcaster import Broadcast
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from onhand.db.engine import plain_url
+from onhand.events.envelope import Published, encode_batch
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "onhand_outbox"
+RELAY_LOCK = 0x6F6E68616E6402
+BATCH = 1000
+# Broadcast messages carry at most this many events (larger batches are split).
+MESSAGE_EVENTS = 200
+
+_NUMBER = text(
+    """
+    WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    blocked AS (
+        SELECT min(o.id) AS id FROM outbox o, horizon
+        WHERE o.sequence IS NULL AND o.txid >= horizon.xmin
+    ),
+    ready AS (
+        SELECT o.id, row_number() OVER (ORDER BY o.id) AS position
+        FROM outbox o, horizon, blocked
+        WHERE o.sequence IS NULL AND o.txid < horizon.xmin
+          AND (blocked.id IS NULL OR o.id < blocked.id)
+        ORDER BY o.id
+        LIMIT :batch
+    ),
+    cursor AS (SELECT last_sequence FROM outbox_cursor WHERE id = 1 FOR UPDATE),
+    advanced AS (
+        UPDATE outbox_cursor SET last_sequence = last_sequence + (SELECT count(*) FROM ready)
+        WHERE id = 1 AND EXISTS (SELECT 1 FROM ready)
+    )
+    UPDATE outbox o SET sequence = (SELECT last_sequence FROM cursor) + ready.position,
+        published_at = now()
+    FROM ready WHERE o.id = ready.id
+    RETURNING o.sequence, o.topic, o.payload, o.product_id, o.warehouse_id, o.channel_id,
+        o.created_at
+    """
+)
+
+_FORGET = text(
+    """
+    DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox
+        WHERE sequence IS NOT NULL
+          AND published_at < now() - CAST(:days AS double precision) * interval '1 day'
+        ORDER BY id LIMIT 10000
+    )
+    """
+)
+
+
+class Relay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        broadcast: Broadcast,
+        database_url: str,
+        *,
+        channel: str,
+        retention_days: float,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.broadcast = broadcast
+        self.database_url = database_url
+        self.channel = channel
+        self.retention_days = retention_days
+        self.poll_seconds = poll_seconds
+        self.active = False
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Wait to become the active relay, then publish until cancelled."""
+        while True:
+            try:
+                async with self._leadership() as lock:
+                    if lock is None:
+                        await asyncio.sleep(self.poll_seconds * 2)
+                        continue
+                    self.active = True
+                    await self._publish_while_holding(lock)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database went away: wait, then try again
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(self.poll_seconds)
+            finally:
+                self.active = False
+
+    @contextlib.asynccontextmanager
+    async def _leadership(self) -> AsyncIterator[Any]:
+        """The connection holding the relay lock (and listening for commits), or None when
+        another process is the relay. Closing the connection gives the lock up."""
+        conn: Any = await asyncpg.connect(plain_url(self.database_url))
+        try:
+            leader = await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK)
+            if leader:
+                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            yield conn if leader else None
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _publish_while_holding(self, lock: Any) -> None:
+        retention_due = 0.0
+        loop = asyncio.get_running_loop()
+        while not lock.is_closed():
+            if await self.publish_pending():
+                continue  # more may be waiting
+            if loop.time() >= retention_due:
+                await self._forget_old()
+                retention_due = loop.time() + 300
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+
+    async def publish_pending(self) -> list[Published]:
+        """Number one batch of safe events, commit, then broadcast it."""
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(_NUMBER, {"batch": BATCH})).all()
+        events = sorted((Published.from_row(row) for row in rows), key=lambda e: e.sequence)
+        for start in range(0, len(events), MESSAGE_EVENTS):
+            chunk = events[start : start + MESSAGE_EVENTS]
+            await self.broadcast.publish(self.channel, encode_batch(chunk))
+        return events
+
+    async def _forget_old(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(_FORGET, {"days": self.retention_days})

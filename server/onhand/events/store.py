@@ -1,0 +1,52 @@
+"""Reading published events back from the outbox: replays (`after:`), gap filling, polling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.db.event_tables import outbox_cursor
+from onhand.db.tables import outbox
+from onhand.events.envelope import Published
+
+_COLUMNS = (
+    outbox.c.sequence,
+    outbox.c.topic,
+    outbox.c.payload,
+    outbox.c.product_id,
+    outbox.c.warehouse_id,
+    outbox.c.channel_id,
+    outbox.c.created_at,
+)
+
+
+async def events_after(
+    conn: AsyncConnection,
+    after: int,
+    limit: int,
+    *,
+    until: int | None = None,
+    topics: Sequence[str] = (),
+) -> list[Published]:
+    """Published events with sequence in (after, until], oldest first."""
+    query = select(*_COLUMNS).where(outbox.c.sequence > after)
+    if until is not None:
+        query = query.where(outbox.c.sequence <= until)
+    if topics:
+        query = query.where(outbox.c.topic.in_(topics))
+    rows = await conn.execute(query.order_by(outbox.c.sequence).limit(limit))
+    return [Published.from_row(row) for row in rows]
+
+
+async def latest_sequence(conn: AsyncConnection) -> int:
+    """The last sequence given out (0 before the first event)."""
+    found = (await conn.execute(select(outbox_cursor.c.last_sequence))).scalar()
+    return int(found or 0)
+
+
+async def oldest_sequence(conn: AsyncConnection) -> int | None:
+    """The oldest sequence still kept (older ones have passed the retention period)."""
+    found = (await conn.execute(select(func.min(outbox.c.sequence)))).scalar()
+    return int(found) if found is not None else None

@@ -1,0 +1,69 @@
+"""The imports running in this process: started in the background, kept referenced until
+they end, and stopped (rolled back, their jobs marked FAILED) when the process stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from onhand.inventory.imports.jobs import ImportJob
+from onhand.inventory.imports.options import ImportOptions
+from onhand.inventory.imports.runner import run_import
+
+if TYPE_CHECKING:
+    from onhand.services import Services
+
+EXTRA = "imports"
+
+
+class ImportTasks:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.running: set[asyncio.Task[ImportJob]] = set()
+
+    async def start(
+        self, data: bytes, options: ImportOptions, actor: str
+    ) -> tuple[int, asyncio.Task[ImportJob]]:
+        """Start an import; return its job id as soon as the job exists (or, for a replayed
+        idempotency key, the earlier job's), and the task to await for its end."""
+        loop = asyncio.get_running_loop()
+        opened: asyncio.Future[int] = loop.create_future()
+        task = asyncio.create_task(
+            run_import(self.engine, data, options, actor, on_open=opened.set_result),
+            name="onhand-import",
+        )
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        await asyncio.wait({opened, task}, return_when=asyncio.FIRST_COMPLETED)
+        if opened.done():
+            return opened.result(), task
+        return task.result().id, task  # a replay, or refused before a job was opened
+
+    async def stop(self) -> None:
+        for task in list(self.running):
+            task.cancel()
+        for task in list(self.running):
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def import_tasks_of(services: Services) -> ImportTasks:
+    tasks = services.extras.get(EXTRA)
+    if tasks is None:
+        tasks = services.extras[EXTRA] = ImportTasks(services.engine)
+    assert isinstance(tasks, ImportTasks)
+    return tasks
+
+
+@contextlib.asynccontextmanager
+async def import_tasks(services: Services) -> AsyncIterator[None]:
+    """App component: imports still running when the app stops are stopped cleanly."""
+    tasks = import_tasks_of(services)
+    try:
+        yield
+    finally:
+        await tasks.stop()

@@ -1,0 +1,664 @@
+"""The one write path. Every change to stock, whatever its source, is a list of movements given
+to `apply_change`, which in one SQL statement, inside the caller's transaction:
+
+1. locks the affected inventory_levels rows in id order (concurrent multi-row changes cannot
+   deadlock), computes each new value from the locked row (and the earlier movements of the
+   change on the same level) and judges it against the rule of its movement (enough
+   available, expected version, no negative bucket);
+2. when every movement passes, updates the rows, appends one immutable ledger row per movement
+   and one INVENTORY_UPDATED event per movement to the outbox;
+3. when any fails, writes nothing and raises a DomainError naming the failing line.
+
+Quantities are never read into Python, changed and written back: the arithmetic happens in
+the statement, on rows it holds locked. A level may appear several times in a change, but only
+with deltas: absolute sets name a level once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.db.tables import BUCKETS
+from onhand.inventory.errors import DomainError, ErrorCode, Problem
+from onhand.inventory.records import Level
+
+
+class MovementType(StrEnum):
+    INITIAL = "INITIAL"
+    ADJUSTMENT = "ADJUSTMENT"
+    SET = "SET"
+    RECEIPT = "RECEIPT"
+    SALE = "SALE"
+    RETURN = "RETURN"
+    DAMAGE = "DAMAGE"
+    TRANSFER_OUT = "TRANSFER_OUT"
+    TRANSFER_IN = "TRANSFER_IN"
+    RESERVED = "RESERVED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+    COMMITTED = "COMMITTED"
+    CYCLE_COUNT = "CYCLE_COUNT"
+
+
+class MovementSource(StrEnum):
+    MANUAL = "MANUAL"
+    SYSTEM = "SYSTEM"
+    API = "API"
+    IMPORT = "IMPORT"
+
+
+class StockRule(StrEnum):
+    """What a movement must leave true, unless the warehouse allows backorders."""
+
+    # Sellable stock: a movement that lowers `available` may not take it below zero. For
+    # adjustments, transfers, reservations and sales.
+    AVAILABLE = "AVAILABLE"
+    # Physical counts: on hand must still cover what is held (reserved, committed, damaged,
+    # quarantined), but may dip into safety stock. For absolute sets, imports and counts.
+    PHYSICAL = "PHYSICAL"
+
+
+@dataclass(frozen=True, slots=True)
+class Quantities:
+    """A value per stock bucket; used both as deltas and as absolute values."""
+
+    on_hand: int = 0
+    reserved: int = 0
+    committed: int = 0
+    incoming: int = 0
+    damaged: int = 0
+    quarantined: int = 0
+    safety_stock: int = 0
+
+    @property
+    def available(self) -> int:
+        return (
+            self.on_hand
+            - self.reserved
+            - self.committed
+            - self.damaged
+            - self.quarantined
+            - self.safety_stock
+        )
+
+
+ZERO = Quantities()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Absolute values a movement sets; None leaves the value as it is."""
+
+    on_hand: int | None = None
+    damaged: int | None = None
+    quarantined: int | None = None
+    safety_stock: int | None = None
+    reorder_point: int | None = None
+    reorder_quantity: int | None = None
+
+
+NO_SETTINGS = Settings()
+_SETTABLE = (
+    "on_hand",
+    "damaged",
+    "quarantined",
+    "safety_stock",
+    "reorder_point",
+    "reorder_quantity",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    product_id: int
+    warehouse_id: int
+    type: MovementType
+    delta: Quantities = ZERO
+    set_to: Settings = NO_SETTINGS
+    rule: StockRule = StockRule.AVAILABLE
+    expected_version: int | None = None
+    reason: str | None = None
+    reference_id: str | None = None
+    channel_id: int | None = None
+    reservation_id: int | None = None
+    metadata: dict[str, Any] | None = None
+    # The input field a failure of this movement is reported against (e.g. "lines.2").
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeContext:
+    actor: str
+    source: MovementSource
+    occurred_at: datetime | None = None
+    correlation_id: str | None = None
+    # Create missing levels (at zero) instead of failing with NOT_FOUND: for receipts,
+    # transfers into a new warehouse, imports and source-system events.
+    create_missing_levels: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedMovement:
+    """What one movement did. A movement that changed nothing wrote nothing: no ledger row
+    (movement_id is None), no new version, no event."""
+
+    movement_id: int | None
+    change_id: int | None
+    before: Quantities
+    level: Level
+
+
+@dataclass
+class _Columns:
+    """The movements laid out column by column, for unnest() in one statement."""
+
+    values: dict[str, list[Any]] = field(default_factory=dict)
+
+    def add(self, name: str, value: Any) -> None:
+        self.values.setdefault(name, []).append(value)
+
+
+def _columns(movements: Sequence[Movement]) -> dict[str, list[Any]]:
+    cols = _Columns()
+    for m in movements:
+        cols.add("product_id", m.product_id)
+        cols.add("warehouse_id", m.warehouse_id)
+        cols.add("type", str(m.type))
+        for bucket in BUCKETS:
+            cols.add(f"d_{bucket}", getattr(m.delta, bucket))
+        for name in _SETTABLE:
+            cols.add(f"set_{name}", getattr(m.set_to, name))
+        cols.add("rule", str(m.rule))
+        cols.add("expected_version", m.expected_version)
+        cols.add("reason", m.reason)
+        cols.add("reference_id", m.reference_id)
+        cols.add("channel_id", m.channel_id)
+        cols.add("reservation_id", m.reservation_id)
+        cols.add("metadata", json.dumps(m.metadata) if m.metadata is not None else None)
+    return cols.values
+
+
+_INPUT_TYPES = {
+    "product_id": "bigint",
+    "warehouse_id": "bigint",
+    "type": "text",
+    **{f"d_{b}": "int" for b in BUCKETS},
+    **{f"set_{s}": "int" for s in _SETTABLE},
+    "rule": "text",
+    "expected_version": "int",
+    "reason": "text",
+    "reference_id": "text",
+    "channel_id": "bigint",
+    "reservation_id": "bigint",
+    "metadata": "jsonb",
+}
+
+_UNNEST = ",\n        ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _INPUT_TYPES.items())
+# A level's value before a movement: its locked value plus the deltas of the movements before
+# it on the same level in this change (several reservations expiring on one level, say).
+_EARLIER = (
+    "PARTITION BY m.product_id, m.warehouse_id ORDER BY m.ord"
+    " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+)
+_SETTABLE_BUCKETS = ("on_hand", "damaged", "quarantined", "safety_stock")
+
+
+def _before(bucket: str) -> str:
+    return f"l.{bucket} + coalesce(sum(m.d_{bucket}) OVER earlier, 0) AS b_{bucket}"
+
+
+def _after(bucket: str) -> str:
+    moved = f"c.b_{bucket} + c.d_{bucket}"
+    if bucket in _SETTABLE_BUCKETS:
+        return f"COALESCE(c.set_{bucket}, {moved}) AS a_{bucket}"
+    return f"{moved} AS a_{bucket}"
+
+
+def _available(prefix: str) -> str:
+    return (
+        f"{prefix}on_hand - {prefix}reserved - {prefix}committed - {prefix}damaged"
+        f" - {prefix}quarantined - {prefix}safety_stock"
+    )
+
+
+def _free(prefix: str) -> str:
+    """On hand not held by anything: what a physical count may not go below."""
+    return f"{prefix}on_hand - {prefix}reserved - {prefix}committed - {prefix}damaged" + (
+        f" - {prefix}quarantined"
+    )
+
+
+def _payload_quantities(prefix: str) -> str:
+    pairs = ", ".join(f"'{b}', j.{prefix}{b}" for b in BUCKETS)
+    return f"jsonb_build_object({pairs}, 'available', j.{prefix}available)"
+
+
+_UNNEST_SOURCE = f"""SELECT * FROM unnest(
+        {_UNNEST}
+    ) WITH ORDINALITY AS m({", ".join(_INPUT_TYPES)}, ord)"""
+# Write only when every movement passes.
+_ALL_OR_NOTHING = "SELECT bool_and(failure IS NULL) AS all_ok FROM judged"
+# Write nothing: judge every movement and report (for collecting every failure of a change
+# that is going to be refused anyway).
+_JUDGE_ONLY = "SELECT false AS all_ok"
+
+
+def _statement(source: str, tail: str, verdict: str = _ALL_OR_NOTHING) -> str:
+    """The change as one statement: the movements `source` selects (its columns those of
+    _INPUT_TYPES, then `ord`) are judged, written when `verdict` allows, answered by `tail`."""
+    return f"""
+WITH m AS (
+    {source}
+),
+locked AS (
+    SELECT l.* FROM inventory_levels l
+    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m)
+    ORDER BY l.id
+    FOR UPDATE OF l
+),
+running AS (
+    SELECT m.*, l.id AS level_id, l.version AS old_version, l.created_at,
+        l.updated_at AS b_updated_at, coalesce(w.allow_backorders, false) AS allow_backorders,
+        {", ".join(_before(b) for b in BUCKETS)},
+        l.reorder_point AS b_reorder_point, l.reorder_quantity AS b_reorder_quantity
+    FROM m
+    LEFT JOIN locked l ON l.product_id = m.product_id AND l.warehouse_id = m.warehouse_id
+    LEFT JOIN warehouses w ON w.id = m.warehouse_id
+    WINDOW earlier AS ({_EARLIER})
+),
+calc AS (
+    SELECT c.*,
+        {", ".join(_after(b) for b in BUCKETS)},
+        COALESCE(c.set_reorder_point, c.b_reorder_point) AS a_reorder_point,
+        COALESCE(c.set_reorder_quantity, c.b_reorder_quantity) AS a_reorder_quantity,
+        {_available("c.b_")} AS b_available
+    FROM running c
+),
+judged AS (
+    SELECT c.*, f.a_available, r.failure,
+        ({" OR ".join(f"c.a_{b} <> c.b_{b}" for b in BUCKETS)}
+         OR c.a_reorder_point <> c.b_reorder_point
+         OR c.a_reorder_quantity <> c.b_reorder_quantity) AS changed
+    FROM calc c
+    CROSS JOIN LATERAL (
+        SELECT {_available("c.a_")} AS a_available,
+            {_free("c.b_")} AS b_free,
+            {_free("c.a_")} AS a_free
+    ) f
+    CROSS JOIN LATERAL (
+        SELECT CASE
+            WHEN c.level_id IS NULL THEN 'NOT_FOUND'
+            WHEN c.expected_version IS NOT NULL AND c.expected_version <> c.old_version
+                THEN 'VERSION_CONFLICT'
+            WHEN LEAST(c.a_reserved, c.a_committed, c.a_incoming, c.a_damaged,
+                       c.a_quarantined, c.a_safety_stock) < 0 THEN 'NEGATIVE_BUCKET'
+            WHEN c.allow_backorders THEN NULL
+            WHEN c.a_on_hand < 0 AND c.a_on_hand < c.b_on_hand THEN 'INSUFFICIENT_STOCK'
+            WHEN c.rule = 'AVAILABLE' AND f.a_available < 0 AND f.a_available < c.b_available
+                THEN 'INSUFFICIENT_STOCK'
+            WHEN c.rule = 'PHYSICAL' AND f.a_free < 0 AND f.a_free < f.b_free
+                THEN 'INSUFFICIENT_STOCK'
+        END AS failure
+    ) r
+),
+verdict AS ({verdict}),
+change AS (SELECT nextval('inventory_change_seq') AS change_id),
+-- Ledger ids are taken up front so that each movement knows its own row and event.
+numbered AS (
+    SELECT j.ord, nextval('inventory_movements_id_seq') AS movement_id
+    FROM judged j
+    WHERE j.changed AND (SELECT all_ok FROM verdict)
+),
+final AS (
+    SELECT DISTINCT ON (j.level_id) j.*
+    FROM judged j
+    WHERE j.level_id IN (SELECT level_id FROM judged WHERE changed)
+    ORDER BY j.level_id, j.ord DESC
+),
+updated AS (
+    UPDATE inventory_levels l SET
+        {", ".join(f"{b} = f.a_{b}" for b in BUCKETS)},
+        reorder_point = f.a_reorder_point,
+        reorder_quantity = f.a_reorder_quantity,
+        version = l.version + 1,
+        updated_at = now()
+    FROM final f
+    WHERE l.id = f.level_id AND (SELECT all_ok FROM verdict)
+    RETURNING l.id, l.version, l.updated_at
+),
+ledger AS (
+    INSERT INTO inventory_movements (
+        id, change_id, level_id, product_id, warehouse_id, type, reason, source, actor,
+        reference_id, correlation_id, channel_id, reservation_id, occurred_at, metadata,
+        {", ".join(f"d_{b}" for b in BUCKETS)},
+        {", ".join(BUCKETS)}
+    )
+    SELECT n.movement_id, (SELECT change_id FROM change), j.level_id, j.product_id,
+        j.warehouse_id, j.type, j.reason, :source, :actor, j.reference_id, :correlation_id,
+        j.channel_id, j.reservation_id, coalesce(CAST(:occurred_at AS timestamptz), now()),
+        j.metadata,
+        {", ".join(f"j.a_{b} - j.b_{b}" for b in BUCKETS)},
+        {", ".join(f"j.a_{b}" for b in BUCKETS)}
+    FROM judged j JOIN numbered n ON n.ord = j.ord
+    ORDER BY j.ord
+    RETURNING id, change_id, occurred_at
+),
+events AS (
+    INSERT INTO outbox (topic, product_id, warehouse_id, channel_id, payload)
+    SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.channel_id,
+        jsonb_build_object(
+            'movementId', g.id, 'changeId', g.change_id, 'levelId', j.level_id,
+            'productId', j.product_id, 'warehouseId', j.warehouse_id,
+            'type', j.type, 'reason', j.reason, 'source', CAST(:source AS text),
+            'actor', CAST(:actor AS text), 'referenceId', j.reference_id,
+            'correlationId', CAST(:correlation_id AS text), 'channelId', j.channel_id,
+            'reservationId', j.reservation_id, 'occurredAt', g.occurred_at,
+            'version', j.old_version + 1,
+            'before', {_payload_quantities("b_")}, 'after', {_payload_quantities("a_")}
+        )
+    FROM judged j
+    JOIN numbered n ON n.ord = j.ord
+    JOIN ledger g ON g.id = n.movement_id
+    ORDER BY j.ord
+)
+{tail}
+"""
+
+
+# Every movement's outcome, in input order.
+_ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_id, j.old_version,
+    j.created_at, j.a_reorder_point, j.a_reorder_quantity, j.a_available, j.b_available,
+    {", ".join(f"j.b_{b}, j.a_{b}" for b in BUCKETS)},
+    n.movement_id, CASE WHEN n.movement_id IS NOT NULL THEN (SELECT change_id FROM change)
+    END AS change_id,
+    coalesce(u.version, j.old_version) AS version,
+    coalesce(u.updated_at, j.b_updated_at) AS updated_at
+FROM judged j
+LEFT JOIN numbered n ON n.ord = j.ord
+LEFT JOIN updated u ON u.id = j.level_id
+ORDER BY j.ord"""
+
+_APPLY_SQL = _statement(_UNNEST_SOURCE, _ROWS_TAIL)
+
+# Only for products and warehouses that exist: the others stay NOT_FOUND.
+_CREATE_MISSING_SQL = """
+INSERT INTO inventory_levels (product_id, warehouse_id)
+SELECT m.p, m.w
+FROM unnest(CAST(:product_id AS bigint[]), CAST(:warehouse_id AS bigint[])) AS m(p, w)
+JOIN products ON products.id = m.p
+JOIN warehouses ON warehouses.id = m.w
+ORDER BY m.p, m.w
+ON CONFLICT (product_id, warehouse_id) DO NOTHING
+"""
+
+_OUT_OF_RANGE = "22003"
+
+
+async def apply_change(
+    conn: AsyncConnection, movements: Sequence[Movement], context: ChangeContext
+) -> list[AppliedMovement]:
+    """Apply every movement or none. Returns what each did, in input order."""
+    if not movements:
+        return []
+    _refuse_repeated_sets(movements)
+    columns = _columns(movements)
+    params = {
+        **columns,
+        "source": str(context.source),
+        "actor": context.actor,
+        "correlation_id": context.correlation_id,
+        "occurred_at": context.occurred_at,
+    }
+    try:
+        rows = (await conn.execute(text(_APPLY_SQL), params)).mappings().all()
+        missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
+        if missing and context.create_missing_levels:
+            # Levels are created only when needed, so the usual change stays one statement.
+            # The first attempt wrote nothing, so running it again is safe.
+            await conn.execute(
+                text(_CREATE_MISSING_SQL),
+                {
+                    "product_id": [row["product_id"] for row in missing],
+                    "warehouse_id": [row["warehouse_id"] for row in missing],
+                },
+            )
+            rows = (await conn.execute(text(_APPLY_SQL), params)).mappings().all()
+    except DBAPIError as error:
+        raise _translate(error, movements) from error
+    failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
+    if failures:
+        raise DomainError(*failures)
+    return [_applied(row) for row in rows]
+
+
+def _refuse_repeated_sets(movements: Sequence[Movement]) -> None:
+    """A level may appear several times in a change only with deltas: an absolute set in a
+    sequence of movements on one level would make the running sums meaningless."""
+    counts = Counter((m.product_id, m.warehouse_id) for m in movements)
+    for m in movements:
+        if counts[(m.product_id, m.warehouse_id)] > 1 and m.set_to != NO_SETTINGS:
+            raise ValueError(
+                f"level {(m.product_id, m.warehouse_id)} appears more than once in a change;"
+                " only delta movements may repeat a level"
+            )
+
+
+def _applied(row: Any) -> AppliedMovement:
+    before = Quantities(**{b: row[f"b_{b}"] for b in BUCKETS})
+    level = Level(
+        id=row["level_id"],
+        product_id=row["product_id"],
+        warehouse_id=row["warehouse_id"],
+        **{b: row[f"a_{b}"] for b in BUCKETS},
+        reorder_point=row["a_reorder_point"],
+        reorder_quantity=row["a_reorder_quantity"],
+        available=row["a_available"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+    return AppliedMovement(row["movement_id"], row["change_id"], before, level)
+
+
+def _problem(movement: Movement, row: Any) -> Problem:
+    failure = row["failure"]
+    where = movement.field
+    if failure == "NOT_FOUND":
+        return Problem(
+            ErrorCode.NOT_FOUND,
+            f"product {movement.product_id} is not stocked at warehouse"
+            f" {movement.warehouse_id}; create its inventory level first",
+            where,
+        )
+    if failure == "VERSION_CONFLICT":
+        return Problem(
+            ErrorCode.VERSION_CONFLICT,
+            f"the inventory level is at version {row['old_version']}, not"
+            f" {movement.expected_version}; read it again and retry",
+            where,
+            {"current_version": row["old_version"]},
+        )
+    if failure == "NEGATIVE_BUCKET":
+        bucket = next(b for b in BUCKETS if b != "on_hand" and row[f"a_{b}"] < 0)
+        return Problem(
+            ErrorCode.INSUFFICIENT_STOCK,
+            f"only {row[f'b_{bucket}']} {bucket.replace('_', ' ')} at this level",
+            where,
+            {"available": max(0, row["b_available"]), "bucket": bucket},
+        )
+    measure = _row_available if movement.rule == StockRule.AVAILABLE else _row_free
+    available = max(0, measure(row, "b_"))
+    requested = max(0, measure(row, "b_") - measure(row, "a_"))
+    return Problem(
+        ErrorCode.INSUFFICIENT_STOCK,
+        f"insufficient stock: {requested} requested, {available} available",
+        where,
+        {"available": available, "requested": requested},
+    )
+
+
+def _row_free(row: Any, prefix: str) -> int:
+    return int(
+        row[f"{prefix}on_hand"]
+        - row[f"{prefix}reserved"]
+        - row[f"{prefix}committed"]
+        - row[f"{prefix}damaged"]
+        - row[f"{prefix}quarantined"]
+    )
+
+
+def _row_available(row: Any, prefix: str) -> int:
+    return int(row[f"{prefix}available"])
+
+
+def _translate(error: DBAPIError, movements: Sequence[Movement]) -> Exception:
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if sqlstate == _OUT_OF_RANGE:
+        return DomainError.of(
+            ErrorCode.QUANTITY_OUT_OF_RANGE,
+            "the change would take a quantity beyond 2,147,483,647",
+            movements[0].field if movements else None,
+        )
+    return error
+
+
+# -- Bulk changes ---------------------------------------------------------------------------
+# A change too large to pass as arrays (an import of 200,000 rows) is staged in a temporary
+# table, filled by one INSERT ... SELECT or COPY, and applied slice by slice (ord ranges) by
+# the same statement as above: the same locking, judging, ledger rows and events. It answers
+# with counts and failures instead of every movement's outcome, which would cost more to send
+# and decode than the change itself. The caller stages each level at most once and applies
+# the slices of one change in one transaction, in ord order (stage in level id order, and the
+# locks of successive slices are taken in id order too).
+
+STAGED = "staged_movements"
+
+# Defaults as Movement's: no delta, nothing set, the AVAILABLE rule.
+_STAGED_DEFAULTS = {
+    **{f"d_{b}": "NOT NULL DEFAULT 0" for b in BUCKETS},
+    "product_id": "NOT NULL",
+    "warehouse_id": "NOT NULL",
+    "type": "NOT NULL",
+    "rule": "NOT NULL DEFAULT 'AVAILABLE'",
+}
+_CREATE_STAGED_SQL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} (ord bigint PRIMARY KEY, "
+    + ", ".join(
+        f"{name} {kind} {_STAGED_DEFAULTS.get(name, '')}".rstrip()
+        for name, kind in _INPUT_TYPES.items()
+    )
+    + ") ON COMMIT DROP"
+)
+_STAGED_SOURCE = (
+    f"SELECT {', '.join(_INPUT_TYPES)}, ord FROM {STAGED} WHERE ord BETWEEN :first AND :last"
+)
+# One row of counts, joined with one row per failure (none when all pass).
+_SUMMARY_TAIL = f"""SELECT t.total, t.changed, t.written,
+    CASE WHEN t.written > 0 THEN (SELECT change_id FROM change) END AS change_id, f.*
+FROM (
+    SELECT count(*) AS total, count(*) FILTER (WHERE changed AND failure IS NULL) AS changed,
+        (SELECT count(*) FROM numbered) AS written
+    FROM judged
+) t
+LEFT JOIN LATERAL (
+    SELECT j.ord, j.failure, j.product_id, j.warehouse_id, j.type, j.rule, j.expected_version,
+        j.old_version, j.a_available, j.b_available,
+        {", ".join(f"j.b_{b}, j.a_{b}" for b in BUCKETS)}
+    FROM judged j WHERE j.failure IS NOT NULL
+) f ON true
+ORDER BY f.ord"""
+_APPLY_STAGED_SQL = _statement(_STAGED_SOURCE, _SUMMARY_TAIL)
+_JUDGE_STAGED_SQL = _statement(_STAGED_SOURCE, _SUMMARY_TAIL, verdict=_JUDGE_ONLY)
+_CREATE_MISSING_STAGED_SQL = f"""
+INSERT INTO inventory_levels (product_id, warehouse_id)
+SELECT m.product_id, m.warehouse_id
+FROM {STAGED} m
+JOIN products ON products.id = m.product_id
+JOIN warehouses ON warehouses.id = m.warehouse_id
+WHERE m.ord BETWEEN :first AND :last
+ORDER BY m.product_id, m.warehouse_id
+ON CONFLICT (product_id, warehouse_id) DO NOTHING
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFailure:
+    ord: int
+    problem: Problem
+
+
+@dataclass(frozen=True, slots=True)
+class StagedOutcome:
+    total: int  # movements judged
+    changed: int  # movements that pass and change something
+    written: int  # ledger rows written (0 when any failed, or when only judging)
+    change_id: int | None
+    failures: list[StagedFailure]
+
+
+async def create_staged_movements(conn: AsyncConnection) -> None:
+    """The temporary table a bulk change is staged in (dropped at commit): `ord`, then the
+    columns of a Movement (product_id, warehouse_id, type, d_<bucket>, set_<value>, rule,
+    expected_version, reason, reference_id, channel_id, reservation_id, metadata)."""
+    await conn.execute(text(_CREATE_STAGED_SQL))
+
+
+async def apply_staged(
+    conn: AsyncConnection,
+    context: ChangeContext,
+    first: int,
+    last: int,
+    *,
+    judge_only: bool = False,
+) -> StagedOutcome:
+    """Apply the staged movements with ord in [first, last], all or none (or, judging only,
+    none: to learn every failure of a change that is going to be refused anyway)."""
+    params = {
+        "first": first,
+        "last": last,
+        "source": str(context.source),
+        "actor": context.actor,
+        "correlation_id": context.correlation_id,
+        "occurred_at": context.occurred_at,
+    }
+    try:
+        if context.create_missing_levels and not judge_only:
+            await conn.execute(text(_CREATE_MISSING_STAGED_SQL), params)
+        statement = _JUDGE_STAGED_SQL if judge_only else _APPLY_STAGED_SQL
+        rows = (await conn.execute(text(statement), params)).mappings().all()
+    except DBAPIError as error:
+        raise _translate(error, ()) from error
+    counts = rows[0]
+    failures = [
+        StagedFailure(row["ord"], _problem(_staged_movement(row), row))
+        for row in rows
+        if row["failure"] is not None
+    ]
+    return StagedOutcome(
+        total=counts["total"],
+        changed=counts["changed"],
+        written=counts["written"],
+        change_id=counts["change_id"],
+        failures=failures,
+    )
+
+
+def _staged_movement(row: Any) -> Movement:
+    """Enough of the failed movement to describe its failure."""
+    return Movement(
+        row["product_id"],
+        row["warehouse_id"],
+        MovementType(row["type"]),
+        rule=StockRule(row["rule"]),
+        expected_version=row["expected_version"],
+    )

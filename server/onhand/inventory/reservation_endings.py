@@ -1,0 +1,243 @@
+"""The shared steps of reservation transitions: locking reservation rows (first, in id order),
+checking they may still change, and taking units off reservations that end or ship (then
+their channels' rows, in order, then the levels through the ledger)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.inventory import validation as check
+from onhand.inventory.errors import Collector, DomainError, ErrorCode, Problem
+from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
+from onhand.inventory.reservations import (
+    ChangeKind,
+    Reservation,
+    ReservationStatus,
+    ReservationType,
+    event_insert,
+)
+
+MAX_TEXT = 200
+
+
+LOCK_IDS = text(
+    """
+    SELECT r.*, (r.expires_at IS NOT NULL AND r.expires_at <= now()) AS lapsed
+    FROM reservations r WHERE r.id = ANY(CAST(:ids AS bigint[]))
+    ORDER BY r.id FOR UPDATE
+    """
+)
+LOCK_REFERENCE = text(
+    """
+    SELECT r.*, (r.expires_at IS NOT NULL AND r.expires_at <= now()) AS lapsed
+    FROM reservations r
+    WHERE r.reference_id = :reference AND r.status = 'ACTIVE'
+      AND r.type = ANY(CAST(:types AS text[]))
+      AND (CAST(:scope AS bigint) IS NULL OR r.channel_id = :scope)
+    ORDER BY r.id FOR UPDATE
+    """
+)
+
+
+# The reservations to change, with the amount to take off each: given, or (the sweeper) the
+# due ones no other sweeper holds, oldest expiry first, claimed in the same statement.
+GIVEN = "SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:amounts AS int[])) AS c(id, amount)"
+DUE = """SELECT r.id, r.quantity - r.fulfilled_quantity AS amount FROM reservations r
+    WHERE r.status = 'ACTIVE' AND r.expires_at IS NOT NULL AND r.expires_at <= now()
+    ORDER BY r.expires_at LIMIT :batch
+    FOR UPDATE SKIP LOCKED"""
+
+
+def _end_sql(kind: ChangeKind, source: str = GIVEN) -> Any:
+    """Take `amount` off each reservation: ended (RELEASED, EXPIRED) or shipped (FULFILLED,
+    fully or in part), and off its channel's `held` (and allocation, when shipped)."""
+    shipped = kind == ChangeKind.FULFILLED
+    status = (
+        "CASE WHEN r.fulfilled_quantity + c.amount = r.quantity THEN 'FULFILLED' ELSE r.status END"
+        if shipped
+        else f"'{kind}'"
+    )
+    return text(
+        f"""
+        WITH c AS ({source}),
+        changed AS (
+            UPDATE reservations r SET
+                fulfilled_quantity = r.fulfilled_quantity + {"c.amount" if shipped else "0"},
+                status = {status},
+                ended_at = CASE WHEN {status} <> 'ACTIVE' THEN now() END,
+                updated_at = now(),
+                version = r.version + 1
+            FROM c WHERE r.id = c.id
+            RETURNING r.*, c.amount
+        ),
+        channel_rows AS (
+            SELECT ci.id FROM channel_inventory ci
+            WHERE (ci.channel_id, ci.product_id) IN (SELECT channel_id, product_id FROM changed)
+            ORDER BY ci.channel_id, ci.product_id
+            FOR UPDATE
+        ),
+        held AS (
+            UPDATE channel_inventory ci SET
+                held = ci.held - d.amount,
+                allocated = CASE WHEN {shipped} AND ci.allocated IS NOT NULL
+                    THEN greatest(0, ci.allocated - d.amount) ELSE ci.allocated END,
+                version = CASE WHEN {shipped} AND ci.allocated IS NOT NULL
+                    THEN ci.version + 1 ELSE ci.version END
+            FROM (SELECT channel_id, product_id, sum(amount) AS amount FROM changed
+                  WHERE channel_id IS NOT NULL GROUP BY channel_id, product_id) d
+            WHERE ci.channel_id = d.channel_id AND ci.product_id = d.product_id
+              AND (SELECT count(*) FROM channel_rows) >= 0
+        ),
+        events AS ({event_insert("r", kind, "changed")})
+        SELECT * FROM changed ORDER BY id
+        """
+    )
+
+
+_STATEMENTS = {
+    kind: _end_sql(kind) for kind in (ChangeKind.RELEASED, ChangeKind.EXPIRED, ChangeKind.FULFILLED)
+}
+_EXPIRE_DUE = _end_sql(ChangeKind.EXPIRED, DUE)
+_MOVEMENT_TYPES = {
+    ChangeKind.RELEASED: MovementType.RELEASED,
+    ChangeKind.EXPIRED: MovementType.EXPIRED,
+    ChangeKind.FULFILLED: MovementType.SALE,
+}
+
+
+async def lock_reservations(
+    conn: AsyncConnection,
+    ids: Sequence[int],
+    reference_id: str | None,
+    types: Sequence[ReservationType],
+    scope: int | None,
+) -> list[Any]:
+    if ids:
+        rows = (await conn.execute(LOCK_IDS, {"ids": list(ids)})).all()
+        missing = set(ids) - {row.id for row in rows}
+        if missing:
+            raise DomainError.of(
+                ErrorCode.NOT_FOUND, f"no reservation {min(missing)}", "id", missing=sorted(missing)
+            )
+        if scope is not None and any(row.channel_id != scope for row in rows):
+            raise DomainError.of(
+                ErrorCode.FORBIDDEN,
+                "this token may only change its own channel's reservations",
+                "id",
+            )
+        return rows
+    rows = (
+        await conn.execute(
+            LOCK_REFERENCE,
+            {"reference": reference_id, "types": [str(t) for t in types], "scope": scope},
+        )
+    ).all()
+    if not rows:
+        raise DomainError.of(
+            ErrorCode.NOT_FOUND,
+            f"no active reservation has referenceId {reference_id!r}",
+            "referenceId",
+        )
+    return rows
+
+
+def require_changeable(rows: Sequence[Any], action: str, field: str = "id") -> None:
+    problems = []
+    for row in rows:
+        if row.status != ReservationStatus.ACTIVE:
+            problems.append(
+                Problem(
+                    ErrorCode.INVALID_TRANSITION,
+                    f"reservation {row.id} is {row.status}; it cannot be {action}",
+                    field,
+                )
+            )
+        elif row.lapsed:
+            problems.append(
+                Problem(
+                    ErrorCode.INVALID_TRANSITION,
+                    f"reservation {row.id} expired at {row.expires_at.isoformat()}; it cannot"
+                    f" be {action}",
+                    field,
+                )
+            )
+    if problems:
+        raise DomainError(*problems)
+
+
+def check_selection(errors: Collector, ids: Sequence[int], reference_id: str | None) -> None:
+    if bool(ids) == (reference_id is not None):
+        errors.add(ErrorCode.REQUIRED, "give either id(s) or referenceId", "id")
+    check.text(errors, "referenceId", reference_id, max_length=MAX_TEXT)
+
+
+def held_by(row: Any) -> int:
+    return int(row.quantity - row.fulfilled_quantity)
+
+
+def bucket_of(reservation_type: str, amount: int) -> Quantities:
+    if reservation_type == ReservationType.ORDER:
+        return Quantities(committed=amount)
+    return Quantities(reserved=amount)
+
+
+async def end(
+    conn: AsyncConnection,
+    rows: Sequence[Any],
+    kind: ChangeKind,
+    context: ChangeContext,
+    *,
+    reason: str,
+    amounts: Sequence[int] | None = None,
+) -> list[Reservation]:
+    """Release, expire or ship locked, changeable reservations (by default all they hold)."""
+    amounts = list(amounts) if amounts is not None else [held_by(row) for row in rows]
+    changed = (
+        await conn.execute(
+            _STATEMENTS[kind],
+            {"ids": [row.id for row in rows], "amounts": amounts, "actor": context.actor},
+        )
+    ).all()
+    await _apply(conn, changed, kind, context, reason)
+    return [Reservation.from_row(row) for row in changed]
+
+
+async def expire_due(conn: AsyncConnection, batch: int, context: ChangeContext) -> int:
+    """Expire up to `batch` due reservations in one change; returns how many. Safe with any
+    number of sweepers at once: each claims rows the others skip (SKIP LOCKED)."""
+    changed = (await conn.execute(_EXPIRE_DUE, {"batch": batch, "actor": context.actor})).all()
+    await _apply(conn, changed, ChangeKind.EXPIRED, context, "expired")
+    return len(changed)
+
+
+async def _apply(
+    conn: AsyncConnection,
+    changed: Sequence[Any],
+    kind: ChangeKind,
+    context: ChangeContext,
+    reason: str,
+) -> None:
+    movements = []
+    for row in changed:
+        delta = bucket_of(row.type, -row.amount)
+        if kind == ChangeKind.FULFILLED:
+            delta = Quantities(
+                on_hand=-row.amount, reserved=delta.reserved, committed=delta.committed
+            )
+        movements.append(
+            Movement(
+                row.product_id,
+                row.warehouse_id,
+                _MOVEMENT_TYPES[kind],
+                delta,
+                reason=reason,
+                reference_id=row.reference_id,
+                channel_id=row.channel_id,
+                reservation_id=row.id,
+            )
+        )
+    await apply_change(conn, movements, context)

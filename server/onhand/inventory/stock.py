@@ -1,0 +1,264 @@
+"""Stock movements asked for by clients: adjustInventory (a delta) and transferInventory (an
+immediate move between warehouses, both legs in one transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.events.outbox import Event, Topic, append
+from onhand.inventory import validation as check
+from onhand.inventory.errors import Collector, DomainError, ErrorCode
+from onhand.inventory.idempotency import claim_for, claim_key, remember
+from onhand.inventory.ledger import (
+    AppliedMovement,
+    ChangeContext,
+    Movement,
+    MovementType,
+    Quantities,
+    apply_change,
+)
+from onhand.inventory.records import Level
+from onhand.inventory.refs import Ref, resolve_products, resolve_warehouses
+
+# Reasons that name a movement type themselves, as clients send them
+# (reason: 'TRANSFER_OUT' records a TRANSFER_OUT movement).
+REASON_TYPES = {
+    t.value: t
+    for t in (
+        MovementType.ADJUSTMENT,
+        MovementType.RECEIPT,
+        MovementType.SALE,
+        MovementType.RETURN,
+        MovementType.DAMAGE,
+        MovementType.TRANSFER_OUT,
+        MovementType.TRANSFER_IN,
+        MovementType.CYCLE_COUNT,
+    )
+}
+DEFAULT_TRANSFER_REASON = "WAREHOUSE_TRANSFER"
+
+
+@dataclass(frozen=True)
+class Adjust:
+    product: Ref
+    warehouse: Ref
+    adjustment: int
+    reason: str
+    type: MovementType | None = None
+    occurred_at: datetime | None = None
+    reference_id: str | None = None
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    product: Ref
+    from_warehouse: Ref
+    to_warehouse: Ref
+    quantity: int
+    reason: str | None = None
+    occurred_at: datetime | None = None
+    reference_id: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    level: Level
+    movement_id: int | None
+
+
+@dataclass(frozen=True)
+class Transferred:
+    from_level: Level
+    to_level: Level
+    movement_ids: list[int]
+
+
+async def adjust(conn: AsyncConnection, request: Adjust, context: ChangeContext) -> Adjusted:
+    errors = Collector()
+    check.quantity(errors, "adjustment", request.adjustment, allow_zero=False, allow_negative=True)
+    reason = check.text(errors, "reason", request.reason, max_length=500, required=True)
+    occurred_at = check.timestamp(errors, "timestamp", request.occurred_at)
+    reference_id = check.text(errors, "referenceId", request.reference_id, max_length=200)
+    correlation_id = check.text(errors, "correlationId", request.correlation_id, max_length=200)
+    idempotency = claim_for("adjustInventory", request.idempotency_key, request)
+    errors.raise_if_any()
+    replay = await claim_key(conn, idempotency, context.actor)
+    if replay is not None:
+        return Adjusted(Level.from_json(replay["level"]), replay["movement_id"])
+    product_id, warehouse_id = await _ids(conn, request.product, request.warehouse)
+    movement = Movement(
+        product_id,
+        warehouse_id,
+        request.type or REASON_TYPES.get(reason or "", MovementType.ADJUSTMENT),
+        Quantities(on_hand=request.adjustment),
+        reason=reason,
+        reference_id=reference_id,
+        field="adjustment",
+    )
+    change = _context(context, occurred_at, correlation_id)
+    [applied] = await _apply(conn, [movement], change, request.product, request.warehouse)
+    result = Adjusted(applied.level, applied.movement_id)
+    await remember(
+        conn, idempotency, {"level": result.level.to_json(), "movement_id": result.movement_id}
+    )
+    return result
+
+
+async def transfer(conn: AsyncConnection, request: Transfer, context: ChangeContext) -> Transferred:
+    errors = Collector()
+    check.quantity(errors, "quantity", request.quantity, allow_zero=False)
+    reason = check.text(errors, "reason", request.reason, max_length=500)
+    occurred_at = check.timestamp(errors, "timestamp", request.occurred_at)
+    reference_id = check.text(errors, "referenceId", request.reference_id, max_length=200)
+    same_id = request.from_warehouse.id is not None and (
+        request.from_warehouse.id == request.to_warehouse.id
+    )
+    same_code = request.from_warehouse.key is not None and (
+        request.from_warehouse.key == request.to_warehouse.key
+    )
+    if same_id or same_code:
+        errors.invalid("toWarehouseId", "a transfer needs two different warehouses")
+    idempotency = claim_for("transferInventory", request.idempotency_key, request)
+    errors.raise_if_any()
+    replay = await claim_key(conn, idempotency, context.actor)
+    if replay is not None:
+        return Transferred(
+            Level.from_json(replay["from_level"]),
+            Level.from_json(replay["to_level"]),
+            replay["movement_ids"],
+        )
+    [product_id] = await _product_ids(conn, [request.product])
+    source, target = await _warehouse_ids(conn, [request.from_warehouse, request.to_warehouse])
+    if source == target:
+        raise DomainError.of(
+            ErrorCode.INVALID, "a transfer needs two different warehouses", "toWarehouseId"
+        )
+    reason = reason or DEFAULT_TRANSFER_REASON
+    legs = [
+        Movement(
+            product_id,
+            source,
+            MovementType.TRANSFER_OUT,
+            Quantities(on_hand=-request.quantity),
+            reason=reason,
+            reference_id=reference_id,
+            metadata={"toWarehouseId": target},
+            field="quantity",
+        ),
+        Movement(
+            product_id,
+            target,
+            MovementType.TRANSFER_IN,
+            Quantities(on_hand=request.quantity),
+            reason=reason,
+            reference_id=reference_id,
+            metadata={"fromWarehouseId": source},
+        ),
+    ]
+    # The destination may not stock the product yet: its level is created at zero.
+    change = _context(context, occurred_at, None, create_missing_levels=True)
+    out_leg, in_leg = await _apply(
+        conn, legs, change, request.product, request.from_warehouse, request.to_warehouse
+    )
+    result = Transferred(
+        out_leg.level,
+        in_leg.level,
+        [m for m in (out_leg.movement_id, in_leg.movement_id) if m is not None],
+    )
+    await append(
+        conn,
+        [
+            Event(
+                Topic.INVENTORY_TRANSFERRED,
+                {
+                    "productId": product_id,
+                    "fromWarehouseId": source,
+                    "toWarehouseId": target,
+                    "quantity": request.quantity,
+                    "reason": reason,
+                    "referenceId": reference_id,
+                    "movementIds": result.movement_ids,
+                    "changeId": out_leg.change_id,
+                    "fromAfter": out_leg.level.on_hand,
+                    "toAfter": in_leg.level.on_hand,
+                    "actor": context.actor,
+                },
+                product_id=product_id,
+                warehouse_id=source,
+            )
+        ],
+    )
+    await remember(
+        conn,
+        idempotency,
+        {
+            "from_level": result.from_level.to_json(),
+            "to_level": result.to_level.to_json(),
+            "movement_ids": result.movement_ids,
+        },
+    )
+    return result
+
+
+def _context(
+    context: ChangeContext,
+    occurred_at: datetime | None,
+    correlation_id: str | None,
+    *,
+    create_missing_levels: bool = False,
+) -> ChangeContext:
+    return ChangeContext(
+        actor=context.actor,
+        source=context.source,
+        occurred_at=occurred_at or context.occurred_at,
+        correlation_id=correlation_id or context.correlation_id,
+        create_missing_levels=create_missing_levels,
+    )
+
+
+async def _ids(conn: AsyncConnection, product: Ref, warehouse: Ref) -> tuple[int, int]:
+    [product_id] = await _product_ids(conn, [product])
+    [warehouse_id] = await _warehouse_ids(conn, [warehouse])
+    return product_id, warehouse_id
+
+
+async def _product_ids(conn: AsyncConnection, refs: list[Ref]) -> list[int]:
+    """Ids as given, looking up only refs given by natural key (the hot path needs none)."""
+    if all(ref.id is not None for ref in refs):
+        return [ref.id for ref in refs]  # type: ignore[misc]
+    return await resolve_products(conn, refs)
+
+
+async def _warehouse_ids(conn: AsyncConnection, refs: list[Ref]) -> list[int]:
+    if all(ref.id is not None for ref in refs):
+        return [ref.id for ref in refs]  # type: ignore[misc]
+    return await resolve_warehouses(conn, refs)
+
+
+async def _apply(
+    conn: AsyncConnection,
+    movements: list[Movement],
+    context: ChangeContext,
+    product: Ref,
+    *warehouses: Ref,
+) -> list[AppliedMovement]:
+    """Apply; when a level is missing, say precisely which product or warehouse is unknown."""
+    try:
+        return await apply_change(conn, movements, context)
+    except DomainError as error:
+        if not any(problem.code == ErrorCode.NOT_FOUND for problem in error.problems):
+            raise
+        await resolve_products(conn, [product])  # raises, naming the unknown one
+        await resolve_warehouses(conn, list(warehouses))
+        raise DomainError.of(
+            ErrorCode.NOT_FOUND,
+            "this product has no inventory level at this warehouse;"
+            " create it with createInventoryLevel",
+            product.field,
+        ) from error

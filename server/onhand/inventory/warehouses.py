@@ -1,0 +1,181 @@
+"""Warehouses: where stock is. Created and edited by admins; version-checked edits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, any_, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.db.sql import contains_any
+from onhand.db.tables import warehouses
+from onhand.inventory import validation as check
+from onhand.inventory.errors import Collector, DomainError, ErrorCode
+from onhand.inventory.pagination import Listing
+from onhand.inventory.records import Warehouse
+
+
+class Capability(StrEnum):
+    SHIPPING = "SHIPPING"
+    RECEIVING = "RECEIVING"
+    STORAGE = "STORAGE"
+    PICKUP = "PICKUP"
+    RETURNS = "RETURNS"
+
+
+ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country", "latitude", "longitude")
+EDITABLE = (
+    "code",
+    "name",
+    *ADDRESS_FIELDS,
+    "timezone",
+    "is_active",
+    "priority",
+    "capabilities",
+    "allow_backorders",
+)
+PRIORITY_RANGE = (-1000, 1000)
+
+
+@dataclass(frozen=True)
+class WarehouseFilter:
+    is_active: bool | None = None
+    capability: Capability | None = None
+    search: str | None = None
+    codes: list[str] = field(default_factory=list)
+
+
+def _validate(values: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
+    """Check and normalize the given fields (camelCase names in messages, as clients send)."""
+    clean = dict(values)
+    if "code" in values:
+        check.code(errors, "code", values["code"])
+    if "name" in values:
+        clean["name"] = check.text(errors, "name", values["name"], max_length=200, required=True)
+    for name in ("street", "city", "state", "postal_code", "country"):
+        if name in values:
+            clean[name] = check.text(errors, check.camel(name), values[name], max_length=200)
+    for name, limit in (("latitude", 90), ("longitude", 180)):
+        value = values.get(name)
+        if value is not None and not -limit <= value <= limit:
+            errors.invalid(name, f"{name} must be between -{limit} and {limit}")
+    if "timezone" in values:
+        clean["timezone"] = _timezone(values["timezone"], errors)
+    if "priority" in values:
+        low, high = PRIORITY_RANGE
+        if values["priority"] is None or not low <= values["priority"] <= high:
+            errors.invalid("priority", f"priority must be between {low} and {high}")
+    if "capabilities" in values:
+        clean["capabilities"] = sorted({str(Capability(c)) for c in values["capabilities"] or []})
+    for flag in ("is_active", "allow_backorders"):
+        if flag in values and values[flag] is None:
+            errors.invalid(check.camel(flag), f"{check.camel(flag)} must be true or false")
+    return clean
+
+
+def _timezone(value: str | None, errors: Collector) -> str | None:
+    if value is None:
+        errors.invalid("timezone", "timezone must be an IANA name such as America/Chicago")
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.invalid("timezone", f"unknown timezone {value!r} (use an IANA name)")
+    return value
+
+
+async def create_warehouse(conn: AsyncConnection, values: Mapping[str, Any]) -> Warehouse:
+    errors = Collector()
+    for required in ("code", "name"):
+        if values.get(required) is None:
+            errors.add(ErrorCode.REQUIRED, f"{required} is required", required)
+    clean = _validate({"timezone": "UTC", **values}, errors)
+    errors.raise_if_any()
+    try:
+        async with conn.begin_nested():
+            row = (
+                await conn.execute(insert(warehouses).values(**clean).returning(warehouses))
+            ).one()
+    except IntegrityError as error:
+        raise _duplicate_code(clean["code"]) from error
+    return Warehouse.from_row(row)
+
+
+async def update_warehouse(
+    conn: AsyncConnection,
+    warehouse_id: int,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> Warehouse:
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    errors = Collector()
+    clean = _validate(changes, errors)
+    errors.raise_if_any()
+    condition = warehouses.c.id == warehouse_id
+    if expected_version is not None:
+        condition = and_(condition, warehouses.c.version == expected_version)
+    statement = (
+        update(warehouses)
+        .where(condition)
+        .values(**clean, version=warehouses.c.version + 1, updated_at=func.now())
+        .returning(warehouses)
+    )
+    try:
+        async with conn.begin_nested():
+            row = (await conn.execute(statement)).first()
+    except IntegrityError as error:
+        raise _duplicate_code(clean.get("code")) from error
+    if row is None:
+        current = await get_warehouse(conn, warehouse_id)
+        if current is None:
+            raise DomainError.of(
+                ErrorCode.NOT_FOUND, f"warehouse {warehouse_id} does not exist", "id"
+            )
+        raise DomainError.of(
+            ErrorCode.VERSION_CONFLICT,
+            f"warehouse is at version {current.version}, not {expected_version}",
+            "expectedVersion",
+            current_version=current.version,
+        )
+    return Warehouse.from_row(row)
+
+
+def _duplicate_code(code: str | None) -> DomainError:
+    return DomainError.of(
+        ErrorCode.ALREADY_EXISTS, f"a warehouse with code {code!r} already exists", "code"
+    )
+
+
+async def get_warehouse(conn: AsyncConnection, warehouse_id: int) -> Warehouse | None:
+    row = (await conn.execute(select(warehouses).where(warehouses.c.id == warehouse_id))).first()
+    return Warehouse.from_row(row) if row else None
+
+
+async def warehouses_by_ids(conn: AsyncConnection, ids: list[int]) -> dict[int, Warehouse]:
+    rows = await conn.execute(select(warehouses).where(warehouses.c.id.in_(ids)))
+    return {row.id: Warehouse.from_row(row) for row in rows}
+
+
+async def warehouses_by_codes(conn: AsyncConnection, codes: list[str]) -> dict[str, Warehouse]:
+    rows = await conn.execute(select(warehouses).where(warehouses.c.code.in_(codes)))
+    return {row.code: Warehouse.from_row(row) for row in rows}
+
+
+def warehouse_listing(filters: WarehouseFilter) -> Listing:
+    query = select(warehouses)
+    if filters.is_active is not None:
+        query = query.where(warehouses.c.is_active == filters.is_active)
+    if filters.capability is not None:
+        query = query.where(literal(str(filters.capability)) == any_(warehouses.c.capabilities))
+    if filters.codes:
+        query = query.where(warehouses.c.code.in_(filters.codes))
+    if filters.search:
+        query = query.where(contains_any(filters.search, warehouses.c.code, warehouses.c.name))
+    return Listing(query, warehouses.c.id)

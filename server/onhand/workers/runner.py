@@ -1,0 +1,118 @@
+"""Background loops: run inside each server (ONHAND_RUN_WORKERS_IN_SERVER, the default) or
+alone with `onhand worker`.
+
+A loop is a named step run over and over. Every step must be safe to run in any number of
+processes at once (claim work with FOR UPDATE SKIP LOCKED, or hold an advisory lock for a
+singleton), so that servers and workers can be added freely. A step returns how long to wait
+before the next run: 0 when more work is waiting, None for the loop's usual interval; a
+failing step is logged and retried after the interval, so one bad moment never stops a loop.
+Other parts of onhand add their loops to LOOPS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from onhand.config import Settings
+from onhand.services import Services
+from onhand.workers.sweeper import sweep
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[Services], Awaitable[float | None]]
+
+
+@dataclass(frozen=True)
+class Loop:
+    name: str
+    step: Step
+    interval: Callable[[Settings], float]
+
+
+LOOPS: list[Loop] = [
+    Loop("reservation-sweeper", sweep, lambda settings: settings.sweeper_interval_seconds),
+]
+
+
+def selected(names: Sequence[str] | None = None) -> list[Loop]:
+    if not names:
+        return list(LOOPS)
+    known = {loop.name: loop for loop in LOOPS}
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown loops {unknown}; known: {sorted(known)}")
+    return [known[name] for name in names]
+
+
+async def run_loop(loop: Loop, services: Services, stop: asyncio.Event) -> None:
+    interval = loop.interval(services.settings)
+    while not stop.is_set():
+        try:
+            wait = await loop.step(services)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background loop %s failed; retrying in %.1f s", loop.name, interval)
+            wait = interval
+        delay = interval if wait is None else min(max(wait, 0.0), interval)
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+
+@contextlib.asynccontextmanager
+async def running(services: Services, loops: Sequence[Loop]) -> AsyncIterator[asyncio.Event]:
+    """Run the loops until the block ends; setting the yielded event stops them early."""
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(run_loop(loop, services, stop), name=f"onhand-{loop.name}")
+        for loop in loops
+    ]
+    try:
+        yield stop
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+@contextlib.asynccontextmanager
+async def background_workers(services: Services) -> AsyncIterator[None]:
+    """The app component: the loops run inside the server unless workers run elsewhere."""
+    if not services.settings.run_workers_in_server:
+        yield
+        return
+    async with running(services, LOOPS):
+        yield
+
+
+async def work(settings: Settings, database_url: str, names: Sequence[str] | None = None) -> None:
+    """`onhand worker`: the loops alone, until SIGINT or SIGTERM."""
+    from onhand.auth.tokens import Authenticator
+    from onhand.db.engine import create_engine
+
+    loops = selected(names)
+    engine = create_engine(database_url, settings)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        authenticator=Authenticator(engine, settings.token_cache_seconds),
+        database_url=database_url,
+    )
+    try:
+        async with running(services, loops) as stop:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            log.info("onhand worker running: %s", ", ".join(loop.name for loop in loops))
+            await stop.wait()
+    finally:
+        await engine.dispose()

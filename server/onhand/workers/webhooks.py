@@ -1,0 +1,153 @@
+"""The webhook loops: the enqueuer (events -> deliveries) and the dispatcher (deliveries ->
+HTTP POSTs). Both are safe to run in any number of processes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from onhand.config import Settings
+from onhand.events import deliveries
+from onhand.events.deliveries import Claimed, RetryPolicy
+from onhand.events.hub import Hub
+from onhand.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from onhand.services import Services
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.5
+MIN_WAIT_SECONDS = 0.01
+LEASE_SECONDS = 60.0
+
+
+class WebhookWorker:
+    def __init__(self, engine: AsyncEngine, settings: Settings, hub: Hub | None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.policy = RetryPolicy(
+            max_retries=settings.retry_max,
+            delay_seconds=settings.retry_delay_seconds,
+            backoff=settings.retry_backoff,
+            failures_to_open=settings.webhook_failures_to_open,
+            open_seconds=settings.webhook_open_seconds,
+        )
+        self.new_events = hub.watch() if hub else asyncio.Event()
+        self.new_deliveries = asyncio.Event()
+        self.in_flight: dict[asyncio.Task[None], int] = {}
+
+    async def run_enqueuer(self) -> None:
+        while True:
+            try:
+                async with self.engine.begin() as conn:
+                    taken = await deliveries.enqueue(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook enqueuer failed; retrying")
+                taken = 0
+                await asyncio.sleep(POLL_SECONDS)
+            if taken:
+                self.new_deliveries.set()
+                continue
+            await _wait(self.new_events, POLL_SECONDS)
+
+    async def run_dispatcher(self) -> None:
+        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds) as http:
+            while True:
+                wait = POLL_SECONDS
+                try:
+                    self._claim_and_start(await self._claim(), http)
+                    async with self.engine.connect() as conn:
+                        due = await deliveries.seconds_until_due(conn, self._busy())
+                    if due is not None:
+                        # Sleep until the next retry is due, so backoff delays are kept.
+                        wait = min(wait, max(due, MIN_WAIT_SECONDS))
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("webhook dispatcher failed to claim; retrying")
+                waits = [asyncio.ensure_future(self.new_deliveries.wait()), *self.in_flight]
+                await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                waits[0].cancel()
+                self.new_deliveries.clear()
+
+    async def _claim(self) -> list[Claimed]:
+        free = self.settings.webhook_concurrency - len(self.in_flight)
+        if free <= 0:
+            return []
+        async with self.engine.begin() as conn:
+            return await deliveries.claim(conn, free, LEASE_SECONDS, self._busy())
+
+    def _busy(self) -> list[int]:
+        """Webhooks with as many deliveries in flight here as one endpoint may have."""
+        limit = self.settings.webhook_concurrency_per_endpoint
+        return [w for w, n in Counter(self.in_flight.values()).items() if n >= limit]
+
+    def _claim_and_start(self, claimed: list[Claimed], http: httpx.AsyncClient) -> None:
+        for delivery in claimed:
+            task = asyncio.create_task(self.deliver(delivery, http))
+            self.in_flight[task] = delivery.webhook_id
+            task.add_done_callback(self.in_flight.pop)
+
+    async def deliver(self, delivery: Claimed, http: httpx.AsyncClient) -> None:
+        body = json.dumps(delivery.body, separators=(",", ":"), default=str).encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "onhand-webhooks",
+            "X-Onhand-Delivery": str(delivery.id),
+            "X-Onhand-Event": delivery.topic,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(delivery.secret, timestamp, body),
+        }
+        if delivery.sequence is not None:
+            headers["X-Onhand-Sequence"] = str(delivery.sequence)
+        status: int | None = None
+        try:
+            response = await http.post(delivery.url, content=body, headers=headers)
+            status = response.status_code
+            error = None if response.is_success else f"HTTP {status}: {response.text[:200]}"
+        except httpx.HTTPError as failure:
+            error = f"{type(failure).__name__}: {failure}"
+        try:
+            async with self.engine.begin() as conn:
+                if error is None:
+                    await deliveries.record_success(conn, delivery, status or 200)
+                else:
+                    await deliveries.record_failure(conn, delivery, self.policy, error, status)
+        except Exception:  # the lease runs out and another attempt is made: at least once
+            log.exception("could not record webhook delivery %s", delivery.id)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    event.clear()
+
+
+@contextlib.asynccontextmanager
+async def webhook_workers(services: Services) -> AsyncIterator[None]:
+    """Run the webhook loops inside the server, unless workers run elsewhere."""
+    if not services.settings.run_workers_in_server:
+        yield
+        return
+    worker = WebhookWorker(services.engine, services.settings, services.hub)
+    tasks = [
+        asyncio.create_task(worker.run_enqueuer(), name="onhand-webhook-enqueuer"),
+        asyncio.create_task(worker.run_dispatcher(), name="onhand-webhook-dispatcher"),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in [*tasks, *worker.in_flight]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,54 @@
+"""A GraphQL-over-HTTP client for tests, one per token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
+
+
+def operation(name: str) -> str:
+    """A document from graphql/operations/ (the ones the README shows)."""
+    return (OPERATIONS / f"{name}.graphql").read_text()
+
+
+class GraphQLError(AssertionError):
+    pass
+
+
+class Client:
+    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
+        self.http = http
+        self.token = token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=self.headers
+        )
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The whole response body, errors and all."""
+        response = await self.post(query, variables)
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """The `data` of a response that must have no GraphQL errors."""
+        body = await self.raw(query, variables)
+        if body.get("errors"):
+            raise GraphQLError(f"GraphQL errors: {body['errors']}")
+        return body["data"]
+
+    async def mutate(self, name: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """A mutation's payload, which must report no UserErrors."""
+        payload: dict[str, Any] = (await self(query, variables))[name]
+        if payload.get("errors"):
+            raise GraphQLError(f"{name} errors: {payload['errors']}")
+        return payload

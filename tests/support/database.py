@@ -1,0 +1,64 @@
+"""A fresh PostgreSQL database per test run: ONHAND_TEST_DATABASE_URL's server, else the one on
+127.0.0.1:5432, else the embedded server. Migrated with Alembic (so the migrations are tested
+too) and dropped afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from onhand.db import embedded, migrate
+from onhand.db.engine import plain_url
+
+LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _reachable(url: str) -> bool:
+    try:
+        conn = await asyncpg.connect(plain_url(url), timeout=3)
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+def server_url() -> str:
+    """The URL of a maintenance database on a server the tests may create databases on."""
+    configured = os.environ.get("ONHAND_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    if asyncio.run(_reachable(LOCAL)):
+        return LOCAL
+    data_dir = Path(tempfile.mkdtemp(prefix="onhand-test-pg-"))
+    return embedded.start(data_dir, database="postgres", cleanup="delete")
+
+
+def with_database(url: str, name: str) -> str:
+    return make_url(plain_url(url)).set(database=name).render_as_string(hide_password=False)
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def create(server: str) -> str:
+    name = f"onhand_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    url = with_database(server, name)
+    migrate.upgrade(url)
+    return url
+
+
+def drop(server: str, url: str) -> None:
+    name = make_url(url).database
+    asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -1,0 +1,50 @@
+"""A local HTTP endpoint that records what webhooks send it, and fails when told to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    raw: bytes
+    status: int
+    arrived_at: float = 0.0
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return dict(json.loads(self.raw))
+
+
+@dataclass
+class Receiver:
+    """Answers with `statuses` in turn (then 200 for ever); `delay` seconds before answering."""
+
+    statuses: list[int] = field(default_factory=list)
+    delay: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def app(self) -> Starlette:
+        async def hook(request: Request) -> Response:
+            raw = await request.body()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            status = self.statuses.pop(0) if self.statuses else 200
+            self.received.append(Received(dict(request.headers), raw, status, time.monotonic()))
+            return Response(status_code=status)
+
+        return Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+
+    def succeeded(self) -> list[Received]:
+        return [r for r in self.received if r.status < 300]

@@ -1,0 +1,65 @@
+"""A graphql-transport-ws (or legacy graphql-ws) client for tests, over a real WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import websockets
+
+
+class Subscriber:
+    def __init__(self, base_url: str, token: str | None, protocol: str = "graphql-transport-ws"):
+        self.url = base_url.replace("http://", "ws://") + "/graphql"
+        self.token = token
+        self.protocol = protocol
+        self.socket: Any = None
+        self._ids = 0
+
+    async def __aenter__(self) -> Subscriber:
+        self.socket = await websockets.connect(
+            self.url, subprotocols=[self.protocol], max_size=None, compression=None
+        )
+        payload = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        await self.send({"type": "connection_init", "payload": payload})
+        ack = await self.receive()
+        assert ack["type"] == "connection_ack", ack
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.socket.close()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(message))
+
+    async def receive(self, seconds: float = 10) -> dict[str, Any]:
+        return dict(json.loads(await asyncio.wait_for(self.socket.recv(), seconds)))
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        """Start a subscription; returns once the server is listening for it."""
+        self._ids += 1
+        operation_id = str(self._ids)
+        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
+        payload = {"query": query, "variables": variables or {}}
+        await self.send({"id": operation_id, "type": kind, "payload": payload})
+        await self.ready()
+        return operation_id
+
+    async def ready(self) -> None:
+        """Messages are handled in order: a pong means every earlier subscribe is live."""
+        if self.protocol != "graphql-transport-ws":
+            return
+        await self.send({"type": "ping"})
+        while True:
+            message = await self.receive()
+            if message["type"] == "pong":
+                return
+            raise AssertionError(f"expected pong, got {message}")
+
+    async def next(self, seconds: float = 10) -> dict[str, Any]:
+        """The payload of the next result message (fails on anything else)."""
+        message = await self.receive(seconds)
+        kind = "next" if self.protocol == "graphql-transport-ws" else "data"
+        assert message["type"] == kind, message
+        return dict(message["payload"])

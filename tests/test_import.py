@@ -1,0 +1,448 @@
+"""importInventory: CSV applied through the ledger, in one transaction, once per key."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from support import factories
+from support.client import Client
+from support.imports import (
+    counts,
+    import_csv,
+    job,
+    ledger_explains_stock,
+    problems,
+    stock,
+    upload,
+)
+from support.ws import Subscriber
+
+MOVEMENTS = """
+query($ref: String!) {
+  inventoryMovements(first: 50, filter: {referenceId: $ref}) {
+    nodes { type source actor reason product { sku } warehouse { code } }
+  }
+}"""
+SET_LEVEL = """
+mutation($input: SetInventoryLevelInput!) {
+  setInventoryLevel(input: $input) { inventoryLevel { quantity } errors { code message } }
+}"""
+
+
+def rows(*lines: str, header: str = "SKU,WarehouseCode,Quantity") -> str:
+    return "\n".join([header, *lines]) + "\n"
+
+
+async def warehouses(admin: Client, *codes: str) -> None:
+    for code in codes:
+        await factories.warehouse(admin, code)
+
+
+async def test_a_set_import_creates_products_and_levels_through_the_ledger(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1", "DC-2")
+    csv = rows(
+        "IMP-1,Hex bolt,DC-1,40,5,10,100",
+        "IMP-1,Hex bolt,DC-2,0,,,",
+        'IMP-2,"Valve, brass",DC-1,7,0,2,12',
+        header="SKU,ProductName,WarehouseCode,Quantity,SafetyStock,ReorderPoint,ReorderQuantity",
+    )
+    payload = await import_csv(admin, csv, createMissingProducts=True, fileName="day-1.csv")
+    done = payload["job"]
+    assert payload["errors"] == []
+    assert done["status"] == "SUCCEEDED"
+    assert (done["rowsTotal"], done["rowsDone"], done["created"], done["updated"]) == (3, 3, 3, 0)
+    assert (done["unchanged"], done["failed"], done["productsCreated"]) == (0, 0, 2)
+    assert await stock(engine) == {
+        ("IMP-1", "DC-1"): {
+            "on_hand": 40,
+            "reserved": 0,
+            "safety_stock": 5,
+            "reorder_point": 10,
+            "reorder_quantity": 100,
+            "version": 2,
+        },
+        # A new level of nothing is created, and changes nothing: no ledger row.
+        ("IMP-1", "DC-2"): {
+            "on_hand": 0,
+            "reserved": 0,
+            "safety_stock": 0,
+            "reorder_point": 0,
+            "reorder_quantity": 0,
+            "version": 1,
+        },
+        ("IMP-2", "DC-1"): {
+            "on_hand": 7,
+            "reserved": 0,
+            "safety_stock": 0,
+            "reorder_point": 2,
+            "reorder_quantity": 12,
+            "version": 2,
+        },
+    }
+    movements = (await admin(MOVEMENTS, {"ref": done["referenceId"]}))["inventoryMovements"]
+    assert sorted(
+        (m["product"]["sku"], m["warehouse"]["code"], m["type"], m["source"], m["reason"])
+        for m in movements["nodes"]
+    ) == [
+        ("IMP-1", "DC-1", "INITIAL", "IMPORT", "CSV import day-1.csv"),
+        ("IMP-2", "DC-1", "INITIAL", "IMPORT", "CSV import day-1.csv"),
+    ]
+    assert {m["actor"] for m in movements["nodes"]} == {"test-admin"}
+    assert await counts(engine) == {"products": 2, "levels": 3, "movements": 2, "events": 2}
+    names = await admin("{ products(first: 5) { nodes { sku name } } }")
+    assert {p["sku"]: p["name"] for p in names["products"]["nodes"]} == {
+        "IMP-1": "Hex bolt",
+        "IMP-2": "Valve, brass",
+    }
+    await ledger_explains_stock(engine)
+
+
+async def test_rows_that_change_nothing_write_nothing(admin: Client, engine: AsyncEngine) -> None:
+    await warehouses(admin, "DC-1")
+    first = rows("U-1,DC-1,10", "U-2,DC-1,20", "U-3,DC-1,30")
+    await import_csv(admin, first, createMissingProducts=True)
+    before = await stock(engine)
+    written = await counts(engine)
+
+    again = await import_csv(admin, rows("U-1,DC-1,10", "U-2,DC-1,25", "U-3,DC-1,30"))
+
+    done = again["job"]
+    assert (done["created"], done["updated"], done["unchanged"]) == (0, 1, 2)
+    after = await stock(engine)
+    assert after[("U-1", "DC-1")] == before[("U-1", "DC-1")]  # same version: untouched
+    assert after[("U-2", "DC-1")]["on_hand"] == 25
+    assert after[("U-2", "DC-1")]["version"] == before[("U-2", "DC-1")]["version"] + 1
+    assert await counts(engine) == {
+        **written,
+        "movements": written["movements"] + 1,
+        "events": written["events"] + 1,
+    }
+
+
+async def test_rows_that_change_nothing_do_not_wait_for_their_levels_lock(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("W-1,DC-1,10", "W-2,DC-1,20"), createMissingProducts=True)
+    async with engine.connect() as conn:
+        # Another transaction holds W-1's level for as long as this block runs.
+        await conn.execute(
+            text(
+                "SELECT l.id FROM inventory_levels l JOIN products p ON p.id = l.product_id"
+                " WHERE p.sku = 'W-1' FOR UPDATE OF l"
+            )
+        )
+        payload = await asyncio.wait_for(
+            import_csv(admin, rows("W-1,DC-1,10", "W-2,DC-1,21")), timeout=10
+        )
+        await conn.rollback()
+    assert (payload["job"]["updated"], payload["job"]["unchanged"]) == (1, 1)
+
+
+async def test_headers_encoding_and_separators_as_spreadsheets_write_them(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    content = (
+        "\ufeff sku ; Warehouse Code;QUANTITY ; safety_stock;product-name\r\n"
+        'H-1;DC-1;12;3;"Nut; M8\r\nzinc plated"\r\n'
+        "\r\n"
+        "H-2 ; DC-1 ; 12.0 ; ;Ölfilter\r\n"
+    ).encode()
+    response = await upload(
+        admin.http, admin.token or "", content, "export.csv", createMissingProducts=True
+    )
+    payload = response.json()["data"]["importInventory"]
+    assert payload["errors"] == [], payload
+    assert payload["job"]["rowsTotal"] == 2
+    levels = await stock(engine)
+    assert levels[("H-1", "DC-1")]["on_hand"] == 12
+    assert levels[("H-1", "DC-1")]["safety_stock"] == 3
+    assert levels[("H-2", "DC-1")]["on_hand"] == 12
+    names = await admin("{ products(first: 5) { nodes { sku name } } }")
+    assert {p["sku"]: p["name"] for p in names["products"]["nodes"]} == {
+        "H-1": "Nut; M8\r\nzinc plated",
+        "H-2": "Ölfilter",
+    }
+
+
+async def test_an_upload_is_a_multipart_request_as_apollo_sends_it(
+    admin: Client, http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    content = rows("UP-1,DC-1,5", "UP-2,DC-1,6").encode()
+    response = await upload(
+        http, admin.token or "", content, "nightly.csv", createMissingProducts=True
+    )
+    assert response.status_code == 200
+    payload = response.json()["data"]["importInventory"]
+    assert payload["errors"] == []
+    assert payload["job"]["fileName"] == "nightly.csv"
+    assert payload["job"]["created"] == 2
+    assert (await stock(engine))[("UP-2", "DC-1")]["on_hand"] == 6
+
+    anonymous = await http.post(
+        "/graphql",
+        data={"operations": "{}", "map": "{}"},
+        files={"0": ("x.csv", content, "text/csv")},
+    )
+    assert anonymous.status_code == 401
+
+
+async def test_the_file_comes_as_an_upload_or_as_text_not_both_nor_neither(
+    admin: Client,
+) -> None:
+    neither = (
+        await admin("mutation { importInventory(input: {}) { job { id } errors { field code } } }")
+    )["importInventory"]
+    assert neither == {"job": None, "errors": [{"field": "file", "code": "REQUIRED"}]}
+
+
+async def test_adjust_mode_moves_stock_by_deltas_under_the_available_rule(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("A-1,DC-1,10", "A-2,DC-1,10"), createMissingProducts=True)
+
+    moved = await import_csv(admin, rows("A-1,DC-1,+5", "A-2,DC-1,-3"), mode="ADJUST")
+    assert moved["errors"] == []
+    levels = await stock(engine)
+    assert (levels[("A-1", "DC-1")]["on_hand"], levels[("A-2", "DC-1")]["on_hand"]) == (15, 7)
+    before = await counts(engine)
+
+    refused = await import_csv(admin, rows("A-1,DC-1,1", "A-2,DC-1,-8"), mode="ADJUST")
+
+    assert refused["job"]["status"] == "FAILED"
+    assert problems(refused) == {(3, "Quantity", "INSUFFICIENT_STOCK")}
+    [error] = refused["job"]["errors"]["nodes"]
+    assert "7 available" in error["message"]
+    assert refused["errors"][0]["field"] == "file.3.Quantity"
+    assert await counts(engine) == before  # A-1's +1 was not applied either
+    assert (await stock(engine))[("A-1", "DC-1")]["on_hand"] == 15
+
+
+async def test_a_count_below_what_is_held_is_refused_naming_its_line(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("H-1,DC-1,10", "H-2,DC-1,10"), createMissingProducts=True)
+    damaged = await admin(
+        SET_LEVEL, {"input": {"sku": "H-2", "warehouseCode": "DC-1", "damaged": 6}}
+    )
+    assert damaged["setInventoryLevel"]["errors"] == []
+
+    refused = await import_csv(admin, rows("H-1,DC-1,8", "H-2,DC-1,5"))
+
+    assert problems(refused) == {(3, "Quantity", "INSUFFICIENT_STOCK")}
+    assert (await stock(engine))[("H-1", "DC-1")]["on_hand"] == 10
+
+
+async def test_allow_partial_applies_the_good_rows_and_lists_the_bad(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("P-1,DC-1,10", "P-2,DC-1,10"), createMissingProducts=True)
+    await admin(SET_LEVEL, {"input": {"sku": "P-2", "warehouseCode": "DC-1", "damaged": 6}})
+
+    payload = await import_csv(
+        admin,
+        rows(
+            "P-1,DC-1,11",  # good
+            "P-2,DC-1,5",  # below the damaged stock: the ledger refuses it
+            "P-1,DC-9,4",  # unknown warehouse
+            "P-3,DC-1,-1",  # negative (and a new SKU: created only if its row is good)
+            "P-4,DC-1,3",  # good, new
+        ),
+        allowPartial=True,
+        createMissingProducts=True,
+    )
+
+    done = payload["job"]
+    assert payload["errors"] == []
+    assert done["status"] == "SUCCEEDED"
+    assert (done["created"], done["updated"], done["failed"], done["productsCreated"]) == (
+        1,
+        1,
+        3,
+        1,
+    )
+    assert problems(payload) == {
+        (3, "Quantity", "INSUFFICIENT_STOCK"),
+        (4, "WarehouseCode", "NOT_FOUND"),
+        (5, "Quantity", "INVALID"),
+    }
+    levels = await stock(engine)
+    assert levels[("P-1", "DC-1")]["on_hand"] == 11
+    assert levels[("P-2", "DC-1")]["on_hand"] == 10
+    assert levels[("P-4", "DC-1")]["on_hand"] == 3
+    assert ("P-3", "DC-1") not in levels
+    await ledger_explains_stock(engine)
+
+
+async def test_a_partial_import_leaves_no_level_for_a_refused_new_row(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1", "DC-2")
+    await import_csv(admin, rows("N-1,DC-1,10"), createMissingProducts=True)
+
+    payload = await import_csv(
+        admin, rows("N-1,DC-1,2", "N-1,DC-2,-4"), mode="ADJUST", allowPartial=True
+    )
+
+    assert problems(payload) == {(3, "Quantity", "INSUFFICIENT_STOCK")}
+    assert payload["job"]["updated"] == 1
+    assert set(await stock(engine)) == {("N-1", "DC-1")}
+
+
+async def test_a_dry_run_reports_and_changes_nothing(admin: Client, engine: AsyncEngine) -> None:
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("D-1,DC-1,10"), createMissingProducts=True)
+    before, levels = await counts(engine), await stock(engine)
+
+    payload = await import_csv(
+        admin,
+        rows("D-1,DC-1,12", "D-2,DC-1,4", "D-3,DC-1,0"),
+        dryRun=True,
+        createMissingProducts=True,
+    )
+
+    done = payload["job"]
+    assert (done["status"], done["created"], done["updated"], done["productsCreated"]) == (
+        "SUCCEEDED",
+        2,
+        1,
+        2,
+    )
+    assert done["message"].startswith("would create")
+    assert await counts(engine) == before
+    assert await stock(engine) == levels
+
+    refused = await import_csv(admin, rows("D-1,DC-1,-12", "D-9,DC-1,1"), dryRun=True)
+    assert refused["job"]["status"] == "FAILED"
+    assert problems(refused) == {(2, "Quantity", "INVALID"), (3, "SKU", "NOT_FOUND")}
+    assert await counts(engine) == before
+
+
+async def test_the_same_file_with_the_same_key_is_applied_once(
+    admin: Client, operator: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("K-1,DC-1,1"), createMissingProducts=True)
+    adjust = rows("K-1,DC-1,5")
+
+    first = await import_csv(admin, adjust, mode="ADJUST", idempotencyKey="erp-2026-05-01")
+    again = await import_csv(admin, adjust, mode="ADJUST", idempotencyKey="erp-2026-05-01")
+
+    assert again["job"]["id"] == first["job"]["id"]
+    assert (await stock(engine))[("K-1", "DC-1")]["on_hand"] == 6
+
+    other = await import_csv(
+        admin, rows("K-1,DC-1,7"), mode="ADJUST", idempotencyKey="erp-2026-05-01"
+    )
+    assert [e["code"] for e in other["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert other["job"] is None
+
+    # Keys are the caller's: another token's same key is another request.
+    theirs = await import_csv(operator, adjust, mode="ADJUST", idempotencyKey="erp-2026-05-01")
+    assert theirs["job"]["id"] != first["job"]["id"]
+    mine = await import_csv(admin, adjust, mode="ADJUST", idempotencyKey="erp-2026-05-01")
+    assert mine["job"]["id"] == first["job"]["id"]
+    assert (await stock(engine))[("K-1", "DC-1")]["on_hand"] == 11
+
+
+async def test_concurrent_sends_of_one_key_apply_once(admin: Client, engine: AsyncEngine) -> None:
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("C-1,DC-1,0"), createMissingProducts=True)
+
+    sent = await asyncio.gather(
+        *(
+            import_csv(admin, rows("C-1,DC-1,1"), mode="ADJUST", idempotencyKey="burst")
+            for _ in range(5)
+        )
+    )
+
+    assert all(payload["errors"] == [] for payload in sent)
+    assert (await stock(engine))[("C-1", "DC-1")]["on_hand"] == 1
+
+
+async def test_a_storefront_may_not_import(storefront: Client, admin: Client) -> None:
+    await warehouses(admin, "DC-1")
+    payload = await import_csv(storefront, rows("S-1,DC-1,1"), createMissingProducts=True)
+    assert [e["code"] for e in payload["errors"]] == ["FORBIDDEN"]
+    jobs = await storefront.raw("{ importJobs { nodes { id } } }")
+    assert jobs["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_background_import_is_followed_and_its_problems_paged(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await warehouses(admin, "DC-1")
+    lines = [f"B-{i},DC-1,{i if i % 2 else -i}" for i in range(1, 121)]
+
+    started = await import_csv(
+        admin, rows(*lines), background=True, allowPartial=True, createMissingProducts=True
+    )
+
+    job_id = started["job"]["id"]
+    assert started["errors"] == []
+    for _ in range(200):
+        state = await job(admin, job_id)
+        if state["status"] != "RUNNING":
+            break
+        await asyncio.sleep(0.05)
+    assert state["status"] == "SUCCEEDED"
+    assert (state["created"], state["failed"], state["progress"]) == (60, 60, 1.0)
+    seen: list[int] = []
+    after = None
+    while True:
+        page = (await job(admin, job_id, first=25, after=after))["errors"]
+        assert page["totalCount"] == 60
+        seen += [node["line"] for node in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [i + 1 for i in range(2, 121, 2)]  # every even row, in file order
+    listed = await admin("{ importJobs(first: 5) { nodes { id status } totalCount } }")
+    assert listed["importJobs"]["nodes"][0] == {"id": job_id, "status": "SUCCEEDED"}
+    node = await admin(
+        "query($id: ID!) { node(id: $id) { ... on ImportJob { failed } } }", {"id": job_id}
+    )
+    assert node["node"] == {"failed": 60}
+
+
+async def test_import_progress_follows_an_import_to_its_end(admin: Client, base_url: str) -> None:
+    await warehouses(admin, "DC-1")
+    lines = [f"G-{i},DC-1,{i}" for i in range(1, 3001)]
+    started = await import_csv(admin, rows(*lines), background=True, createMissingProducts=True)
+    job_id = started["job"]["id"]
+
+    seen = []
+    async with Subscriber(base_url, admin.token) as subscriber:
+        operation_id = await subscriber.subscribe(
+            "subscription($id: ID!) { importProgress(id: $id) {"
+            " status phase rowsDone rowsTotal created } }",
+            {"id": job_id},
+        )
+        while True:
+            message = await subscriber.receive()
+            if message["type"] == "complete":
+                assert message["id"] == operation_id
+                break
+            assert message["type"] == "next", message
+            seen.append(message["payload"]["data"]["importProgress"])
+
+    done = [state["rowsDone"] for state in seen]
+    assert done == sorted(done)
+    assert seen[-1] == {
+        "status": "SUCCEEDED",
+        "phase": "FINISHED",
+        "rowsDone": 3000,
+        "rowsTotal": 3000,
+        "created": 3000,
+    }
