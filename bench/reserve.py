@@ -270,7 +270,9 @@ def client_main() -> None:
 def graphql_rate(
     url: str, token: str, world: dict[str, Any], hot: bool, seconds: float, concurrency: int
 ) -> float:
-    products = [world["hot"]] if hot else random.sample(world["spread"], 5000)
+    products = (
+        [world["hot"]] if hot else random.sample(world["spread"], min(5000, len(world["spread"])))
+    )
     from onhand.api.ids import encode
 
     bodies = [

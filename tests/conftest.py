@@ -21,9 +21,8 @@ from onhand.inventory.channels import resolve_channel
 from onhand.inventory.refs import Ref
 from support import database
 from support.client import Client
+from support.database import KEEP
 from support.server import running_server
-
-KEEP = {"api_tokens", "outbox_cursor", "webhook_cursor"}
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +40,14 @@ def database_url(database_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     # Webhook retries wait 50 ms instead of 1 s, so retry tests stay fast.
-    return Settings(database_url=database_url, token_cache_seconds=60, retry_delay_seconds=0.05)
+    # No scheduled reconciliation in the shared test server: its runs and events would race
+    # with the tests' own (tests/test_reconciliation.py runs the schedule itself).
+    return Settings(
+        database_url=database_url,
+        token_cache_seconds=60,
+        retry_delay_seconds=0.05,
+        reconciliation_interval_minutes=0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,9 @@ TABLES = {
     "inventory_levels": "t::text",
     "inventory_movements": "t::text",
     "idempotency_keys": "t::text",
-    "outbox": "t.id::text",
+    # Alerts are raised in the background about earlier changes (the test data's own low
+    # stock, say), whenever the evaluator gets to them: not something a request changed.
+    "(SELECT id FROM outbox WHERE topic NOT IN ('ALERT_RAISED', 'ALERT_RESOLVED'))": "t.id::text",
 }
 
 

@@ -9,9 +9,8 @@ from onhand.db.schema import metadata
 from onhand.inventory.imports.export import ExportFilter, export_csv
 from onhand.seed.demo import seed
 from onhand.seed.generator import SIZES, generate_csv
+from support.database import KEEP
 from support.imports import counts, ledger_explains_stock
-
-KEEP = {"api_tokens", "outbox_cursor", "webhook_cursor"}
 
 
 async def empty(engine: AsyncEngine) -> None:

@@ -205,7 +205,7 @@ async def test_a_failing_loop_step_is_retried_and_the_loop_goes_on(
     assert len(calls) >= 6
     with pytest.raises(ValueError, match="unknown loops"):
         runner.selected(["nope"])
-    assert [loop.name for loop in runner.selected()] == ["reservation-sweeper"]
+    assert "reservation-sweeper" in [loop.name for loop in runner.selected()]
 
 
 @pytest.fixture

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # Concurrent reservation requests in one process share one transaction (group commit):
     # a hot product's lock and the commit are paid once per batch instead of per request.
     coalesce_reservations: bool = True
+    # The same for stock adjustments on one level (inventory/group_commit.py).
+    coalesce_writes: bool = True
     # How long a process reuses its measure of how busy each warehouse is (routing).
     routing_stats_seconds: float = Field(default=5.0, ge=0)
 
@@ -87,6 +89,12 @@ class Settings(BaseSettings):
     # Alerts.
     low_stock_threshold: int = Field(default=10, ge=0)
     high_velocity_units_per_hour: int = Field(default=100, ge=1)
+
+    # Reconciliation runs this often (one process at a time); cycle count differences up
+    # to this many units are applied at once, larger ones wait for review.
+    # 0 turns the scheduled reconciliation off (reconcileInventory still runs on demand).
+    reconciliation_interval_minutes: float = Field(default=60, ge=0)
+    cycle_count_threshold: int = Field(default=5, ge=0)
 
     # Idempotency keys are remembered this long.
     idempotency_retention_hours: float = Field(default=48, gt=0)

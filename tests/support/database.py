@@ -11,12 +11,17 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db import embedded, migrate
 from onhand.db.engine import plain_url
 
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Tables a test's cleanup keeps: the tokens, and the single-row cursors of the background
+# consumers of the outbox (their migrations create the rows).
+KEEP = {"api_tokens", "outbox_cursor", "webhook_cursor", "alert_cursor"}
 
 
 async def _reachable(url: str) -> bool:
@@ -62,3 +67,19 @@ def create(server: str) -> str:
 def drop(server: str, url: str) -> None:
     name = make_url(url).database
     asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def published(engine: AsyncEngine, seconds: float = 10) -> None:
+    """Wait until the relay has published every committed event: a subscription started
+    after this hears only what changes next."""
+    async with asyncio.timeout(seconds):
+        while True:
+            async with engine.connect() as conn:
+                waiting = (
+                    await conn.execute(
+                        text("SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)")
+                    )
+                ).scalar()
+            if not waiting:
+                return
+            await asyncio.sleep(0.02)

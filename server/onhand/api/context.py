@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -16,10 +16,12 @@ from onhand.api.loaders import Loaders
 from onhand.auth.roles import Permission, Role
 from onhand.auth.tokens import Principal
 from onhand.db.transactions import in_transaction
+from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.ledger import ChangeContext, MovementSource
 from onhand.services import Services
 
 T = TypeVar("T")
+GROUP_COMMIT = "group_commit"
 
 
 @dataclass
@@ -66,6 +68,22 @@ class Context:
 
     async def transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         return await in_transaction(self.services.engine, work)
+
+    async def grouped(
+        self,
+        key: Hashable,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        exclusive: Hashable | None = None,
+    ) -> T:
+        """`work` in one transaction, shared with other work on the same `key` arriving at the
+        same moment when write coalescing is on (inventory/group_commit.py)."""
+        services = self.services
+        if not services.settings.coalesce_writes:
+            return await self.transaction(work)
+        group = services.extras.get(GROUP_COMMIT)
+        if group is None:
+            group = services.extras[GROUP_COMMIT] = GroupCommit(services.engine)
+        return await group.submit(key, work, exclusive)
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self.services.engine.connect() as conn:

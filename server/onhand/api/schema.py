@@ -15,10 +15,15 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from onhand.api.alerts.mutations import AlertMutation
+from onhand.api.alerts.queries import AlertQuery
+from onhand.api.alerts.subscriptions import AlertSubscription
 from onhand.api.channels.allocations import AllocationMutation
+from onhand.api.channels.feed import ChannelFeedMutation, ChannelFeedQuery, ChannelFeedSubscription
 from onhand.api.channels.mutations import ChannelMutation
 from onhand.api.channels.queries import ChannelQuery
 from onhand.api.context import Info
+from onhand.api.events.reservation_events import ReservationSubscription
 from onhand.api.events.scalars import SCALARS
 from onhand.api.events.subscriptions import EventQuery, EventSubscription
 from onhand.api.events.types import EVENT_TYPES, OtherEvent
@@ -28,10 +33,14 @@ from onhand.api.imports.queries import ImportQuery
 from onhand.api.imports.subscriptions import ImportSubscription
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
+from onhand.api.operations.mutations import OperationsMutation
+from onhand.api.operations.queries import OperationsQuery
 from onhand.api.products.mutations import ProductMutation
 from onhand.api.products.queries import ProductQuery
 from onhand.api.reservations.mutations import ReservationMutation
 from onhand.api.reservations.queries import ReservationQuery
+from onhand.api.source_events.mutations import SourceEventMutation
+from onhand.api.source_events.queries import SourceEventQuery
 from onhand.api.warehouses.mutations import WarehouseMutation
 from onhand.api.warehouses.queries import WarehouseQuery
 from onhand.api.webhooks.mutations import WebhookMutation
@@ -68,10 +77,14 @@ QUERIES: tuple[type, ...] = (
     ProductQuery,
     InventoryQuery,
     ChannelQuery,
+    ChannelFeedQuery,
     ReservationQuery,
     EventQuery,
     WebhookQuery,
     ImportQuery,
+    SourceEventQuery,
+    AlertQuery,
+    OperationsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     WarehouseMutation,
@@ -79,11 +92,21 @@ MUTATIONS: tuple[type, ...] = (
     InventoryMutation,
     ChannelMutation,
     AllocationMutation,
+    ChannelFeedMutation,
     ReservationMutation,
     WebhookMutation,
     ImportMutation,
+    SourceEventMutation,
+    AlertMutation,
+    OperationsMutation,
 )
-SUBSCRIPTIONS: tuple[type, ...] = (EventSubscription, ImportSubscription)
+SUBSCRIPTIONS: tuple[type, ...] = (
+    EventSubscription,
+    ReservationSubscription,
+    ImportSubscription,
+    ChannelFeedSubscription,
+    AlertSubscription,
+)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     READ_CHANNEL = "READ_CHANNEL"  # channel availability and feeds (a connector: its own)
     MANAGE_WEBHOOKS = "MANAGE_WEBHOOKS"
     MANAGE_TOKENS = "MANAGE_TOKENS"
+    RECORD_EVENTS = "RECORD_EVENTS"  # push source-system (ERP, warehouse) inventory events
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -39,6 +40,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.RESERVE_STOCK,
             Permission.READ_CHANNEL,
             Permission.MANAGE_ALLOCATIONS,
+            Permission.RECORD_EVENTS,
         }
     ),
     Role.STOREFRONT: frozenset(

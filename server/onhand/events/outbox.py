@@ -21,10 +21,21 @@ class Topic(StrEnum):
     INVENTORY_UPDATED = "INVENTORY_UPDATED"
     INVENTORY_TRANSFERRED = "INVENTORY_TRANSFERRED"
     RESERVATION_CHANGED = "RESERVATION_CHANGED"
-    CHANNEL_AVAILABILITY_CHANGED = "CHANNEL_AVAILABILITY_CHANGED"
     # A channel's allocation or buffer of a product was set (payload: channelId, productId,
     # allocated, buffer, version, reason).
     CHANNEL_ALLOCATION_CHANGED = "CHANNEL_ALLOCATION_CHANGED"
+    # A channel went two sync intervals without a pull or an accepted push / synced again.
+    SYNC_STALLED = "SYNC_STALLED"
+    SYNC_RESUMED = "SYNC_RESUMED"
+    # A push-mode batch of availability changes for one batch channel.
+    CHANNEL_SYNC_BATCH = "CHANNEL_SYNC_BATCH"
+    SOURCE_EVENT_RECORDED = "SOURCE_EVENT_RECORDED"
+    TRANSFER_ORDER_CHANGED = "TRANSFER_ORDER_CHANGED"
+    # Received quantity differs from shipped on a transfer order line.
+    TRANSFER_DISCREPANCY = "TRANSFER_DISCREPANCY"
+    ALERT_RAISED = "ALERT_RAISED"
+    ALERT_RESOLVED = "ALERT_RESOLVED"
+    RECONCILIATION_COMPLETED = "RECONCILIATION_COMPLETED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ ID_TYPES = {
     "movementId": "InventoryMovement",
     "channelId": "Channel",
     "reservationId": "Reservation",
+    "alertId": "Alert",
 }
 
 

@@ -40,33 +40,42 @@ BATCH = 1000
 # Broadcast messages carry at most this many events (larger batches are split).
 MESSAGE_EVENTS = 200
 
-_NUMBER = text(
+# The events safe to publish now, oldest first. The horizon and the first blocked event are
+# computed once (MATERIALIZED): inlined, the planner may rescan the outbox for `blocked` once
+# per event when its statistics lag behind a burst of events, and spin for minutes. The
+# numbering (_STAMP) updates from an array of ids, which always takes the primary key.
+_READY = text(
     """
-    WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-    blocked AS (
+    WITH horizon AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    blocked AS MATERIALIZED (
         SELECT min(o.id) AS id FROM outbox o, horizon
         WHERE o.sequence IS NULL AND o.txid >= horizon.xmin
-    ),
-    ready AS (
-        SELECT o.id, row_number() OVER (ORDER BY o.id) AS position
-        FROM outbox o, horizon, blocked
-        WHERE o.sequence IS NULL AND o.txid < horizon.xmin
-          AND (blocked.id IS NULL OR o.id < blocked.id)
-        ORDER BY o.id
-        LIMIT :batch
-    ),
-    cursor AS (SELECT last_sequence FROM outbox_cursor WHERE id = 1 FOR UPDATE),
-    advanced AS (
-        UPDATE outbox_cursor SET last_sequence = last_sequence + (SELECT count(*) FROM ready)
-        WHERE id = 1 AND EXISTS (SELECT 1 FROM ready)
     )
-    UPDATE outbox o SET sequence = (SELECT last_sequence FROM cursor) + ready.position,
-        published_at = now()
-    FROM ready WHERE o.id = ready.id
+    SELECT o.id FROM outbox o, horizon, blocked
+    WHERE o.sequence IS NULL AND o.txid < horizon.xmin
+      AND (blocked.id IS NULL OR o.id < blocked.id)
+    ORDER BY o.id
+    LIMIT :batch
+    """
+)
+_LOCK_CURSOR = text("SELECT last_sequence FROM outbox_cursor WHERE id = 1 FOR UPDATE")
+_STAMP = text(
+    """
+    WITH advanced AS (
+        UPDATE outbox_cursor SET last_sequence = :last + cardinality(CAST(:ids AS bigint[]))
+        WHERE id = 1
+    )
+    UPDATE outbox o SET sequence = :last + ready.position, published_at = now()
+    FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS ready(id, position)
+    WHERE o.id = ready.id
     RETURNING o.sequence, o.topic, o.payload, o.product_id, o.warehouse_id, o.channel_id,
         o.created_at
     """
 )
+
+_UNPUBLISHED = text("SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)")
+# First re-check of events held back behind a running writer (doubling up to the poll).
+HELD_BACK_FIRST_RECHECK = 0.005
 
 _FORGET = text(
     """
@@ -135,20 +144,39 @@ class Relay:
     async def _publish_while_holding(self, lock: Any) -> None:
         retention_due = 0.0
         loop = asyncio.get_running_loop()
+        recheck = HELD_BACK_FIRST_RECHECK
         while not lock.is_closed():
             if await self.publish_pending():
+                recheck = HELD_BACK_FIRST_RECHECK
                 continue  # more may be waiting
             if loop.time() >= retention_due:
                 await self._forget_old()
                 retention_due = loop.time() + 300
+            # Committed events held back behind a still-running writer go out when it ends,
+            # and that writer's end may wake nobody (it wrote no events): look again soon,
+            # backing off while it runs on, instead of leaving them for the next poll.
+            wait = self.poll_seconds
+            if await self._held_back():
+                wait = min(recheck, self.poll_seconds)
+                recheck *= 2
+            else:
+                recheck = HELD_BACK_FIRST_RECHECK
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+
+    async def _held_back(self) -> bool:
+        async with self.engine.connect() as conn:
+            return bool((await conn.execute(_UNPUBLISHED)).scalar())
 
     async def publish_pending(self) -> list[Published]:
         """Number one batch of safe events, commit, then broadcast it."""
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(_NUMBER, {"batch": BATCH})).all()
+            last = (await conn.execute(_LOCK_CURSOR)).scalar_one()
+            ids = list((await conn.execute(_READY, {"batch": BATCH})).scalars())
+            if not ids:
+                return []
+            rows = (await conn.execute(_STAMP, {"last": last, "ids": ids})).all()
         events = sorted((Published.from_row(row) for row in rows), key=lambda e: e.sequence)
         for start in range(0, len(events), MESSAGE_EVENTS):
             chunk = events[start : start + MESSAGE_EVENTS]

@@ -22,6 +22,14 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     OUT_OF_ORDER = "OUT_OF_ORDER"
     FORBIDDEN = "FORBIDDEN"
+    # A feed cursor older than the events kept: the client takes a new snapshot.
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    # A sync acknowledgement ahead of what was handed out, or going backwards.
+    INVALID_CURSOR = "INVALID_CURSOR"
+    # Transfer orders: a transition the order's status does not allow; more received than
+    # shipped.
+    INVALID_STATE = "INVALID_STATE"
+    EXCEEDS_SHIPPED = "EXCEEDS_SHIPPED"
 
 
 @dataclass(frozen=True)

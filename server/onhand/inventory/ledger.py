@@ -48,6 +48,15 @@ class MovementType(StrEnum):
     EXPIRED = "EXPIRED"
     COMMITTED = "COMMITTED"
     CYCLE_COUNT = "CYCLE_COUNT"
+    # Transfer orders: shipped units become `incoming` at the destination (IN_TRANSIT);
+    # units lost on the way are written off it (TRANSFER_SHORT); a cancelled shipment
+    # comes back to the source (TRANSFER_RETURN).
+    IN_TRANSIT = "IN_TRANSIT"
+    TRANSFER_SHORT = "TRANSFER_SHORT"
+    TRANSFER_RETURN = "TRANSFER_RETURN"
+    # Source-system events: a warehouse system's pick and a shipment leaving the building.
+    PICK = "PICK"
+    SHIPMENT = "SHIPMENT"
 
 
 class MovementSource(StrEnum):
@@ -55,6 +64,8 @@ class MovementSource(StrEnum):
     SYSTEM = "SYSTEM"
     API = "API"
     IMPORT = "IMPORT"
+    # An ERP or warehouse system pushing events (recordInventoryEvents).
+    EXTERNAL = "EXTERNAL"
 
 
 class StockRule(StrEnum):

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 from onhand.config import Settings
 from onhand.services import Services
+from onhand.workers import channel_sync
+from onhand.workers.alerter import POLL_SECONDS as ALERT_POLL_SECONDS
+from onhand.workers.alerter import alert_step
+from onhand.workers.reconciler import reconcile_step
 from onhand.workers.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -32,10 +36,19 @@ class Loop:
     name: str
     step: Step
     interval: Callable[[Settings], float]
+    enabled: Callable[[Settings], bool] = lambda settings: True
 
 
 LOOPS: list[Loop] = [
     Loop("reservation-sweeper", sweep, lambda settings: settings.sweeper_interval_seconds),
+    Loop(
+        "reconciler",
+        reconcile_step,
+        lambda settings: settings.reconciliation_interval_minutes * 60,
+        enabled=lambda settings: settings.reconciliation_interval_minutes > 0,
+    ),
+    Loop("channel-sync", channel_sync.schedule, lambda settings: channel_sync.POLL_SECONDS),
+    Loop("alert-evaluator", alert_step, lambda settings: ALERT_POLL_SECONDS),
 ]
 
 
@@ -90,7 +103,7 @@ async def background_workers(services: Services) -> AsyncIterator[None]:
     if not services.settings.run_workers_in_server:
         yield
         return
-    async with running(services, LOOPS):
+    async with running(services, [loop for loop in LOOPS if loop.enabled(services.settings)]):
         yield
 
 
@@ -99,7 +112,7 @@ async def work(settings: Settings, database_url: str, names: Sequence[str] | Non
     from onhand.auth.tokens import Authenticator
     from onhand.db.engine import create_engine
 
-    loops = selected(names)
+    loops = [loop for loop in selected(names) if loop.enabled(settings)]
     engine = create_engine(database_url, settings)
     services = Services(
         settings=settings,

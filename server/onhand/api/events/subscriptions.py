@@ -11,17 +11,22 @@ from graphql import GraphQLError
 
 from onhand.api import ids
 from onhand.api.context import Info
+from onhand.api.events.reservation_events import channel_filter
 from onhand.api.events.scalars import Long
 from onhand.api.events.streams import KeyFilter, stream
 from onhand.api.events.types import InventoryTransfer, InventoryUpdate, StreamEvent, to_graphql
 from onhand.api.permissions import check, requires
 from onhand.auth.roles import Permission
 from onhand.events import store
+from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
 from onhand.inventory.refs import Ref, resolve_products, resolve_warehouses
 
 AFTER = strawberry.argument(
     description="Replay what was published after this sequence first, then go live."
+)
+CHANNEL = strawberry.argument(
+    description="Only levels in the warehouses linked to this channel (when subscribing)."
 )
 
 
@@ -54,10 +59,20 @@ class EventSubscription:
         warehouse_ids: list[strawberry.ID] | None = None,
         warehouse_codes: list[str] | None = None,
         after: Annotated[Long | None, AFTER] = None,
+        channel_id: Annotated[strawberry.ID | None, CHANNEL] = None,
+        channel_code: Annotated[str | None, CHANNEL] = None,
     ) -> AsyncGenerator[InventoryUpdate, None]:
         check(info, Permission.READ_STOCK)
         keys = await key_filter(info, product_ids, skus, warehouse_ids, warehouse_codes)
-        async for event in stream(info, (Topic.INVENTORY_UPDATED,), keys.accepts, after):
+        channel = await channel_filter(info, channel_id, channel_code)
+        linked = channel[1] if channel is not None else None
+
+        def accepts(event: Published) -> bool:
+            if linked is not None and event.warehouse_id not in linked:
+                return False
+            return keys.accepts(event)
+
+        async for event in stream(info, (Topic.INVENTORY_UPDATED,), accepts, after):
             yield InventoryUpdate.from_event(event)
 
     @strawberry.subscription(description="Stock moved between warehouses.")

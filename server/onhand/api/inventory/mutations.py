@@ -206,8 +206,14 @@ class InventoryMutation:
                 correlation_id=input.correlation_id,
                 idempotency_key=input.idempotency_key,
             )
-            result = await context.transaction(
-                lambda conn: stock.adjust(conn, request, context.change_context())
+            change = context.change_context()
+            # Adjustments of one level coalesce into shared transactions under load (a hot
+            # SKU's row lock and commit paid once per batch); two with the same idempotency
+            # key never share one.
+            result = await context.grouped(
+                ("adjustInventory", request.product, request.warehouse),
+                lambda conn: stock.adjust(conn, request, change),
+                exclusive=request.idempotency_key,
             )
             return _level_payload(AdjustInventoryPayload, result.level, result.movement_id)
 

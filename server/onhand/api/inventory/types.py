@@ -26,7 +26,8 @@ MovementSourceEnum = strawberry.enum(
     MovementSource,
     name="MovementSource",
     description="MANUAL: a person (admin, operator). API: an integration (storefront, "
-    "connector). SYSTEM: onhand itself (expiry, reconciliation). IMPORT: a CSV import.",
+    "connector). SYSTEM: onhand itself (expiry, reconciliation). IMPORT: a CSV import. "
+    "EXTERNAL: an event an ERP or warehouse system pushed (recordInventoryEvents).",
 )
 
 

@@ -169,7 +169,7 @@ async def finish(
         phase=str(JobPhase.FINISHED),
         message=message,
         replay_of=replay_of,
-        finished_at=func.now(),
+        finished_at=func.clock_timestamp(),
         **vars_of(counts),
     )
 

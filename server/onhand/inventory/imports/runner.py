@@ -289,7 +289,7 @@ async def _record_crash(engine: AsyncEngine, job_id: int, error: BaseException) 
             await conn.execute(
                 text(
                     "UPDATE import_jobs SET status = 'FAILED', phase = 'FINISHED',"
-                    " finished_at = now(), message = :message"
+                    " finished_at = clock_timestamp(), message = :message"
                     " WHERE id = :id AND status = 'RUNNING'"
                 ),
                 {"id": job_id, "message": message},

@@ -1,0 +1,92 @@
+"""Alert queries: alerts, newest first, filtered."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.api import ids
+from onhand.api.alerts.types import (
+    Alert,
+    AlertConnection,
+    AlertKind,
+    AlertSeverity,
+    AlertStatus,
+)
+from onhand.api.context import Info
+from onhand.api.inputs import product_ref, warehouse_ref
+from onhand.api.pagination import paginate
+from onhand.api.permissions import requires
+from onhand.auth.roles import Permission
+from onhand.inventory.alerts import AlertFilter, alert_listing
+from onhand.inventory.errors import DomainError
+from onhand.inventory.refs import Ref, resolve_product, resolve_warehouse
+
+STOCK = [requires(Permission.READ_STOCK)]
+NOTHING = -1  # an unknown SKU or code in a filter matches nothing
+
+
+@strawberry.input
+class AlertFilterInput:
+    status: list[AlertStatus] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="One status or several (e.g. [OPEN, ACKNOWLEDGED])."
+    )
+    kind: list[AlertKind] | None = None  # type: ignore[valid-type]
+    severity: list[AlertSeverity] | None = None  # type: ignore[valid-type]
+    product_id: strawberry.ID | None = None
+    sku: str | None = None
+    warehouse_id: strawberry.ID | None = None
+    warehouse_code: str | None = None
+    channel_id: strawberry.ID | None = None
+
+
+async def _filter_id(
+    info: Info, ref: Ref | None, resolve: Callable[[AsyncConnection, Ref], Awaitable[int]]
+) -> tuple[int, ...]:
+    if ref is None:
+        return ()
+    if ref.id is not None:
+        return (ref.id,)
+    async with info.context.services.engine.connect() as conn:
+        try:
+            return (await resolve(conn, ref),)
+        except DomainError:
+            return (NOTHING,)
+
+
+async def alert_filter(info: Info, given: AlertFilterInput) -> AlertFilter:
+    product = (
+        product_ref(given.product_id, given.sku)
+        if given.product_id is not None or given.sku is not None
+        else None
+    )
+    warehouse = (
+        warehouse_ref(given.warehouse_id, given.warehouse_code)
+        if given.warehouse_id is not None or given.warehouse_code is not None
+        else None
+    )
+    channel = ids.decode_optional(given.channel_id, "Channel", "filter.channelId")
+    return AlertFilter(
+        statuses=tuple(str(s) for s in given.status or ()),
+        kinds=tuple(str(k) for k in given.kind or ()),
+        severities=tuple(str(s) for s in given.severity or ()),
+        product_ids=await _filter_id(info, product, resolve_product),
+        warehouse_ids=await _filter_id(info, warehouse, resolve_warehouse),
+        channel_ids=(channel,) if channel is not None else (),
+    )
+
+
+@strawberry.type
+class AlertQuery:
+    @strawberry.field(permission_classes=STOCK, description="Stock alerts, newest first.")
+    async def alerts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: AlertFilterInput | None = None,
+    ) -> AlertConnection:
+        listing = alert_listing(await alert_filter(info, filter or AlertFilterInput()))
+        return await paginate(info, listing, Alert.from_row, first, after, AlertConnection)

@@ -1,0 +1,1 @@
+"""GraphQL for source-system events: recordInventoryEvents, sourceEvents, sourceSystems."""

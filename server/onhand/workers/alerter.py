@@ -1,0 +1,52 @@
+"""The alert evaluator loop: judges new events as they are published (woken by this
+process's hub, polling when there is none, as under `onhand worker`), and now and then judges
+again the levels whose HIGH_VELOCITY alert may have cooled down.
+
+Any number of processes may run it: each step tries the evaluator's advisory lock, so one
+process evaluates at a time and the others skip (inventory/alert_evaluation.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from onhand.config import Settings
+from onhand.db.transactions import in_transaction
+from onhand.inventory.alert_evaluation import evaluate, revisit_velocity
+from onhand.inventory.alert_rules import Thresholds
+from onhand.services import Services
+
+POLL_SECONDS = 0.5
+VELOCITY_REVISIT_SECONDS = 60.0
+_WAKE = "alerter.wake"
+_REVISITED = "alerter.revisited"
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(
+        low_stock=settings.low_stock_threshold,
+        high_velocity_units_per_hour=settings.high_velocity_units_per_hour,
+    )
+
+
+async def alert_step(services: Services) -> float | None:
+    """One step: a batch of events (0: more may be waiting), else wait for the next."""
+    limits = thresholds(services.settings)
+    taken = await in_transaction(services.engine, lambda conn: evaluate(conn, limits))
+    if taken:
+        return 0.0
+    now = time.monotonic()
+    if now - services.extras.get(_REVISITED, 0.0) >= VELOCITY_REVISIT_SECONDS:
+        services.extras[_REVISITED] = now
+        await in_transaction(services.engine, lambda conn: revisit_velocity(conn, limits))
+    if services.hub is None:
+        return None  # the loop's interval: poll
+    wake: asyncio.Event | None = services.extras.get(_WAKE)
+    if wake is None:
+        wake = services.extras[_WAKE] = services.hub.watch()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+    wake.clear()
+    return 0.0

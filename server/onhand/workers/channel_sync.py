@@ -1,0 +1,176 @@
+"""The batch-channel scheduler: once per sync interval per BATCH channel, push its changes (if it
+has a webhook for CHANNEL_SYNC_BATCH on that channel) and check whether it has stalled.
+
+Each channel's channel_sync row carries when it is next due; a step claims due rows one at a
+time with FOR UPDATE SKIP LOCKED, so any number of processes share the work and each channel
+is handled by one of them at a time. A push is ONE outbox event (a feed page: changed products
+with their current ATS and the cursor); the webhook machinery delivers it, signed, retried and
+dead-lettered like any other event.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.db.transactions import in_transaction
+from onhand.events import channel_feed, channel_sync
+from onhand.events.channel_feed import Cursor, FeedPage
+from onhand.events.outbox import Event, Topic, append
+from onhand.events.payloads import global_id
+from onhand.inventory.channels import Channel, get_channel
+from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.services import Services
+
+log = logging.getLogger(__name__)
+# Products per pushed batch; a larger backlog goes out in further batches right after.
+PUSH_LIMIT = 5000
+# The loop looks for new batch channels and due ones at least this often.
+POLL_SECONDS = 2.0
+# Channels handled per step before yielding.
+STEP_CHANNELS = 100
+MIN_NAP = timedelta(milliseconds=100)
+
+_ENSURE = text(
+    """
+    INSERT INTO channel_sync (channel_id, next_due_at)
+    SELECT id, now() FROM channels WHERE kind = 'BATCH' AND is_active
+    ON CONFLICT (channel_id) DO NOTHING
+    """
+)
+_CLAIM = text(
+    """
+    SELECT s.* FROM channel_sync s JOIN channels c ON c.id = s.channel_id
+    WHERE c.kind = 'BATCH' AND c.is_active AND (CAST(:all AS boolean) OR s.next_due_at <= now())
+    ORDER BY s.next_due_at, s.channel_id
+    LIMIT :limit
+    FOR UPDATE OF s SKIP LOCKED
+    """
+)
+_HAS_PUSH_HOOK = text(
+    """
+    SELECT EXISTS (SELECT 1 FROM webhooks WHERE is_active AND channel_id = :channel
+        AND 'CHANNEL_SYNC_BATCH' = ANY(topics))
+    """
+)
+_NEXT_DUE = text(
+    """
+    SELECT extract(epoch FROM min(s.next_due_at) - now()) FROM channel_sync s
+    JOIN channels c ON c.id = s.channel_id WHERE c.kind = 'BATCH' AND c.is_active
+    """
+)
+
+
+def batch_body(channel: Channel, page: FeedPage) -> dict[str, Any]:
+    """What a pushed batch says: the same content as a feed page."""
+    return {
+        "channelId": channel.id,
+        "channelCode": channel.code,
+        "cursor": str(page.cursor),
+        "hasMore": page.has_more,
+        "snapshot": page.snapshot,
+        "items": [
+            {
+                "productId": global_id("Product", item.product_id),
+                "sku": item.sku,
+                "availableToSell": item.available_to_sell,
+            }
+            for item in page.items
+        ],
+    }
+
+
+async def push(conn: AsyncConnection, channel: Channel, state: Any) -> FeedPage:
+    """Append the channel's next batch: from where the last push ended, from the connector's
+    acknowledged cursor, or a snapshot (also when the old cursor has expired)."""
+    cursor = None
+    if state.pushed_cursor is not None:
+        cursor = Cursor.parse(state.pushed_cursor)
+    elif state.acknowledged_sequence is not None:
+        cursor = Cursor(state.acknowledged_sequence)
+    try:
+        page = await channel_feed.read_page(conn, channel, cursor, PUSH_LIMIT)
+    except DomainError as error:
+        if error.problems[0].code != ErrorCode.CURSOR_EXPIRED:
+            raise
+        page = await channel_feed.read_page(conn, channel, None, PUSH_LIMIT)
+    await append(
+        conn, [Event(Topic.CHANNEL_SYNC_BATCH, batch_body(channel, page), channel_id=channel.id)]
+    )
+    await conn.execute(
+        text(
+            "UPDATE channel_sync SET pushed_cursor = :cursor, last_push_at = now(),"
+            " handed_out_sequence = greatest(handed_out_sequence, CAST(:handed AS bigint)),"
+            " updated_at = now() WHERE channel_id = :channel"
+        ),
+        {
+            "cursor": str(page.cursor),
+            "handed": 0 if page.cursor.in_snapshot else page.cursor.sequence,
+            "channel": channel.id,
+        },
+    )
+    return page
+
+
+async def visit(conn: AsyncConnection, channel: Channel, state: Any, now: datetime) -> None:
+    """One scheduled look at a channel: push if it is in push mode, check for a stall, and
+    say when it is next due."""
+    more = False
+    if (await conn.execute(_HAS_PUSH_HOOK, {"channel": channel.id})).scalar():
+        more = (await push(conn, channel, state)).has_more
+    await channel_sync.check_stall(conn, channel, state, now)
+    due = now + channel_sync.interval_of(channel)
+    if more:
+        due = now
+    elif not state.stalled:
+        due = min(due, channel_sync.stall_deadline(channel, state))
+    await conn.execute(
+        text("UPDATE channel_sync SET next_due_at = :due WHERE channel_id = :channel"),
+        {"due": max(due, now + MIN_NAP), "channel": channel.id},
+    )
+
+
+async def _claimed(conn: AsyncConnection, limit: int, every: bool) -> list[tuple[Channel, Any]]:
+    rows = (await conn.execute(_CLAIM, {"limit": limit, "all": every})).all()
+    found = []
+    for row in rows:
+        channel = await get_channel(conn, row.channel_id)
+        if channel is not None:
+            found.append((channel, row))
+    return found
+
+
+async def visit_due(conn: AsyncConnection) -> int:
+    """Handle the next due channel; returns how many were handled (0 or 1)."""
+    claimed = await _claimed(conn, 1, False)
+    now = (await conn.execute(text("SELECT now()"))).scalar_one()
+    for channel, state in claimed:
+        await visit(conn, channel, state, now)
+    return len(claimed)
+
+
+async def check_stalls(conn: AsyncConnection, now: datetime) -> None:
+    """Check every batch channel for a stall as of `now` (channels another process is
+    handling right now are skipped)."""
+    await conn.execute(_ENSURE)
+    for channel, state in await _claimed(conn, 10_000, True):
+        await channel_sync.check_stall(conn, channel, state, now)
+
+
+async def schedule(services: Services) -> float | None:
+    """One step of the loop: every due channel, then how long until the next is due."""
+    engine = services.engine
+    async with engine.begin() as conn:
+        await conn.execute(_ENSURE)
+    for _ in range(STEP_CHANNELS):
+        if not await in_transaction(engine, visit_due):
+            break
+    else:
+        return 0
+    async with engine.connect() as conn:
+        due = (await conn.execute(_NEXT_DUE)).scalar()
+    return None if due is None else max(float(due), MIN_NAP.total_seconds())

@@ -1,0 +1,58 @@
+"""Scheduled reconciliation: every level checked against the ledger and the reservations,
+once per interval (ONHAND_RECONCILIATION_INTERVAL_MINUTES, hourly by default) across the
+whole deployment.
+
+Any number of servers and workers run this loop; a transaction-scoped advisory lock lets one
+of them check at a time, and the last SCHEDULED run's time (in the database, not in the
+process) decides whether a run is due, so adding processes never adds runs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.db.transactions import in_transaction
+from onhand.inventory.reconciliation import Trigger, reconcile
+from onhand.services import Services
+
+log = logging.getLogger(__name__)
+ACTOR = "reconciler"
+RECONCILER_LOCK = 0x6F6E68616E6410
+
+_SECONDS_SINCE_LAST = text(
+    """
+    SELECT extract(epoch FROM now() - max(finished_at)) FROM reconciliation_runs
+    WHERE trigger = 'SCHEDULED'
+    """
+)
+
+
+async def reconcile_if_due(conn: AsyncConnection, interval_seconds: float) -> float | None:
+    """Run a scheduled reconciliation when one is due; returns the seconds until the next
+    one is due (None: another process is checking now)."""
+    locked = (
+        await conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILER_LOCK})
+    ).scalar_one()
+    if not locked:
+        return None
+    since = (await conn.execute(_SECONDS_SINCE_LAST)).scalar()
+    if since is not None and float(since) < interval_seconds:
+        return interval_seconds - float(since)
+    run = await reconcile(conn, None, ACTOR, Trigger.SCHEDULED)
+    if run.discrepancy_count:
+        log.warning(
+            "reconciliation run %d found %d discrepancies in %d levels",
+            run.id,
+            run.discrepancy_count,
+            run.levels_checked,
+        )
+    return interval_seconds
+
+
+async def reconcile_step(services: Services) -> float | None:
+    """One step of the loop (see workers/runner.py)."""
+    interval = services.settings.reconciliation_interval_minutes * 60
+    return await in_transaction(services.engine, lambda conn: reconcile_if_due(conn, interval))

@@ -1,0 +1,165 @@
+"""Batch-channel sync: stall detection (SYNC_STALLED once per stall, SYNC_RESUMED on the next
+sync) and push mode (one signed CHANNEL_SYNC_BATCH per interval to the channel's webhook)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from onhand.events.signing import verify
+from onhand.workers import runner
+from onhand.workers.channel_sync import check_stalls
+from support import channels
+from support.client import Client
+from support.receiver import Receiver
+from support.server import serving
+from test_channel_feed import FEED, STATUS, published, shop, values
+from test_subscriptions import adjust
+from test_webhooks import until, webhook
+
+
+async def events(engine: AsyncEngine, topic: str, code: str) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT payload FROM outbox WHERE topic = :topic"
+                " AND payload->>'channelCode' = :code ORDER BY id"
+            ),
+            {"topic": topic, "code": code},
+        )
+        return [dict(row.payload) for row in rows]
+
+
+async def check_at(engine: AsyncEngine, ahead: timedelta) -> None:
+    async with engine.begin() as conn:
+        now = (await conn.execute(text("SELECT now()"))).scalar_one()
+        await check_stalls(conn, now + ahead)
+
+
+async def test_a_batch_channel_silent_for_two_intervals_stalls_once_and_resumes_on_a_pull(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await shop(admin, syncIntervalMinutes=10)
+    await channels.channel(admin, "LIVE", ["DC-1"])  # REALTIME channels never stall
+    await check_at(engine, timedelta(minutes=19))
+    assert await events(engine, "SYNC_STALLED", "MARKET") == []
+    await check_at(engine, timedelta(minutes=21))
+    await check_at(engine, timedelta(minutes=25))
+    [stalled] = await events(engine, "SYNC_STALLED", "MARKET")
+    assert stalled["syncIntervalMinutes"] == 10
+    assert stalled["lastSyncAt"] is None
+    assert stalled["channelId"]
+    assert await events(engine, "SYNC_STALLED", "LIVE") == []
+    status = (await admin(STATUS, {"channelCode": "MARKET"}))["channelSyncStatus"]
+    assert status["stalled"] is True
+    await published(engine)
+    await admin(FEED, {"channelCode": "MARKET"})  # the connector pulls again
+    [resumed] = await events(engine, "SYNC_RESUMED", "MARKET")
+    assert resumed["lastSyncAt"] is not None
+    assert (await admin(STATUS, {"channelCode": "MARKET"}))["channelSyncStatus"]["stalled"] is False
+    await check_at(engine, timedelta(minutes=5))
+    assert len(await events(engine, "SYNC_RESUMED", "MARKET")) == 1
+    assert len(await events(engine, "SYNC_STALLED", "MARKET")) == 1
+    # Silent again for two intervals after that pull: a new stall, one event.
+    await check_at(engine, timedelta(minutes=21))
+    await check_at(engine, timedelta(minutes=22))
+    assert len(await events(engine, "SYNC_STALLED", "MARKET")) == 2
+
+
+async def test_the_scheduler_loop_raises_the_stall_by_itself(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    # A one-second interval: stalled two seconds after the scheduler first sees it.
+    await shop(admin, syncIntervalMinutes=1 / 60)
+    async with asyncio.timeout(15):
+        while not await events(engine, "SYNC_STALLED", "MARKET"):
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(1.5)  # the loop keeps visiting: still one event for this stall
+    assert len(await events(engine, "SYNC_STALLED", "MARKET")) == 1
+    await published(engine)
+    await admin(FEED, {"channelCode": "MARKET"})
+    assert len(await events(engine, "SYNC_RESUMED", "MARKET")) == 1
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    endpoint = Receiver()
+    with serving(endpoint.app()) as url:
+        yield endpoint, f"{url}/hook"
+
+
+def batches(endpoint: Receiver) -> list[dict[str, Any]]:
+    return [r.body for r in endpoint.succeeded() if r.body["topic"] == "CHANNEL_SYNC_BATCH"]
+
+
+async def test_push_mode_posts_the_changes_as_one_signed_batch(
+    admin: Client, engine: AsyncEngine, receiver: tuple[Receiver, str]
+) -> None:
+    endpoint, url = receiver
+    await shop(admin, syncIntervalMinutes=0.05)  # every 3 s
+    await channels.channel(admin, "ELSEWHERE", ["DC-1"], kind="BATCH", syncIntervalMinutes=0.05)
+    market = (await admin('{ channel(code: "MARKET") { id } }'))["channel"]["id"]
+    hook = await webhook(admin, url, ["CHANNEL_SYNC_BATCH"], channelId=market)
+    # The first batch is a snapshot of everything the channel sells, at its ATS now.
+    await until(lambda: batches(endpoint), seconds=20)
+    [first] = batches(endpoint)
+    data = first["data"]
+    assert data["channelCode"] == "MARKET"
+    assert data["snapshot"] is True
+    assert {i["sku"]: i["availableToSell"] for i in data["items"]} == {
+        "FEED-A": 10,
+        "FEED-B": 20,
+        "FEED-C": 3,
+        "FEED-D": 8,
+        "FEED-E": 6,
+    }
+    received = endpoint.succeeded()[0]
+    timestamp = int(received.headers["x-onhand-timestamp"])
+    assert verify(hook["secret"], timestamp, received.raw, received.headers["x-onhand-signature"])
+    # Then the changes: the changed product once, at its value now, in one batch.
+    await adjust(admin, "FEED-B", "DC-1", -5)
+    await adjust(admin, "FEED-B", "DC-1", -1)
+
+    def with_changes() -> list[dict[str, Any]]:
+        return [b for b in batches(endpoint)[1:] if b["data"]["items"]]
+
+    await until(with_changes, seconds=20)
+    [change] = with_changes()
+    assert change["data"]["snapshot"] is False
+    assert [(i["sku"], i["availableToSell"]) for i in change["data"]["items"]] == [("FEED-B", 14)]
+    # Only the channel's webhook gets its batches: ELSEWHERE has none, MARKET no others.
+    assert {b["data"]["channelCode"] for b in batches(endpoint)} == {"MARKET"}
+    # An accepted push counts as a sync, and its cursor may be acknowledged.
+    await asyncio.sleep(0.5)
+    status = await admin(
+        'query { channelSyncStatus(channelCode: "MARKET") { lastPushAcceptedAt lagSeconds } }'
+    )
+    assert status["channelSyncStatus"]["lastPushAcceptedAt"] is not None
+    ack = await admin(
+        'mutation($c: String!) { acknowledgeChannelSync(input: {channelCode: "MARKET", '
+        "cursor: $c}) { errors { code } } }",
+        {"c": change["data"]["cursor"]},
+    )
+    assert ack["acknowledgeChannelSync"]["errors"] == []
+    await published(engine)
+    # The pull-mode feed says the same as the push.
+    page = await admin(FEED, {"channelCode": "MARKET", "after": first["data"]["cursor"]})
+    assert values(page["channelFeed"]) == {"FEED-B": 14}
+
+
+def test_the_scheduler_runs_in_the_server_and_in_onhand_worker() -> None:
+    [loop] = runner.selected(["channel-sync"])
+    assert loop in runner.LOOPS
+
+
+async def test_concurrent_checkers_raise_one_stall(admin: Client, engine: AsyncEngine) -> None:
+    await shop(admin, syncIntervalMinutes=10)
+    await asyncio.gather(*(check_at(engine, timedelta(minutes=25)) for _ in range(6)))
+    await check_at(engine, timedelta(minutes=26))
+    assert len(await events(engine, "SYNC_STALLED", "MARKET")) == 1
