@@ -163,3 +163,52 @@ async def test_concurrent_checkers_raise_one_stall(admin: Client, engine: AsyncE
     await asyncio.gather(*(check_at(engine, timedelta(minutes=25)) for _ in range(6)))
     await check_at(engine, timedelta(minutes=26))
     assert len(await events(engine, "SYNC_STALLED", "MARKET")) == 1
+
+
+async def test_only_the_channels_connector_or_an_admin_syncs_it(
+    admin: Client, storefront: Client, connector: Any, engine: AsyncEngine
+) -> None:
+    await shop(admin, syncIntervalMinutes=10)
+    await check_at(engine, timedelta(minutes=21))
+    assert len(await events(engine, "SYNC_STALLED", "MARKET")) == 1
+    await published(engine)
+    # A storefront may look at the feed, but its read is not the channel's sync ...
+    page = await storefront(FEED, {"channelCode": "MARKET"})
+    assert values(page["channelFeed"])
+    assert await events(engine, "SYNC_RESUMED", "MARKET") == []
+    # ... nor may it acknowledge one.
+    ack = await storefront(
+        'mutation($c: String!) { acknowledgeChannelSync(input: {channelCode: "MARKET", '
+        "cursor: $c}) { errors { code field } } }",
+        {"c": page["channelFeed"]["cursor"]},
+    )
+    assert ack["acknowledgeChannelSync"]["errors"] == [
+        {"code": "FORBIDDEN", "field": "channelCode"}
+    ]
+    # The channel's own connector's pull is.
+    mine = await connector("MARKET")
+    await mine(FEED, {"channelCode": "MARKET"})
+    assert len(await events(engine, "SYNC_RESUMED", "MARKET")) == 1
+
+
+async def test_a_dead_lettered_batch_is_sent_again_in_the_next(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    # Every attempt at the first batch fails (1 + 3 retries): it is dead-lettered.
+    endpoint = Receiver(statuses=[500, 500, 500, 500])
+    with serving(endpoint.app()) as base:
+        await shop(admin, syncIntervalMinutes=0.05)  # every 3 s
+        market = (await admin('{ channel(code: "MARKET") { id } }'))["channel"]["id"]
+        await webhook(admin, f"{base}/hook", ["CHANNEL_SYNC_BATCH"], channelId=market)
+        await until(lambda: batches(endpoint), seconds=30)
+    [failed, *_] = [r for r in endpoint.received if r.status >= 500]
+    [accepted] = batches(endpoint)[:1]
+    # Nothing was accepted before: the batch after the dead one is the whole snapshot again,
+    # not just what changed after the lost one.
+    assert failed.body["data"]["snapshot"] is True
+    assert accepted["data"]["snapshot"] is True
+    assert values(accepted["data"]) == values(failed.body["data"])
+    assert accepted["sequence"] > failed.body["sequence"]
+    # One batch in flight at a time: the dead batch's four attempts all came before the next.
+    attempts = [r.body["sequence"] for r in endpoint.received]
+    assert attempts[:4] == [failed.body["sequence"]] * 4

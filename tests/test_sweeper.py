@@ -216,7 +216,7 @@ def lone_database(database_server: str) -> Iterator[str]:
     database.drop(database_server, url)
 
 
-async def test_onhand_worker_runs_the_sweeper_alone(lone_database: str) -> None:
+async def test_onhand_worker_runs_the_sweeper_and_the_relay_alone(lone_database: str) -> None:
     engine = create_engine(lone_database)
     context = ChangeContext(actor="test", source=MovementSource.API)
     try:
@@ -262,7 +262,13 @@ async def test_onhand_worker_runs_the_sweeper_alone(lone_database: str) -> None:
                     status = (
                         await conn.execute(text("SELECT status FROM reservations"))
                     ).scalar_one()
-                if status == "EXPIRED":
+                    # The worker runs the outbox relay too: every event gets published.
+                    unpublished = (
+                        await conn.execute(
+                            text("SELECT count(*) FROM outbox WHERE sequence IS NULL")
+                        )
+                    ).scalar_one()
+                if status == "EXPIRED" and unpublished == 0:
                     break
                 assert worker.returncode is None, "the worker stopped"
                 assert time.monotonic() < deadline, "the worker released nothing"

@@ -56,6 +56,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # Compressing each WebSocket message for each subscriber separately would cost more
         # than sending it: events are small and fanned out to many sockets.
         ws_per_message_deflate=False,
+        # On SIGTERM, requests in flight get this long to finish; then the server stops
+        # anyway (a stuck client or request must not keep a rolling deploy waiting).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 
@@ -152,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=_schema)
 
     worker = commands.add_parser(
-        "worker", help="run the background loops (reservation sweeper, ...) without serving"
+        "worker",
+        help="run the background work (outbox relay, webhooks, sweeper, ...) without serving",
     )
     worker.add_argument(
         "--only", action="append", metavar="LOOP", help="run only this loop (repeatable)"

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # Concurrent reservation requests in one process share one transaction (group commit):
     # a hot product's lock and the commit are paid once per batch instead of per request.
     coalesce_reservations: bool = True
+    # How long `onhand serve` lets requests in flight finish after SIGTERM.
+    shutdown_grace_seconds: float = Field(default=15.0, gt=0)
     # The same for stock adjustments on one level (inventory/group_commit.py).
     coalesce_writes: bool = True
     # How long a process reuses its measure of how busy each warehouse is (routing).

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.api.ids import decode
 from onhand.inventory.errors import DomainError, ErrorCode
 from onhand.inventory.refs import Ref
+
+if TYPE_CHECKING:
+    from onhand.api.context import Info
+
+NOTHING = -1  # the id a filter naming an unknown SKU or code takes: it matches nothing
+
+
+async def filter_id(
+    info: Info, ref: Ref | None, resolve: Callable[[AsyncConnection, Ref], Awaitable[int]]
+) -> int | None:
+    """The id a list filter names (None: no filter); NOTHING for an unknown natural key, so
+    that the list comes back empty rather than as an error."""
+    if ref is None or ref.id is not None:
+        return ref.id if ref else None
+    async with info.context.services.engine.connect() as conn:
+        try:
+            return await resolve(conn, ref)
+        except DomainError:
+            return NOTHING
 
 
 def provided(value: Any, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -172,10 +172,12 @@ class Relay:
     async def publish_pending(self) -> list[Published]:
         """Number one batch of safe events, commit, then broadcast it."""
         async with self.engine.begin() as conn:
-            last = (await conn.execute(_LOCK_CURSOR)).scalar_one()
+            # The cut-off first: until it writes, this transaction has no id of its own to
+            # hold other writers' events back with.
             ids = list((await conn.execute(_READY, {"batch": BATCH})).scalars())
             if not ids:
                 return []
+            last = (await conn.execute(_LOCK_CURSOR)).scalar_one()
             rows = (await conn.execute(_STAMP, {"last": last, "ids": ids})).all()
         events = sorted((Published.from_row(row) for row in rows), key=lambda e: e.sequence)
         for start in range(0, len(events), MESSAGE_EVENTS):

@@ -7,9 +7,10 @@ Written together, the lock and the commit are paid once per batch. Under light l
 waits: a unit finding no batch in flight for its key starts one at once, alone.
 
 Each unit still succeeds or fails on its own: a DomainError rolls back its savepoint only, and
-the others of the batch commit. Results are handed out only after the commit. Should a batch
-fail as a whole (anything but a DomainError), its units are run again one by one, each in its
-own transaction, so that one bad unit cannot fail the others.
+the others of the batch commit. Results are handed out only after the commit. Should a unit
+fail otherwise, the batch is rolled back and its units are run again one by one, each in its
+own transaction, so that one bad unit cannot fail the others; a failure of the commit itself
+is reported to every caller and nothing is run again (it may have taken effect).
 
 Keep keys narrow (one row, say): batches on different keys then never wait on each other's
 locks, so coalescing cannot add deadlocks between them.
@@ -23,9 +24,10 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from onhand.db.transactions import in_transaction
+from onhand.db.transactions import RETRYABLE, in_transaction, sqlstate
 from onhand.inventory.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,14 @@ T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[T]]
 
 MAX_BATCH = 200  # units per transaction
-PIPELINES = 2  # batches in flight at once per key, in one process
+# One batch in flight per key and process: two would only queue on the same row lock, and
+# could deadlock on an idempotency key that one holds and the other waits for.
+PIPELINES = 1
+
+
+class _UnitFailedError(Exception):
+    """A unit of a batch failed with something other than a DomainError: the batch's
+    transaction was rolled back, so each unit may safely be run again alone."""
 
 
 @dataclass
@@ -75,7 +84,17 @@ class _Queue:
     async def _drain(self) -> None:
         try:
             while self.waiting:
-                await self._write(self._take())
+                batch = self._take()
+                try:
+                    await self._write(batch)
+                except BaseException as error:
+                    # Whatever went wrong, no caller of the batch may be left waiting.
+                    for unit in batch:
+                        if not unit.future.done():
+                            unit.future.set_exception(error)
+                    if not isinstance(error, Exception):
+                        raise
+                    log.exception("a batch failed unexpectedly")
         finally:
             self.in_flight -= 1
             if not self.waiting and not self.in_flight:
@@ -94,13 +113,28 @@ class _Queue:
                         outcomes.append(await unit.work(conn))
                 except DomainError as error:
                     outcomes.append(error)
+                except DBAPIError as error:
+                    if sqlstate(error) in RETRYABLE:
+                        raise  # a deadlock: in_transaction runs the whole batch again
+                    raise _UnitFailedError from error
+                except Exception as error:
+                    raise _UnitFailedError from error
             return outcomes
 
         try:
             outcomes = await in_transaction(self.owner.engine, together)
-        except Exception:
+        except _UnitFailedError:
             log.info("a batch of %d failed as a whole; writing its units one by one", len(batch))
             await asyncio.gather(*(_alone(self.owner.engine, unit) for unit in batch))
+            return
+        except BaseException as error:
+            # The commit itself failed (the connection dropped, say): whether it took effect
+            # is unknown, so nothing is run again; every caller hears of the failure.
+            for unit in batch:
+                if not unit.future.done():
+                    unit.future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
             return
         for unit, outcome in zip(batch, outcomes, strict=True):
             if unit.future.done():

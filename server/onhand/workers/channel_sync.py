@@ -57,6 +57,19 @@ _HAS_PUSH_HOOK = text(
         AND 'CHANNEL_SYNC_BATCH' = ANY(topics))
     """
 )
+# The channel's batches by their deliveries (to every webhook of the channel), newest first.
+_BATCHES = text(
+    """
+    SELECT d.body -> 'data' ->> 'cursor' AS cursor,
+        bool_or(d.status = 'PENDING') AS in_flight,
+        bool_and(d.status = 'SUCCEEDED') AS accepted
+    FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+    WHERE w.channel_id = :channel AND d.topic = 'CHANNEL_SYNC_BATCH'
+    GROUP BY d.sequence, d.body -> 'data' ->> 'cursor'
+    ORDER BY d.sequence DESC
+    LIMIT :limit
+    """
+)
 _NEXT_DUE = text(
     """
     SELECT extract(epoch FROM min(s.next_due_at) - now()) FROM channel_sync s
@@ -84,14 +97,43 @@ def batch_body(channel: Channel, page: FeedPage) -> dict[str, Any]:
     }
 
 
-async def push(conn: AsyncConnection, channel: Channel, state: Any) -> FeedPage:
-    """Append the channel's next batch: from where the last push ended, from the connector's
-    acknowledged cursor, or a snapshot (also when the old cursor has expired)."""
-    cursor = None
-    if state.pushed_cursor is not None:
-        cursor = Cursor.parse(state.pushed_cursor)
-    elif state.acknowledged_sequence is not None:
-        cursor = Cursor(state.acknowledged_sequence)
+async def push_start(
+    conn: AsyncConnection, state: Any, given_up_before: datetime
+) -> tuple[bool, Cursor | None]:
+    """Whether the channel's next batch may go now (not while its last one is in flight),
+    and the cursor it starts from (None: a snapshot).
+
+    One batch is in flight at a time, so batches arrive in order and an older one can never
+    overwrite a newer one's values. A batch that was dead-lettered was not accepted: the next
+    starts again from the last accepted batch's cursor, so its changes are sent once more
+    rather than lost. A batch that never became a delivery by `given_up_before` (its webhook
+    was removed, say) is taken as not accepted too."""
+    acknowledged = state.acknowledged_sequence
+    fallback = None if acknowledged is None else Cursor(acknowledged)
+    if state.pushed_cursor is None:
+        return True, fallback
+    batches = (await conn.execute(_BATCHES, {"channel": state.channel_id, "limit": 50})).all()
+    latest = batches[0] if batches else None
+    if latest is not None and latest.cursor == state.pushed_cursor and latest.in_flight:
+        return False, None  # being delivered
+    if (latest is None or latest.cursor != state.pushed_cursor) and (
+        state.last_push_at >= given_up_before
+    ):
+        return False, None  # not queued for delivery yet
+    accepted = next((b.cursor for b in batches if b.accepted), None)
+    return True, fallback if accepted is None else Cursor.parse(accepted)
+
+
+async def push(
+    conn: AsyncConnection, channel: Channel, state: Any, now: datetime
+) -> FeedPage | None:
+    """Append the channel's next batch (None while the last one is in flight): from where the
+    last accepted push ended, from the connector's acknowledged cursor, or a snapshot (also
+    when the old cursor has expired)."""
+    given_up_before = now - channel_sync.STALL_INTERVALS * channel_sync.interval_of(channel)
+    ready, cursor = await push_start(conn, state, given_up_before)
+    if not ready:
+        return None
     try:
         page = await channel_feed.read_page(conn, channel, cursor, PUSH_LIMIT)
     except DomainError as error:
@@ -121,7 +163,8 @@ async def visit(conn: AsyncConnection, channel: Channel, state: Any, now: dateti
     say when it is next due."""
     more = False
     if (await conn.execute(_HAS_PUSH_HOOK, {"channel": channel.id})).scalar():
-        more = (await push(conn, channel, state)).has_more
+        page = await push(conn, channel, state, now)
+        more = page is not None and page.has_more
     await channel_sync.check_stall(conn, channel, state, now)
     due = now + channel_sync.interval_of(channel)
     if more:

@@ -111,8 +111,14 @@ async def work(settings: Settings, database_url: str, names: Sequence[str] | Non
     """`onhand worker`: the loops alone, until SIGINT or SIGTERM."""
     from onhand.auth.tokens import Authenticator
     from onhand.db.engine import create_engine
+    from onhand.events.runtime import event_stream
+    from onhand.workers.webhooks import webhook_workers
 
     loops = [loop for loop in selected(names) if loop.enabled(settings)]
+    # With no loop named, a worker does all the background work a server would: the outbox
+    # relay and webhook delivery too, so that servers may run with RUN_WORKERS_IN_SERVER off.
+    everything = not names
+    settings = settings.model_copy(update={"run_workers_in_server": True})
     engine = create_engine(database_url, settings)
     services = Services(
         settings=settings,
@@ -121,7 +127,11 @@ async def work(settings: Settings, database_url: str, names: Sequence[str] | Non
         database_url=database_url,
     )
     try:
-        async with running(services, loops) as stop:
+        async with contextlib.AsyncExitStack() as stack:
+            if everything:
+                await stack.enter_async_context(event_stream(services))
+                await stack.enter_async_context(webhook_workers(services))
+            stop = await stack.enter_async_context(running(services, loops))
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)

@@ -16,16 +16,14 @@ from onhand.api.alerts.types import (
     AlertStatus,
 )
 from onhand.api.context import Info
-from onhand.api.inputs import product_ref, warehouse_ref
+from onhand.api.inputs import filter_id, product_ref, warehouse_ref
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
 from onhand.inventory.alerts import AlertFilter, alert_listing
-from onhand.inventory.errors import DomainError
 from onhand.inventory.refs import Ref, resolve_product, resolve_warehouse
 
 STOCK = [requires(Permission.READ_STOCK)]
-NOTHING = -1  # an unknown SKU or code in a filter matches nothing
 
 
 @strawberry.input
@@ -42,18 +40,11 @@ class AlertFilterInput:
     channel_id: strawberry.ID | None = None
 
 
-async def _filter_id(
+async def _filter_ids(
     info: Info, ref: Ref | None, resolve: Callable[[AsyncConnection, Ref], Awaitable[int]]
 ) -> tuple[int, ...]:
-    if ref is None:
-        return ()
-    if ref.id is not None:
-        return (ref.id,)
-    async with info.context.services.engine.connect() as conn:
-        try:
-            return (await resolve(conn, ref),)
-        except DomainError:
-            return (NOTHING,)
+    found = await filter_id(info, ref, resolve)
+    return () if found is None else (found,)
 
 
 async def alert_filter(info: Info, given: AlertFilterInput) -> AlertFilter:
@@ -72,8 +63,8 @@ async def alert_filter(info: Info, given: AlertFilterInput) -> AlertFilter:
         statuses=tuple(str(s) for s in given.status or ()),
         kinds=tuple(str(k) for k in given.kind or ()),
         severities=tuple(str(s) for s in given.severity or ()),
-        product_ids=await _filter_id(info, product, resolve_product),
-        warehouse_ids=await _filter_id(info, warehouse, resolve_warehouse),
+        product_ids=await _filter_ids(info, product, resolve_product),
+        warehouse_ids=await _filter_ids(info, warehouse, resolve_warehouse),
         channel_ids=(channel,) if channel is not None else (),
     )
 

@@ -6,7 +6,7 @@ from graphql import GraphQLError
 
 from onhand.api import ids
 from onhand.api.context import Context, Info
-from onhand.auth.roles import Role
+from onhand.auth.roles import Permission, Role
 from onhand.inventory.errors import DomainError, ErrorCode
 from onhand.inventory.refs import Ref
 
@@ -26,6 +26,18 @@ def check_readable(info: Info, channel_id: int) -> None:
     bound = scope(info.context)
     if bound is not None and bound != channel_id:
         raise GraphQLError(OWN_CHANNEL_ONLY, extensions={"code": "FORBIDDEN"})
+
+
+def syncs_for(context: Context, channel_id: int) -> bool:
+    """Whether the caller's feed reads and acknowledgements count as the channel's sync: its
+    own connector's do, and an admin's (an integration run with an admin token); anyone else
+    who may read the feed only looks, so cannot hide a stalled connector."""
+    principal = context.principal
+    if principal is None:
+        return False
+    if principal.role == Role.CONNECTOR:
+        return principal.channel_id == channel_id
+    return principal.can(Permission.MANAGE_CHANNELS)
 
 
 def check_usable(context: Context, channel_id: int | None, field: str = "channelId") -> None:

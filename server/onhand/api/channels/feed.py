@@ -8,9 +8,15 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.scalars import JSON
 
-from onhand.api.channels.access import check_readable, check_usable, required_channel_ref
+from onhand.api.channels.access import (
+    check_readable,
+    check_usable,
+    required_channel_ref,
+    syncs_for,
+)
 from onhand.api.channels.types import Channel, load_channel
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
@@ -25,6 +31,7 @@ from onhand.events.channel_feed import Cursor, FeedItem
 from onhand.events.channel_sync import SyncStatus
 from onhand.events.payloads import global_id
 from onhand.inventory import channels
+from onhand.inventory.errors import DomainError, ErrorCode
 
 CHANNEL = [requires(Permission.READ_CHANNEL)]
 DEFAULT_FEED_PAGE = 1000
@@ -186,10 +193,15 @@ class ChannelFeedQuery:
             )
         channel = await readable_channel(info, channel_id, channel_code)
         cursor = Cursor.parse(after) if after is not None else None
-        page = await in_transaction(
-            info.context.services.engine,
-            lambda conn: channel_sync.pull(conn, channel, cursor, first),
-        )
+        if syncs_for(info.context, channel.id):
+            page = await in_transaction(
+                info.context.services.engine,
+                lambda conn: channel_sync.pull(conn, channel, cursor, first),
+            )
+        else:
+            page = await info.context.read(
+                lambda conn: channel_feed.read_page(conn, channel, cursor, first)
+            )
         return ChannelFeed(
             channel=Channel.from_record(channel),
             records=page.items,
@@ -234,9 +246,15 @@ class ChannelFeedMutation:
             ref = required_channel_ref(context, input.channel_id, input.channel_code)
             cursor = Cursor.parse(input.cursor, "cursor")
 
-            async def change(conn):  # type: ignore[no-untyped-def]
+            async def change(conn: AsyncConnection) -> tuple[channels.Channel, SyncStatus]:
                 channel = await channels.resolve_channel(conn, ref)
                 check_usable(context, channel.id, ref.field)
+                if not syncs_for(context, channel.id):
+                    raise DomainError.of(
+                        ErrorCode.FORBIDDEN,
+                        "only the channel's connector (or an admin) acknowledges its sync",
+                        ref.field,
+                    )
                 return channel, await channel_sync.acknowledge(conn, channel, cursor)
 
             channel, found = await context.transaction(change)

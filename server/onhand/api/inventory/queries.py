@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.api.context import Info
-from onhand.api.inputs import product_ref, warehouse_ref
+from onhand.api.inputs import filter_id, product_ref, warehouse_ref
 from onhand.api.inventory.types import (
     InventoryLevel,
     InventoryLevelConnection,
@@ -23,7 +21,6 @@ from onhand.api.inventory.types import (
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
-from onhand.inventory.errors import DomainError
 from onhand.inventory.levels import LevelFilter, level_listing
 from onhand.inventory.movements import MovementFilter, movement_listing
 from onhand.inventory.refs import Ref, resolve_product, resolve_warehouse
@@ -43,21 +40,6 @@ class InventoryMovementFilter:
     reference_id: str | None = None
     since: datetime | None = strawberry.field(default=None, description="Recorded at or after.")
     until: datetime | None = strawberry.field(default=None, description="Recorded before.")
-
-
-NOTHING = -1  # an unknown SKU or code in a filter matches nothing
-
-
-async def _filter_id(
-    info: Info, ref: Ref | None, resolve: Callable[[AsyncConnection, Ref], Awaitable[int]]
-) -> int | None:
-    if ref is None or ref.id is not None:
-        return ref.id if ref else None
-    async with info.context.services.engine.connect() as conn:
-        try:
-            return await resolve(conn, ref)
-        except DomainError:
-            return NOTHING
 
 
 def _product(product_id: str | None, sku: str | None) -> Ref | None:
@@ -82,8 +64,8 @@ class InventoryQuery:
         sku: str | None = None,
         warehouse_code: str | None = None,
     ) -> InventoryLevel | None:
-        product = await _filter_id(info, product_ref(product_id, sku), resolve_product)
-        warehouse = await _filter_id(
+        product = await filter_id(info, product_ref(product_id, sku), resolve_product)
+        warehouse = await filter_id(
             info, warehouse_ref(warehouse_id, warehouse_code), resolve_warehouse
         )
         level = await info.context.loaders.level_by_pair.load((product, warehouse))
@@ -106,8 +88,8 @@ class InventoryQuery:
             bool, strawberry.argument(description="Also levels with no stock, held or incoming.")
         ] = False,
     ) -> InventoryLevelConnection:
-        product = await _filter_id(info, _product(product_id, sku), resolve_product)
-        warehouse = await _filter_id(
+        product = await filter_id(info, _product(product_id, sku), resolve_product)
+        warehouse = await filter_id(
             info, _warehouse(warehouse_id, warehouse_code), resolve_warehouse
         )
         listing = level_listing(
@@ -129,7 +111,7 @@ class InventoryQuery:
     async def inventory_summary(
         self, info: Info, product_id: strawberry.ID | None = None, sku: str | None = None
     ) -> InventorySummary | None:
-        product = await _filter_id(info, product_ref(product_id, sku), resolve_product)
+        product = await filter_id(info, product_ref(product_id, sku), resolve_product)
         record = await info.context.loaders.product.load(product)
         if record is None:
             return None
@@ -145,8 +127,8 @@ class InventoryQuery:
         filter: InventoryMovementFilter | None = None,
     ) -> InventoryMovementConnection:
         given = filter or InventoryMovementFilter()
-        product = await _filter_id(info, _product(given.product_id, given.sku), resolve_product)
-        warehouse = await _filter_id(
+        product = await filter_id(info, _product(given.product_id, given.sku), resolve_product)
+        warehouse = await filter_id(
             info, _warehouse(given.warehouse_id, given.warehouse_code), resolve_warehouse
         )
         listing = movement_listing(

@@ -81,7 +81,16 @@ class _Queue:
         try:
             while self.waiting:
                 batch = self._take()
-                await self._write(batch)
+                try:
+                    await self._write(batch)
+                except BaseException as error:
+                    # Whatever went wrong, no caller of the batch may be left waiting.
+                    for pending in batch:
+                        if not pending.future.done():
+                            pending.future.set_exception(error)
+                    if not isinstance(error, Exception):
+                        raise
+                    log.exception("a reservation batch failed unexpectedly")
         finally:
             self.in_flight -= 1
 

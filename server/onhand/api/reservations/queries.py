@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.api import ids
 from onhand.api.channels.access import channel_ref, check_readable, scope
 from onhand.api.context import Info
-from onhand.api.inputs import product_ref, warehouse_ref
+from onhand.api.inputs import NOTHING, filter_id, product_ref, warehouse_ref
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.api.reservations.inputs import ShippingAddressInput, destination
@@ -23,7 +24,6 @@ from onhand.api.reservations.types import (
 )
 from onhand.auth.roles import Permission
 from onhand.inventory.channels import resolve_channel
-from onhand.inventory.errors import DomainError
 from onhand.inventory.fulfillment import PlanLine, fulfillment_plan
 from onhand.inventory.refs import Ref, resolve_product, resolve_warehouse
 from onhand.inventory.reservations import ReservationFilter, expired_listing, reservation_listing
@@ -31,7 +31,6 @@ from onhand.inventory.routing import Destination
 
 RESERVE = [requires(Permission.RESERVE_STOCK)]
 STOCK = [requires(Permission.READ_STOCK)]
-NOTHING = -1  # an unknown SKU or code in a filter matches nothing
 
 
 @strawberry.input
@@ -67,15 +66,8 @@ class FulfillmentPlanInput:
     channel_code: str | None = None
 
 
-async def _id_of(info: Info, ref: Ref | None, resolve) -> int | None:  # type: ignore[no-untyped-def]
-    if ref is None or ref.id is not None:
-        return ref.id if ref else None
-    async with info.context.services.engine.connect() as conn:
-        try:
-            found = await resolve(conn, ref)
-        except DomainError:
-            return NOTHING
-    return found.id if hasattr(found, "id") else int(found)
+async def _channel_id(conn: AsyncConnection, ref: Ref) -> int:
+    return (await resolve_channel(conn, ref)).id
 
 
 def _optional(make, node_id: str | None, key: str | None) -> Ref | None:  # type: ignore[no-untyped-def]
@@ -113,13 +105,13 @@ class ReservationQuery:
         filter: ReservationFilterInput | None = None,
     ) -> ReservationConnection:
         given = filter or ReservationFilterInput()
-        channel = await _id_of(
-            info, channel_ref(given.channel_id, given.channel_code), resolve_channel
+        channel = await filter_id(
+            info, channel_ref(given.channel_id, given.channel_code), _channel_id
         )
-        product = await _id_of(
+        product = await filter_id(
             info, _optional(product_ref, given.product_id, given.sku), resolve_product
         )
-        warehouse = await _id_of(
+        warehouse = await filter_id(
             info,
             _optional(warehouse_ref, given.warehouse_id, given.warehouse_code),
             resolve_warehouse,
