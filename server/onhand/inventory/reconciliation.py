@@ -14,6 +14,7 @@ over the same levels are SUPERSEDED by the new run, so OPEN ones always say what
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,14 +113,19 @@ _CHECK = text(
         ) c
     ),
     found AS (
-        INSERT INTO reconciliation_discrepancies (run_id, level_id, product_id, warehouse_id,
-            bucket, basis, recorded, expected)
-        SELECT :run_id, level_id, product_id, warehouse_id, bucket, basis, recorded, expected
-        FROM checks WHERE recorded <> expected
-        ORDER BY level_id, bucket, basis
-        RETURNING id
+        SELECT * FROM checks WHERE recorded <> expected ORDER BY level_id, bucket, basis
     )
-    SELECT (SELECT count(*) FROM scope) AS levels, (SELECT count(*) FROM found) AS found
+    SELECT (SELECT count(*) FROM scope) AS levels,
+        coalesce((SELECT jsonb_agg(to_jsonb(found)) FROM found), '[]') AS found
+    """
+)
+_RECORD = text(
+    """
+    INSERT INTO reconciliation_discrepancies (run_id, level_id, product_id, warehouse_id,
+        bucket, basis, recorded, expected)
+    SELECT :run_id, r.* FROM jsonb_to_recordset(CAST(:found AS jsonb)) AS r(level_id bigint,
+        product_id bigint, warehouse_id bigint, bucket text, basis text, recorded bigint,
+        expected bigint)
     """
 )
 _START = text(
@@ -153,14 +159,19 @@ async def reconcile(
     """Check the levels of one warehouse (or all), store and return the run."""
     warehouse_id = await resolve_warehouse(conn, warehouse) if warehouse is not None else None
     scope = {"warehouse_id": warehouse_id}
+    # The check reads first and writes nothing: until its first write this transaction has no
+    # id, so the long scan holds back no one's events (the relay waits for running writers).
+    checked = (await conn.execute(_CHECK, scope)).one()
     run_id = (
         await conn.execute(_START, {**scope, "trigger": str(trigger), "actor": actor})
     ).scalar_one()
-    counts = (await conn.execute(_CHECK, {**scope, "run_id": run_id})).one()
+    if checked.found:
+        await conn.execute(_RECORD, {"run_id": run_id, "found": json.dumps(checked.found)})
     await conn.execute(_SUPERSEDE, {**scope, "run_id": run_id})
     row = (
         await conn.execute(
-            _FINISH, {"run_id": run_id, "levels": counts.levels, "found": counts.found}
+            _FINISH,
+            {"run_id": run_id, "levels": checked.levels, "found": len(checked.found)},
         )
     ).one()
     run = Run.from_row(row)

@@ -26,7 +26,7 @@ from onhand.inventory import validation as check
 from onhand.inventory.errors import Collector
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
-from onhand.inventory.reservation_endings import LOCK_IDS, end
+from onhand.inventory.reservation_endings import LOCK_IDS, end, held_by
 from onhand.inventory.reservations import ChangeKind, ReservationStatus, event_insert
 from onhand.inventory.transfer_orders import (
     MAX_TEXT,
@@ -113,9 +113,10 @@ async def ship_transfer_order(
         active = held is not None and held.status == ReservationStatus.ACTIVE
         if active:
             consumed.append(held.id)
-        # An active reservation holds exactly the line's quantity: it moves from reserved
-        # out of the building. Without one, the units must still be available.
-        out = Quantities(on_hand=-line.quantity, reserved=-line.quantity if active else 0)
+        # What an active reservation still holds moves from reserved out of the building;
+        # the rest (all of it without one) must still be available.
+        holding = min(held_by(held), line.quantity) if active else 0
+        out = Quantities(on_hand=-line.quantity, reserved=-holding)
         movements.append(
             Movement(
                 line.product_id,
