@@ -223,11 +223,8 @@ async def check_cursor(conn: AsyncConnection, sequence: int, newest: int, field:
             f"{field} {sequence} is ahead of the feed (newest: {newest})",
             field,
         )
-    oldest = await store.oldest_sequence(conn)
-    # Events after the cursor were deleted (past retention): changes would be missed.
-    expired = sequence < oldest - 1 if oldest is not None else sequence < newest
-    if expired:
-        kept = oldest if oldest is not None else newest + 1
+    kept = await store.lost_after(conn, sequence)
+    if kept is not None:  # events after the cursor passed retention: changes would be missed
         raise DomainError.of(
             ErrorCode.CURSOR_EXPIRED,
             f"changes after {sequence} are no longer kept (oldest: {kept}); "

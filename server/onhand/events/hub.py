@@ -21,7 +21,7 @@ from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.events.envelope import Published, decode_batch
-from onhand.events.store import events_after, latest_sequence, oldest_sequence
+from onhand.events.store import events_after, latest_sequence, lost_after
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +195,8 @@ class Hub:
         self, after: int, until: int, accepts: Accepts, topics: tuple[str, ...]
     ) -> AsyncIterator[Published]:
         async with self.engine.connect() as conn:
-            oldest = await oldest_sequence(conn)
-        if oldest is not None and after < oldest - 1:
+            oldest = await lost_after(conn, after)
+        if oldest is not None:
             raise CursorExpiredError(after, oldest)
         cursor = after
         while cursor < until:

@@ -50,3 +50,14 @@ async def oldest_sequence(conn: AsyncConnection) -> int | None:
     """The oldest sequence still kept (older ones have passed the retention period)."""
     found = (await conn.execute(select(func.min(outbox.c.sequence)))).scalar()
     return int(found) if found is not None else None
+
+
+async def lost_after(conn: AsyncConnection, after: int) -> int | None:
+    """None when every event after `after` is still kept; else the first sequence a reader
+    resuming there can still get (the ones before it passed the retention period)."""
+    oldest = await oldest_sequence(conn)
+    if oldest is not None:
+        return oldest if after < oldest - 1 else None
+    # Nothing kept at all: only a reader already at the newest event has missed nothing.
+    newest = await latest_sequence(conn)
+    return newest + 1 if after < newest else None

@@ -126,8 +126,8 @@ class EventQuery:
                 f"`first` must be between 1 and {limit}", extensions={"code": "BAD_USER_INPUT"}
             )
         async with info.context.services.engine.connect() as conn:
-            oldest = await store.oldest_sequence(conn)
-            if oldest is not None and after < oldest - 1:
+            oldest = await store.lost_after(conn, after)
+            if oldest is not None:
                 raise GraphQLError(
                     f"events after {after} are no longer kept (oldest: {oldest})",
                     extensions={"code": "CURSOR_EXPIRED"},
