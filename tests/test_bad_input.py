@@ -379,6 +379,20 @@ QUERIES: list[Any] = [
         "INVALID_ID",
     ),
     ("query($id: ID!) { node(id: $id) { id } }", {"id": cursor("Nope:1")}, "INVALID_ID"),
+    # Every node type refuses out-of-range and non-numeric ids the same way.
+    *(
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": cursor(f"{kind}:{raw}")}, "INVALID_ID")
+        for kind in (
+            "Reservation",
+            "Channel",
+            "ImportJob",
+            "SourceEvent",
+            "TransferOrder",
+            "Alert",
+            "Webhook",
+        )
+        for raw in ("1" + "0" * 30, "x1")
+    ),
     (
         'query($p: ID!) { inventoryLevel(productId: $p, warehouseCode: "DC-1") { id } }',
         {"p": "garbage"},

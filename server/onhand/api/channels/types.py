@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -103,10 +104,10 @@ class Channel(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Channel | None]:
         check(info, Permission.READ_CHANNEL)
-        wanted = [int(i) for i in node_ids]
+        wanted = ids.node_ids(node_ids, "Channel")
         for channel_id in wanted:
             check_readable(info, channel_id)
-        found = [await load_channel(info, channel_id) for channel_id in wanted]
+        found = await asyncio.gather(*(load_channel(info, i) for i in wanted))
         return [cls.from_record(r) if r else None for r in found]
 
     @strawberry.field(description="The warehouses whose stock this channel sells.")

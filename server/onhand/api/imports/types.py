@@ -10,6 +10,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry import relay
 
+from onhand.api import ids
 from onhand.api.context import Info
 from onhand.api.errors import ErrorCodeEnum
 from onhand.api.pagination import Connection, paginate
@@ -132,7 +133,7 @@ class ImportJob(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[ImportJob | None]:
         check(info, Permission.MANAGE_STOCK)
-        found = await load_jobs(info, [int(i) for i in node_ids])
+        found = await load_jobs(info, ids.node_ids(node_ids, "ImportJob"))
         return [cls.from_record(job) if job else None for job in found]
 
     @strawberry.field(description="Done as a fraction of the rows, 0 to 1.")

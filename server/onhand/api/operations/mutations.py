@@ -6,6 +6,11 @@ import strawberry
 
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
+from onhand.api.operations.count_types import (
+    CycleCount,
+    CycleCountLine,
+    ReconciliationRun,
+)
 from onhand.api.operations.inputs import (
     ApproveCycleCountLineInput,
     CancelTransferOrderInput,
@@ -19,9 +24,6 @@ from onhand.api.operations.inputs import (
     line_id,
 )
 from onhand.api.operations.types import (
-    CycleCount,
-    CycleCountLine,
-    ReconciliationRun,
     TransferDiscrepancy,
     TransferOrder,
 )

@@ -7,7 +7,7 @@ from graphql import GraphQLError
 
 from onhand.api import ids
 from onhand.api.context import Info
-from onhand.api.operations.types import (
+from onhand.api.operations.count_types import (
     CycleCount,
     CycleCountLine,
     CycleCountLineConnection,
@@ -15,6 +15,8 @@ from onhand.api.operations.types import (
     ReconciliationDiscrepancy,
     ReconciliationDiscrepancyConnection,
     ReconciliationRun,
+)
+from onhand.api.operations.types import (
     TransferDiscrepancy,
     TransferDiscrepancyConnection,
     TransferOrder,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -96,7 +97,8 @@ class Reservation(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Reservation | None]:
         check(info, Permission.RESERVE_STOCK)
-        found = [await load_reservation(info, int(i)) for i in node_ids]
+        wanted = ids.node_ids(node_ids, "Reservation")
+        found = await asyncio.gather(*(load_reservation(info, i) for i in wanted))
         for record in found:
             if record is not None:
                 check_readable(info, record.channel_id or 0)

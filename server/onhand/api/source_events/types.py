@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
 import strawberry
 from strawberry import relay
 
+from onhand.api import ids
 from onhand.api.context import Info
 from onhand.api.errors import UserError, from_problem
 from onhand.api.events.scalars import Long
@@ -107,7 +109,8 @@ class SourceEvent(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[SourceEvent | None]:
         check(info, Permission.READ_AUDIT)
-        found = [await load_source_event(info, int(i)) for i in node_ids]
+        wanted = ids.node_ids(node_ids, "SourceEvent")
+        found = await asyncio.gather(*(load_source_event(info, i) for i in wanted))
         return [cls.from_record(r) if r else None for r in found]
 
     @strawberry.field
