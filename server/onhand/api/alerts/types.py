@@ -143,15 +143,13 @@ class Alert(relay.Node):
     async def product(self, info: Info) -> Product | None:
         if self.product_id is None:
             return None
-        record = await info.context.loaders.product.load(self.product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self.product_id)
 
     @strawberry.field(description="The warehouse, for stock and transfer alerts.")
     async def warehouse(self, info: Info) -> Warehouse | None:
         if self.warehouse_id is None:
             return None
-        record = await info.context.loaders.warehouse.load(self.warehouse_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self.warehouse_id)
 
     @strawberry.field(description="The channel, for SYNC_STALLED.")
     async def channel(self, info: Info) -> Channel | None:

@@ -118,8 +118,7 @@ class AllocationMove:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self.product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self.product_id)
 
     @strawberry.field
     async def from_channel(self, info: Info) -> Channel | None:

@@ -58,8 +58,7 @@ class ChannelFeedItem:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self.pk)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self.pk)
 
 
 @strawberry.type(description="A page of a channel's change feed.")
@@ -149,8 +148,7 @@ class ChannelAvailabilityChange:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self.pk)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self.pk)
 
     @strawberry.field
     async def channel(self, info: Info) -> Channel | None:

@@ -157,8 +157,7 @@ class ChannelWarehouseStock:
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        record = await info.context.loaders.warehouse.load(self.warehouse_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self.warehouse_id)
 
 
 @strawberry.type(
@@ -212,8 +211,7 @@ class ChannelInventory:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self.product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self.product_id)
 
     @strawberry.field(description="The per-warehouse breakdown (needs READ_STOCK).")
     def warehouses(self, info: Info) -> list[ChannelWarehouseStock]:

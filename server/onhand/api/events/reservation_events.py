@@ -102,13 +102,11 @@ class ReservationChange(StreamEvent):
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self._product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self._product_id)
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        record = await info.context.loaders.warehouse.load(self._warehouse_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self._warehouse_id)
 
     @strawberry.field
     async def channel(self, info: Info) -> Channel | None:

@@ -78,13 +78,11 @@ class InventoryUpdate(StreamEvent):
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self._product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self._product_id)
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        record = await info.context.loaders.warehouse.load(self._warehouse_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self._warehouse_id)
 
 
 @strawberry.type(description="Stock moved between warehouses (both legs in one change).")
@@ -120,8 +118,7 @@ class InventoryTransfer(StreamEvent):
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self._product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self._product_id)
 
 
 @strawberry.type(description="An event of a kind this version of the API has no type for.")

@@ -10,7 +10,7 @@ import strawberry
 from onhand.api import ids
 from onhand.api.context import Info
 from onhand.api.inventory.types import InventoryLevel, InventoryMovement
-from onhand.api.operations.types import movement_of, product_of, warehouse_of
+from onhand.api.operations.types import movement_of
 from onhand.api.pagination import Connection, paginate
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
@@ -70,11 +70,11 @@ class ReconciliationDiscrepancy:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        return await product_of(info, self.product_id)
+        return await Product.load(info, self.product_id)
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        return await warehouse_of(info, self.warehouse_id)
+        return await Warehouse.load(info, self.warehouse_id)
 
 
 ReconciliationDiscrepancyConnection = Connection[ReconciliationDiscrepancy]
@@ -108,7 +108,7 @@ class ReconciliationRun:
 
     @strawberry.field(description="The warehouse checked; null: every warehouse.")
     async def warehouse(self, info: Info) -> Warehouse | None:
-        return await warehouse_of(info, self.warehouse_id)
+        return await Warehouse.load(info, self.warehouse_id)
 
     @strawberry.field
     async def discrepancies(
@@ -167,11 +167,11 @@ class CycleCountLine:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        return await product_of(info, self.product_id)
+        return await Product.load(info, self.product_id)
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        return await warehouse_of(info, self.warehouse_id)
+        return await Warehouse.load(info, self.warehouse_id)
 
     @strawberry.field(description="The CYCLE_COUNT ledger row that applied it.")
     async def movement(self, info: Info) -> InventoryMovement | None:
@@ -207,4 +207,4 @@ class CycleCount:
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        return await warehouse_of(info, self.warehouse_id)
+        return await Warehouse.load(info, self.warehouse_id)

@@ -33,18 +33,6 @@ DiscrepancyStatusEnum = strawberry.enum(
 )
 
 
-async def product_of(info: Info, product_id: int) -> Product | None:
-    record = await info.context.loaders.product.load(product_id)
-    return Product.from_record(record) if record else None
-
-
-async def warehouse_of(info: Info, warehouse_id: int | None) -> Warehouse | None:
-    if warehouse_id is None:
-        return None
-    record = await info.context.loaders.warehouse.load(warehouse_id)
-    return Warehouse.from_record(record) if record else None
-
-
 async def movement_of(info: Info, movement_id: int | None) -> InventoryMovement | None:
     if movement_id is None:
         return None
@@ -80,7 +68,7 @@ class TransferOrderLine:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        return await product_of(info, self.product_id)
+        return await Product.load(info, self.product_id)
 
     @strawberry.field(description="The TRANSFER reservation that held the units at the source.")
     async def reservation(self, info: Info) -> Reservation | None:
@@ -128,11 +116,11 @@ class TransferDiscrepancy:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        return await product_of(info, self.product_id)
+        return await Product.load(info, self.product_id)
 
     @strawberry.field(description="The destination warehouse.")
     async def warehouse(self, info: Info) -> Warehouse | None:
-        return await warehouse_of(info, self.warehouse_id)
+        return await Warehouse.load(info, self.warehouse_id)
 
 
 async def load_transfer_order(info: Info, order_id: int) -> transfers.TransferOrder | None:
@@ -207,11 +195,11 @@ class TransferOrder(relay.Node):
 
     @strawberry.field
     async def from_warehouse(self, info: Info) -> Warehouse | None:
-        return await warehouse_of(info, self.from_warehouse_id)
+        return await Warehouse.load(info, self.from_warehouse_id)
 
     @strawberry.field
     async def to_warehouse(self, info: Info) -> Warehouse | None:
-        return await warehouse_of(info, self.to_warehouse_id)
+        return await Warehouse.load(info, self.to_warehouse_id)
 
     @strawberry.field(description="Lines closed short, to investigate.")
     async def discrepancies(self, info: Info) -> list[TransferDiscrepancy]:

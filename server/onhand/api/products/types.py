@@ -38,6 +38,14 @@ class Product(relay.Node):
     updated_at: datetime
 
     @classmethod
+    async def load(cls, info: Info, product_id: int | None) -> Product | None:
+        """The product with this id, through the request's dataloader (None: none)."""
+        if product_id is None:
+            return None
+        record = await info.context.loaders.product.load(product_id)
+        return cls.from_record(record) if record else None
+
+    @classmethod
     def from_record(cls, record: records.Product) -> Product:
         return cls(
             id=record.id,

@@ -106,13 +106,11 @@ class Reservation(relay.Node):
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self.product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self.product_id)
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        record = await info.context.loaders.warehouse.load(self.warehouse_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self.warehouse_id)
 
     @strawberry.field
     async def channel(self, info: Info) -> Channel | None:
@@ -159,8 +157,7 @@ class ReservationFailure:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self._product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self._product_id)
 
 
 @strawberry.type
@@ -171,8 +168,7 @@ class ShipmentLine:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self.product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self.product_id)
 
 
 @strawberry.type(description="What one warehouse would ship.")
@@ -187,8 +183,7 @@ class Shipment:
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        record = await info.context.loaders.warehouse.load(self.warehouse_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self.warehouse_id)
 
 
 @strawberry.type(description="Where an order would ship from: one warehouse if one can.")

@@ -115,20 +115,17 @@ class SourceEvent(relay.Node):
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        record = await info.context.loaders.product.load(self._product_id)
-        return Product.from_record(record) if record else None
+        return await Product.load(info, self._product_id)
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
-        record = await info.context.loaders.warehouse.load(self._warehouse_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self._warehouse_id)
 
     @strawberry.field(description="A TRANSFER's destination.")
     async def destination_warehouse(self, info: Info) -> Warehouse | None:
         if self._destination_id is None:
             return None
-        record = await info.context.loaders.warehouse.load(self._destination_id)
-        return Warehouse.from_record(record) if record else None
+        return await Warehouse.load(info, self._destination_id)
 
     @strawberry.field(description="The ledger rows it wrote (none unless APPLIED).")
     async def movements(self, info: Info) -> list[InventoryMovement]:

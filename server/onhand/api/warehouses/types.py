@@ -53,6 +53,14 @@ class Warehouse(relay.Node):
     updated_at: datetime
 
     @classmethod
+    async def load(cls, info: Info, warehouse_id: int | None) -> Warehouse | None:
+        """The warehouse with this id, through the request's dataloader (None: none)."""
+        if warehouse_id is None:
+            return None
+        record = await info.context.loaders.warehouse.load(warehouse_id)
+        return cls.from_record(record) if record else None
+
+    @classmethod
     def from_record(cls, record: records.Warehouse) -> Warehouse:
         return cls(
             id=record.id,
