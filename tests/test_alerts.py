@@ -228,14 +228,19 @@ async def test_the_configured_velocity_and_low_stock_thresholds_are_used(
     assert limits == Thresholds(low_stock=200, high_velocity_units_per_hour=5)
     pair = (ids.decode(made["product"], "Product", "p"), ids.decode(made["DC-1"], "Warehouse", "w"))
     # Judged with these settings (and rolled back, so the running server is undisturbed).
+    calmer = Thresholds(low_stock=200, high_velocity_units_per_hour=50)
     async with engine.connect() as conn:
         transaction = await conn.begin()
         raised = await judge_levels(conn, [pair], limits)
+        # Judged again once the hour's outbound is under the threshold (as when the hour
+        # has slid past the sales): the velocity alert resolves by itself, the other stays.
+        again = await judge_levels(conn, [pair], calmer)
         await transaction.rollback()
     kinds = {a.kind: a for a in raised}
     assert set(kinds) == {"HIGH_VELOCITY", "LOW_STOCK"}
     assert kinds["HIGH_VELOCITY"].details["quantity"] == 6
     assert kinds["LOW_STOCK"].details["threshold"] == 200
+    assert [(a.kind, a.status) for a in again] == [("HIGH_VELOCITY", "RESOLVED")]
 
 
 async def test_sync_stalled_is_raised_once_and_resolved_when_sync_resumes(
