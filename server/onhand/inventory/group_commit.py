@@ -88,7 +88,7 @@ class _Queue:
                 try:
                     await self._write(batch)
                 except BaseException as error:
-                    # Whatever went wrong, no caller of the batch may be left waiting.
+                    # Whatever went wrong, no caller of the batch is left waiting.
                     for unit in batch:
                         if not unit.future.done():
                             unit.future.set_exception(error)
@@ -121,20 +121,14 @@ class _Queue:
                     raise _UnitFailedError from error
             return outcomes
 
+        # Anything else than a unit's failure (the commit itself failing, the connection
+        # dropped, say) leaves it unknown whether the batch took effect: nothing is run again,
+        # and _drain tells every caller.
         try:
             outcomes = await in_transaction(self.owner.engine, together)
         except _UnitFailedError:
             log.info("a batch of %d failed as a whole; writing its units one by one", len(batch))
             await asyncio.gather(*(_alone(self.owner.engine, unit) for unit in batch))
-            return
-        except BaseException as error:
-            # The commit itself failed (the connection dropped, say): whether it took effect
-            # is unknown, so nothing is run again; every caller hears of the failure.
-            for unit in batch:
-                if not unit.future.done():
-                    unit.future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
             return
         for unit, outcome in zip(batch, outcomes, strict=True):
             if unit.future.done():
