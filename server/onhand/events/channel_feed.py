@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.events import store
 from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
+from onhand.events.payloads import global_id
 from onhand.inventory.channels import Channel
 from onhand.inventory.errors import DomainError, ErrorCode
 
@@ -78,6 +80,14 @@ class FeedItem:
     product_id: int
     sku: str
     available_to_sell: int
+
+    def to_json(self) -> dict[str, Any]:
+        """As pushed batches and the feed's compact `entries` carry it."""
+        return {
+            "productId": global_id("Product", self.product_id),
+            "sku": self.sku,
+            "availableToSell": self.available_to_sell,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,6 @@ from onhand.db.transactions import in_transaction
 from onhand.events import channel_feed, channel_sync
 from onhand.events.channel_feed import Cursor, FeedPage
 from onhand.events.outbox import Event, Topic, append
-from onhand.events.payloads import global_id
 from onhand.inventory.channels import Channel, get_channel
 from onhand.inventory.errors import DomainError, ErrorCode
 from onhand.services import Services
@@ -86,14 +85,7 @@ def batch_body(channel: Channel, page: FeedPage) -> dict[str, Any]:
         "cursor": str(page.cursor),
         "hasMore": page.has_more,
         "snapshot": page.snapshot,
-        "items": [
-            {
-                "productId": global_id("Product", item.product_id),
-                "sku": item.sku,
-                "availableToSell": item.available_to_sell,
-            }
-            for item in page.items
-        ],
+        "items": [item.to_json() for item in page.items],
     }
 
 

@@ -83,14 +83,7 @@ class ChannelFeed:
         "`{productId: ID, sku: String, availableToSell: Int}`."
     )
     def entries(self) -> list[JSON]:
-        return [
-            {
-                "productId": global_id("Product", item.product_id),
-                "sku": item.sku,
-                "availableToSell": item.available_to_sell,
-            }
-            for item in self.records
-        ]
+        return [item.to_json() for item in self.records]
 
 
 @strawberry.type(description="Where a channel's connector is in its feed.")

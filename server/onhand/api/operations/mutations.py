@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 
 from onhand.api.context import Context, Info
@@ -40,6 +42,25 @@ from onhand.inventory.transfer_receiving import receive_transfer_order
 from onhand.inventory.transfer_shipping import cancel_transfer_order, ship_transfer_order
 
 STOCK = Permission.MANAGE_STOCK
+
+
+P = TypeVar("P")
+
+
+async def _review(
+    info: Info, node_id: strawberry.ID, note: str | None, approve: bool, payload: type[P]
+) -> P:
+    """Approve or reject a count line under review, as `payload`."""
+
+    async def work(context: Context) -> P:
+        target = line_id(node_id)
+        change = context.change_context()
+        line = await context.transaction(
+            lambda conn: review_line(conn, target, approve, note, change)
+        )
+        return payload(cycle_count_line=CycleCountLine.from_record(line))  # type: ignore[call-arg]
+
+    return await mutate(info, STOCK, payload, work)
 
 
 @strawberry.type
@@ -200,29 +221,13 @@ class OperationsMutation:
     async def approve_cycle_count_line(
         self, info: Info, input: ApproveCycleCountLineInput
     ) -> ApproveCycleCountLinePayload:
-        async def work(context: Context) -> ApproveCycleCountLinePayload:
-            target = line_id(input.id)
-            change = context.change_context()
-            line = await context.transaction(
-                lambda conn: review_line(conn, target, True, input.note, change)
-            )
-            return ApproveCycleCountLinePayload(cycle_count_line=CycleCountLine.from_record(line))
-
-        return await mutate(info, STOCK, ApproveCycleCountLinePayload, work)
+        return await _review(info, input.id, input.note, True, ApproveCycleCountLinePayload)
 
     @strawberry.mutation(description="Reject a count line under review: no stock changes.")
     async def reject_cycle_count_line(
         self, info: Info, input: RejectCycleCountLineInput
     ) -> RejectCycleCountLinePayload:
-        async def work(context: Context) -> RejectCycleCountLinePayload:
-            target = line_id(input.id)
-            change = context.change_context()
-            line = await context.transaction(
-                lambda conn: review_line(conn, target, False, input.note, change)
-            )
-            return RejectCycleCountLinePayload(cycle_count_line=CycleCountLine.from_record(line))
-
-        return await mutate(info, STOCK, RejectCycleCountLinePayload, work)
+        return await _review(info, input.id, input.note, False, RejectCycleCountLinePayload)
 
     @strawberry.mutation(description="Close the investigation of a transfer discrepancy.")
     async def resolve_transfer_discrepancy(
