@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=1)
     max_query_tokens: int = Field(default=2000, ge=10)
     max_aliases: int = Field(default=30, ge=1)
+    # Fields one operation may select and fragments a document may define; a fragment's
+    # fields count again in each place it is spread.
+    max_selections: int = Field(default=2000, ge=1)
+    max_fragments: int = Field(default=100, ge=0)
     max_page_size: int = Field(default=250, ge=1)
     default_page_size: int = Field(default=50, ge=1)
     graphiql: bool = True

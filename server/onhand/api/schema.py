@@ -6,10 +6,8 @@ import strawberry
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -23,6 +21,7 @@ from onhand.api.channels.feed import ChannelFeedMutation, ChannelFeedQuery, Chan
 from onhand.api.channels.mutations import ChannelMutation
 from onhand.api.channels.queries import ChannelQuery
 from onhand.api.context import Info
+from onhand.api.document_limits import Limits, bound_field_merging, document_limits_rule
 from onhand.api.events.reservation_events import ReservationSubscription
 from onhand.api.events.scalars import SCALARS
 from onhand.api.events.subscriptions import EventQuery, EventSubscription
@@ -111,10 +110,17 @@ SUBSCRIPTIONS: tuple[type, ...] = (
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # The depth and alias rules are built once: each limiter makes a new rule class, and the
-    # validation cache is keyed by the rule classes, so rules made per request never hit it.
-    depth_rules = QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
-    alias_rules = MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
+    # The limits rule is built once: the validation cache is keyed by the rule classes, so a
+    # rule made per request would never hit it.
+    limits_rule = document_limits_rule(
+        Limits(
+            depth=settings.max_query_depth,
+            aliases=settings.max_aliases,
+            selections=settings.max_selections,
+            fragments=settings.max_fragments,
+        )
+    )
+    bound_field_merging()
     query = merge_types("Query", (node_query(), *QUERIES))
     mutation = merge_types("Mutation", MUTATIONS)
     subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
@@ -130,8 +136,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=1024),
-            lambda: AddValidationRules(depth_rules),
-            lambda: AddValidationRules(alias_rules),
+            lambda: AddValidationRules([limits_rule]),
             lambda: ValidationCache(maxsize=1024),
             DomainErrorCodes,
             MaskUnexpectedErrors,
