@@ -11,8 +11,10 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
+from onhand.auth.roles import Role
 from support import factories
 from support.client import Client
+from support.ws import Subscriber
 
 # A refusal takes milliseconds; before the limits were linear, 20 levels took 15 s.
 FAST = 1.0
@@ -71,6 +73,29 @@ async def test_a_fragment_bomb_is_refused_at_once_while_health_answers(
     assert named in error["message"].lower(), error
     assert took < FAST, f"the refusal took {took:.2f} s"
     assert max(health_waits) < FAST, f"/healthz waited {max(health_waits):.2f} s"
+
+
+@pytest.mark.parametrize(
+    ("document", "named"),
+    [
+        # 200,000 tokens: seconds to parse, had the socket no token limit.
+        ("subscription {" + " a" * 200_000 + " }", "tokens"),
+        (doubling_fragments(20, "inventoryUpdated { sequence }", root="Subscription"), "fields"),
+    ],
+    ids=["tokens", "fragments"],
+)
+async def test_a_costly_subscription_is_refused_at_once_over_websocket(
+    base_url: str, tokens: dict[Role, str], http: httpx.AsyncClient, document: str, named: str
+) -> None:
+    async with Subscriber(base_url, tokens[Role.STOREFRONT]) as subscriber:
+        started = time.monotonic()
+        async with asyncio.timeout(10 * FAST):
+            refusal = asyncio.create_task(subscriber.refused(document))
+            assert (await http.get("/healthz")).json() == {"status": "ok"}
+            errors = await refusal
+        took = time.monotonic() - started
+    assert named in errors[0]["message"], errors
+    assert took < FAST, f"the refusal took {took:.2f} s"
 
 
 async def test_too_many_fragments_are_refused(admin: Client) -> None:

@@ -43,22 +43,6 @@ async def changes(subscriber: Subscriber, count: int) -> list[dict[str, Any]]:
     return [(await subscriber.next())["data"]["reservationChanged"] for _ in range(count)]
 
 
-async def refused(
-    subscriber: Subscriber, query: str, variables: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The errors a subscription is refused with (as an error message, or a result holding
-    only errors), then its end."""
-    payload = {"query": query, "variables": variables}
-    await subscriber.send({"id": "1", "type": "subscribe", "payload": payload})
-    message = await subscriber.receive()
-    if message["type"] == "error":
-        return list(message["payload"])
-    assert message["type"] == "next", message
-    assert message["payload"]["data"] is None, message
-    assert (await subscriber.receive())["type"] == "complete"
-    return list(message["payload"]["errors"])
-
-
 async def adjust(client: Client, sku: str, code: str, delta: int) -> None:
     await client.mutate(
         "adjustInventory",
@@ -159,7 +143,7 @@ async def test_a_connector_sees_only_its_own_channels_reservations(
     assert (event["referenceId"], event["channel"]) == ("mkt-1", {"code": "MARKET"})
     # Naming another channel is refused.
     async with Subscriber(base_url, market.token) as subscriber:
-        [error] = await refused(subscriber, CHANGED, {"channel": "WEB"})
+        [error] = await subscriber.refused(CHANGED, {"channel": "WEB"})
     assert error["extensions"]["code"] == "FORBIDDEN"
 
 
@@ -189,5 +173,5 @@ async def test_inventory_updated_with_an_unknown_channel_is_refused(
     base_url: str, tokens: dict[Role, str]
 ) -> None:
     async with Subscriber(base_url, tokens[Role.STOREFRONT]) as subscriber:
-        [error] = await refused(subscriber, UPDATED, {"channelCode": "NOPE"})
+        [error] = await subscriber.refused(UPDATED, {"channelCode": "NOPE"})
     assert "NOPE" in error["message"]

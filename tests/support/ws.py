@@ -63,3 +63,18 @@ class Subscriber:
         kind = "next" if self.protocol == "graphql-transport-ws" else "data"
         assert message["type"] == kind, message
         return dict(message["payload"])
+
+    async def refused(self, query: str, variables: dict[str, Any] | None = None) -> list[Any]:
+        """The errors a subscription is refused with (as an error message, or a result holding
+        only errors, then its end)."""
+        self._ids += 1
+        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
+        payload = {"query": query, "variables": variables or {}}
+        await self.send({"id": str(self._ids), "type": kind, "payload": payload})
+        message = await self.receive()
+        if message["type"] == "error":
+            return list(message["payload"])
+        assert message["type"] == "next", message
+        assert message["payload"]["data"] is None, message
+        assert (await self.receive())["type"] == "complete"
+        return list(message["payload"]["errors"])

@@ -194,7 +194,7 @@ class Connection:
         variables = payload.get("variables")
         operation_name = payload.get("operationName")
         try:
-            kind = operation_type(query, operation_name)
+            kind = operation_type(query, operation_name, self.services.settings.max_query_tokens)
         except GraphQLError as error:
             self._queue(self._error_message(operation_id, encode_errors([error])))
             return

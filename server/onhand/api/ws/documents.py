@@ -1,5 +1,6 @@
 """Looking into a subscribe message's document: which operation it runs, and whether it asks
-for a replay (`after:`), which decides if its execution can be shared."""
+for a replay (`after:`), which decides if its execution can be shared. Documents are parsed
+with the same token limit as over HTTP: parsing a megabyte of tokens takes seconds."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ from graphql import (
 
 
 @lru_cache(maxsize=1024)
-def parsed(query: str) -> DocumentNode:
-    return parse(query)
+def parsed(query: str, max_tokens: int) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
 
 
-def operation_type(query: str, operation_name: str | None) -> str:
+def operation_type(query: str, operation_name: str | None, max_tokens: int) -> str:
     """'query', 'mutation' or 'subscription'; raises GraphQLError for a bad document."""
-    operations = [d for d in parsed(query).definitions if isinstance(d, OperationDefinitionNode)]
+    document = parsed(query, max_tokens)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
     if len(operations) != 1:
@@ -49,8 +51,8 @@ class _AfterFinder(Visitor):
             self.replays = True
 
 
-def replays(query: str, variables: dict[str, Any] | None) -> bool:
+def replays(query: str, variables: dict[str, Any] | None, max_tokens: int) -> bool:
     """True when the operation passes a non-null `after` anywhere."""
     finder = _AfterFinder(variables or {})
-    visit(parsed(query), finder)
+    visit(parsed(query, max_tokens), finder)
     return finder.replays

@@ -15,7 +15,7 @@ class WebSocketEndpoint:
     def __init__(self, schema: strawberry.Schema, services: Services) -> None:
         self.schema = schema
         self.services = services
-        self.fanout = Fanout(schema)
+        self.fanout = Fanout(schema, services.settings.max_query_tokens)
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, authorization: str | None

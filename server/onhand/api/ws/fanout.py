@@ -86,8 +86,9 @@ class SharedSubscription:
 class Fanout:
     """The shared subscriptions of this process, by document, variables and scope."""
 
-    def __init__(self, schema: strawberry.Schema) -> None:
+    def __init__(self, schema: strawberry.Schema, max_tokens: int) -> None:
         self.schema = schema
+        self.max_tokens = max_tokens
         self.shared: dict[Hashable, SharedSubscription] = {}
 
     async def join(
@@ -124,14 +125,14 @@ class Fanout:
         if self.shared.get(shared.key) is shared:
             del self.shared[shared.key]
 
-    @staticmethod
     def _key(
+        self,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
         context: Context,
     ) -> Hashable:
-        if replays(query, variables):
+        if replays(query, variables, self.max_tokens):
             return ("own", uuid.uuid4().hex)  # a replay is this subscriber's alone
         principal = context.principal
         scope = (principal.role, principal.channel_id) if principal else None
