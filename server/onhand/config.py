@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     port: int = Field(default=8000, ge=0, le=65535)
     # Seconds an API token lookup is cached in the process; a revoked token stops working
-    # after at most this long.
+    # after at most this long (its open WebSockets are closed a second later at most).
     token_cache_seconds: float = Field(default=10.0, ge=0)
 
     # Query safety.

@@ -10,18 +10,32 @@ import websockets
 
 
 class Subscriber:
-    def __init__(self, base_url: str, token: str | None, protocol: str = "graphql-transport-ws"):
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        protocol: str = "graphql-transport-ws",
+        in_header: bool = False,
+    ):
+        """The token goes in connection_init's payload, or with `in_header` in the
+        handshake's Authorization header."""
         self.url = base_url.replace("http://", "ws://") + "/graphql"
         self.token = token
         self.protocol = protocol
+        self.in_header = in_header
         self.socket: Any = None
         self._ids = 0
 
     async def __aenter__(self) -> Subscriber:
+        authorization = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self.socket = await websockets.connect(
-            self.url, subprotocols=[self.protocol], max_size=None, compression=None
+            self.url,
+            subprotocols=[self.protocol],
+            max_size=None,
+            compression=None,
+            additional_headers=authorization if self.in_header else None,
         )
-        payload = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        payload = {} if self.in_header else authorization
         await self.send({"type": "connection_init", "payload": payload})
         ack = await self.receive()
         assert ack["type"] == "connection_ack", ack

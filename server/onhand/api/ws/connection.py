@@ -46,6 +46,7 @@ class Connection:
         schema: strawberry.Schema,
         fanout: Fanout,
         principal: Principal | None,
+        credential: str | None,
         queue_size: int,
     ) -> None:
         self._receive = receive
@@ -55,6 +56,9 @@ class Connection:
         self.schema = schema
         self.fanout = fanout
         self.principal = principal
+        # The Authorization the principal came from, checked again on every subscribe and
+        # by the revocation watch: a socket outlives the token it was opened with.
+        self.credential = credential if principal is not None else None
         self.acknowledged = False
         self.closed = False
         self._outgoing: asyncio.Queue[str | None] = asyncio.Queue(queue_size)
@@ -71,7 +75,7 @@ class Connection:
         try:
             while not self.closed:
                 message = await self._receive()
-                if message["type"] == "websocket.disconnect":
+                if message["type"] == "websocket.disconnect" or self.closed:
                     break
                 text = message.get("text")
                 if text is None:
@@ -97,6 +101,9 @@ class Connection:
         self.closed = True
         with contextlib.suppress(Exception):
             await self._send({"type": "websocket.close", "code": code, "reason": reason[:120]})
+
+    async def close_revoked(self) -> None:
+        await self.close(codes.FORBIDDEN, "forbidden: the token was revoked")
 
     async def _write(self) -> None:
         while True:
@@ -173,6 +180,7 @@ class Connection:
             token = payload.get("authToken") or payload.get("token")
             credential = header or (f"Bearer {token}" if token else None)
             self.principal = await self.services.authenticator.authenticate(credential)
+            self.credential = credential
         if self.principal is None:
             await self.close(codes.FORBIDDEN, "unauthenticated: send Authorization in the payload")
             raise ConnectionClosedError
@@ -182,6 +190,9 @@ class Connection:
     async def _subscribe(self, message: dict[str, Any]) -> None:
         if not self.acknowledged:
             await self.close(codes.UNAUTHORIZED, "unauthorized: send connection_init first")
+            raise ConnectionClosedError
+        if await self.services.authenticator.authenticate(self.credential) is None:
+            await self.close_revoked()
             raise ConnectionClosedError
         operation_id = str(message.get("id"))
         if operation_id in self._shared or operation_id in self._tasks:

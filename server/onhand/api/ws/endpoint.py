@@ -8,6 +8,7 @@ from starlette.types import Receive, Scope, Send
 from onhand.api.ws.connection import Connection
 from onhand.api.ws.fanout import Fanout
 from onhand.api.ws.protocols import PROTOCOLS
+from onhand.api.ws.revocation import RevocationWatch
 from onhand.services import Services
 
 
@@ -16,6 +17,7 @@ class WebSocketEndpoint:
         self.schema = schema
         self.services = services
         self.fanout = Fanout(schema, services.settings.max_query_tokens)
+        self.revocations = RevocationWatch(services.authenticator)
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, authorization: str | None
@@ -41,6 +43,8 @@ class WebSocketEndpoint:
             self.schema,
             self.fanout,
             principal,
+            authorization,
             queue_size=self.services.settings.subscriber_buffer_events,
         )
-        await connection.serve()
+        async with self.revocations.watching(connection):
+            await connection.serve()
