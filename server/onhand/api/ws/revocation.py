@@ -1,7 +1,7 @@
 """Closing the WebSockets of revoked tokens.
 
-A socket authenticates once, at its start; a subscription may then stream for days. Every
-message a client sends is checked again (connection.py); this closes the sockets that send
+A socket authenticates once, at its start; a subscription may then stream for days. Each
+subscribe message checks the token again (connection.py); this closes the sockets that send
 nothing. Once a second it looks up each token with open sockets, through the same cache as
 every request, so a revoked token's sockets close within TOKEN_CACHE_SECONDS and a second,
 and the watch costs the database at most one lookup per token and cache period.
