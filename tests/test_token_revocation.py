@@ -142,10 +142,8 @@ async def test_nothing_sent_on_a_revoked_tokens_socket_runs(
             await asyncio.sleep(0.05)
 
         with contextlib.suppress(ConnectionClosed):  # the periodic check may be first
-            payload = {"query": UPDATED, "variables": {"skus": ["REVOKE-2"]}}
-            await subscribing.send({"id": "1", "type": "subscribe", "payload": payload})
-            payload = {"query": ADJUST, "variables": adjustment("REVOKE-2", 7)}
-            await adjusting.send({"id": "1", "type": "subscribe", "payload": payload})
+            await subscribing.start(UPDATED, {"skus": ["REVOKE-2"]})
+            await adjusting.start(ADJUST, adjustment("REVOKE-2", 7))
         codes = await asyncio.gather(
             close_code(subscribing, CLOSED_WITHIN), close_code(adjusting, CLOSED_WITHIN)
         )

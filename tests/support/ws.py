@@ -52,12 +52,17 @@ class Subscriber:
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
         """Start a subscription; returns once the server is listening for it."""
+        operation_id = await self.start(query, variables)
+        await self.ready()
+        return operation_id
+
+    async def start(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        """Send a subscribe (or legacy start) message; returns its id."""
         self._ids += 1
         operation_id = str(self._ids)
         kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
         payload = {"query": query, "variables": variables or {}}
         await self.send({"id": operation_id, "type": kind, "payload": payload})
-        await self.ready()
         return operation_id
 
     async def ready(self) -> None:
@@ -81,10 +86,7 @@ class Subscriber:
     async def refused(self, query: str, variables: dict[str, Any] | None = None) -> list[Any]:
         """The errors a subscription is refused with (as an error message, or a result holding
         only errors, then its end)."""
-        self._ids += 1
-        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
-        payload = {"query": query, "variables": variables or {}}
-        await self.send({"id": str(self._ids), "type": kind, "payload": payload})
+        await self.start(query, variables)
         message = await self.receive()
         if message["type"] == "error":
             return list(message["payload"])
