@@ -5,9 +5,9 @@ committed around the outage are not missed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -29,7 +29,8 @@ from onhand.inventory.ledger import (
 from support import factories
 from support.client import Client
 from support.database import published, refusing_connections
-from support.processes import Output, onhand_process
+from support.processes import onhand_process
+from support.waiting import until
 from support.ws import Subscriber
 from test_subscriptions import UPDATED, adjust
 
@@ -80,16 +81,8 @@ async def ready(http: httpx.AsyncClient) -> bool:
         return False
 
 
-async def until(
-    condition: Callable[[], Awaitable[bool]], what: str, output: Output, seconds: float = 30
-) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            while not await condition():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        message = f"{what} within {seconds} s; the server said:\n{output.text}"
-        raise AssertionError(message) from None
+async def not_ready(http: httpx.AsyncClient) -> bool:
+    return not await ready(http)
 
 
 async def quantities(subscriber: Subscriber, count: int) -> list[int]:
@@ -106,57 +99,55 @@ async def test_subscribers_hear_every_event_after_a_database_outage(
     engine = create_engine(fresh_database)
     async with engine.begin() as conn:
         token = (await create_token(conn, "outage", Role.ADMIN)).secret
-    # The hub looks at the outbox every 0.2 s, so it meets the outage at once.
-    env = {"ONHAND_EVENT_POLL_SECONDS": "0.2"}
-    try:
-        with onhand_process(fresh_database, **env) as server:
-            log = server.output
-            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-                writer = Client(http, token)
-                await factories.stocked(writer, "OUT-1", {"DC-1": 0})
-                await published(engine, seconds=30)
-                async with Subscriber(server.url, token) as old:
-                    await old.subscribe(UPDATED, {"skus": ["OUT-1"]})
-                    await adjust(writer, "OUT-1", "DC-1", 1)
-                    assert await quantities(old, 1) == [1]
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(engine.dispose)
+        # The hub looks at the outbox every 0.2 s, so it meets the outage at once.
+        onhand = stack.enter_context(
+            onhand_process(fresh_database, ONHAND_EVENT_POLL_SECONDS="0.2")
+        )
 
-                    # Committed just before the outage, but held back behind a writer that
-                    # is still running (events go out in commit order): it is published
-                    # only once the database is back.
-                    writer_elsewhere = await asyncpg.connect(plain_url(fresh_database))
-                    await writer_elsewhere.execute("BEGIN; SELECT txid_current()")
-                    await receive_one(fresh_database, "OUT-1", "DC-1")
-                    assert await unpublished_changes(engine) == 1
-                    async with refusing_connections(database_server, fresh_database):
+        def said() -> str:
+            return onhand.output.text  # the server's log
 
-                        async def down() -> bool:
-                            return not await ready(http)
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=onhand.url, timeout=30))
+        writer = Client(http, token)
+        await factories.stocked(writer, "OUT-1", {"DC-1": 0})
+        await published(engine, seconds=30)
+        old = await stack.enter_async_context(Subscriber(onhand.url, token))
+        await old.subscribe(UPDATED, {"skus": ["OUT-1"]})
+        await adjust(writer, "OUT-1", "DC-1", 1)
+        assert await quantities(old, 1) == [1]
 
-                        await until(down, "readyz saw the outage", log)
-                        # The outage lasts a few seconds: every loop that looks at the
-                        # database meets it, many times over.
-                        await asyncio.sleep(OUTAGE_SECONDS)
-                    writer_elsewhere.terminate()  # its connection was cut by the outage
-                    await engine.dispose()  # so were the test's own
-                    # Committed as soon as the database is back, before the server is.
-                    await receive_one(fresh_database, "OUT-1", "DC-1")
-                    await until(lambda: ready(http), "the server was ready again", log)
-                    assert await quantities(old, 2) == [2, 3]
+        # Committed just before the outage, but held back behind a writer that is still
+        # running (events go out in commit order): it is published once the database is back.
+        writer_elsewhere = await asyncpg.connect(plain_url(fresh_database))
+        await writer_elsewhere.execute("BEGIN; SELECT txid_current()")
+        await receive_one(fresh_database, "OUT-1", "DC-1")
+        assert await unpublished_changes(engine) == 1
+        async with refusing_connections(database_server, fresh_database):
+            await until(lambda: not_ready(http), "readyz saw the outage", explain=said)
+            # The outage lasts a few seconds: every loop that looks at the database meets
+            # it, many times over.
+            await asyncio.sleep(OUTAGE_SECONDS)
+        writer_elsewhere.terminate()  # its connection was cut by the outage
+        await engine.dispose()  # and so were the test's own
+        # Committed as soon as the database is back, before the server is.
+        await receive_one(fresh_database, "OUT-1", "DC-1")
+        await until(lambda: ready(http), "the server was ready again", explain=said)
+        assert await quantities(old, 2) == [2, 3]
 
-                    async with Subscriber(server.url, token) as new:
-                        await new.subscribe(UPDATED, {"skus": ["OUT-1"]})
-                        await adjust(writer, "OUT-1", "DC-1", 1)
-                        assert await quantities(new, 1) == [4]
-                    assert await quantities(old, 1) == [4]
+        async with Subscriber(onhand.url, token) as new:
+            await new.subscribe(UPDATED, {"skus": ["OUT-1"]})
+            await adjust(writer, "OUT-1", "DC-1", 1)
+            assert await quantities(new, 1) == [4]
+        assert await quantities(old, 1) == [4]
 
-                async def all_recovered() -> bool:
-                    return set(FAILED.findall(log.text)) <= set(RECOVERED.findall(log.text))
+        def all_recovered() -> bool:
+            return set(FAILED.findall(said())) <= set(RECOVERED.findall(said()))
 
-                await until(all_recovered, "every failed loop said it recovered", log)
-                assert (await http.get("/readyz")).json() == {"status": "ready"}
-            # Each loop said once that it failed, not once per retry.
-            failures = Counter(FAILED.findall(log.text))
-            assert "hub" in failures, log.text
-            assert max(failures.values()) == 1, log.text
-    finally:
-        await engine.dispose()
+        await until(all_recovered, "every failed loop said it recovered", explain=said)
+        assert (await http.get("/readyz")).json() == {"status": "ready"}
+        # Each loop said once that it failed, not once per retry.
+        failures = Counter(FAILED.findall(said()))
+        assert "hub" in failures, said()
+        assert max(failures.values()) == 1, said()

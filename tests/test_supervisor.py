@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,12 +16,7 @@ from onhand.services import Services
 from onhand.workers import runner
 from onhand.workers.supervisor import MAX_BACKOFF_SECONDS, Failures, Healthy, Supervisor
 from support.server import running_server
-
-
-async def until(condition: Callable[[], object], seconds: float = 15) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.01)
+from support.waiting import until
 
 
 async def test_a_loop_that_dies_is_restarted_and_logged_once_until_it_recovers(
@@ -44,7 +38,7 @@ async def test_a_loop_that_dies_is_restarted_and_logged_once_until_it_recovers(
 
     with caplog.at_level(logging.WARNING, logger="onhand.workers.supervisor"):
         async with supervisor.supervise({"fragile": dies_three_ways}):
-            await until(lambda: len(runs) == 4)
+            await until(lambda: len(runs) == 4, "the loop ran a fourth time")
             assert supervisor.not_running() == []
         assert supervisor.not_running() == [], "a stopped loop is no longer supervised"
     messages = [record.getMessage() for record in caplog.records]
@@ -78,7 +72,7 @@ async def test_a_loop_that_keeps_failing_is_not_running_and_waits_longer_each_ti
         raise ConnectionRefusedError("the database is down")
 
     async with supervisor.supervise({"hopeless": never_works}):
-        await until(lambda: len(started) >= 5)
+        await until(lambda: len(started) >= 5, "the loop was restarted four times")
         assert supervisor.not_running() == ["hopeless"]
     waits = [later - earlier for earlier, later in itertools.pairwise(started)]
     # A sleep may overrun on a busy machine, but never end early.
@@ -130,5 +124,5 @@ async def test_readyz_names_a_loop_that_is_not_running_until_it_runs_again(
             assert failures >= 1
 
             broken["now"] = False
-            await until(lambda: len(steps) > failures + 2, seconds=30)
+            await until(lambda: len(steps) > failures + 2, "the loop ran again")
             assert (await http.get("/readyz")).json() == {"status": "ready"}
