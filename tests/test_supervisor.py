@@ -79,6 +79,25 @@ async def test_a_loop_that_keeps_failing_is_not_running_and_waits_longer_each_ti
     assert all(wait >= 0.1 * 2**n * 0.95 for n, wait in enumerate(waits)), waits
 
 
+async def test_a_loop_that_swallows_its_cancellation_is_still_stopped() -> None:
+    supervisor = Supervisor()
+    swallowed: list[bool] = []
+
+    async def stubborn(healthy: Healthy) -> None:
+        while True:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(True)  # as asyncio.wait_for may do on Python 3.11
+
+    async with asyncio.timeout(10):
+        async with supervisor.supervise({"stubborn": stubborn}):
+            await asyncio.sleep(0)
+    assert swallowed == [True]
+
+
 async def test_two_loops_of_one_name_are_refused() -> None:
     supervisor = Supervisor()
 

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FIRST_BACKOFF_SECONDS = 0.1
 MAX_BACKOFF_SECONDS = 10.0
+STOP_RECHECK_SECONDS = 1.0
 
 Healthy = Callable[[], None]
 LoopBody = Callable[[Healthy], Awaitable[None]]
@@ -103,13 +104,8 @@ class Supervisor:
         try:
             yield
         finally:
+            await _stop([loop.task for loop in loops if loop.task is not None])
             for loop in loops:
-                assert loop.task is not None
-                loop.task.cancel()
-            for loop in loops:
-                assert loop.task is not None
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await loop.task
                 del self._loops[loop.name]
 
     def not_running(self) -> list[str]:
@@ -138,3 +134,14 @@ class Supervisor:
             finally:
                 loop.running = False
             await asyncio.sleep(loop.failures.failed(error))
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait for their end, cancelling again any that lives on: on Python
+    3.11, asyncio.wait_for swallows a cancellation that meets its result at the same moment,
+    and a loop would then run on and keep the process from stopping."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=STOP_RECHECK_SECONDS)
