@@ -37,6 +37,14 @@ def database_url(database_server: str) -> Iterator[str]:
     database.drop(database_server, url)
 
 
+@pytest.fixture
+def fresh_database(database_server: str) -> Iterator[str]:
+    """A database of its own, for a test that runs its own server processes on it."""
+    url = database.create(database_server)
+    yield url
+    database.drop(database_server, url)
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     # Webhook retries wait 50 ms instead of 1 s, so retry tests stay fast.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -24,7 +23,7 @@ from onhand.inventory.ledger import (
     Quantities,
     apply_change,
 )
-from support import database, factories
+from support import factories
 from support.client import Client
 from support.processes import onhand_server
 from support.server import running_server
@@ -39,13 +38,6 @@ def redis_answers() -> bool:
         return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping())
     except redis.RedisError:
         return False
-
-
-@pytest.fixture
-def fresh_database(database_server: str) -> Iterator[str]:
-    url = database.create(database_server)
-    yield url
-    database.drop(database_server, url)
 
 
 @pytest.mark.redis
@@ -72,8 +64,12 @@ async def test_events_cross_processes_through_redis(fresh_database: str) -> None
             async with Subscriber(second, token) as subscriber:
                 await subscriber.subscribe(UPDATED, {"skus": ["REDIS-1"]})
                 await adjust(writer, "REDIS-1", "DC-1", 41)
-                event = (await subscriber.next(seconds=5))["data"]["inventoryUpdated"]
-    assert event["newQuantity"] == 42
+                # The level's creation may be published late (behind another database's
+                # writer) and so be news to this subscriber too; the adjustment comes next.
+                heard = [(await subscriber.next(seconds=5))["data"]["inventoryUpdated"]]
+                if heard[0]["newQuantity"] == 1:
+                    heard.append((await subscriber.next(seconds=5))["data"]["inventoryUpdated"])
+    assert heard[-1]["newQuantity"] == 42
 
 
 async def test_a_subscriber_that_falls_behind_is_dropped_with_a_reason(

@@ -8,12 +8,8 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -23,9 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from onhand.db.engine import create_engine, plain_url
 from onhand.runtime import bootstrap_admin
 from support import database
+from support.processes import ONHAND, Output, wait_until_ready
 from support.server import free_port
 
-ONHAND = Path(sys.executable).parent / "onhand"
 TOKEN_LINE = re.compile(r"^\s+(onh_\S+)\s*$", re.MULTILINE)
 
 
@@ -55,42 +51,6 @@ def environment(database_url: str, port: int) -> dict[str, str]:
         "ONHAND_PORT": str(port),
         "ONHAND_LOG_LEVEL": "WARNING",
     }
-
-
-class Output:
-    """Collects a process's output as it comes, so the pipe never fills up."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self._thread.start()
-
-    def _read(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def join(self) -> None:
-        self._thread.join(timeout=10)
-
-
-def wait_until_ready(process: subprocess.Popen[str], output: Output, url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output.join()
-            raise AssertionError(f"onhand serve exited with {process.returncode}:\n{output.text}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"onhand serve did not become ready:\n{output.text}")
 
 
 def operations_total(metrics: str, name: str) -> float:

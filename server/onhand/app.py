@@ -43,6 +43,14 @@ COMPONENTS: tuple[Component, ...] = (
 )
 
 
+def unavailable(stopped_loops: list[str], **reasons: str) -> Response:
+    """Not ready, saying why: the database, the migrations, background loops not running."""
+    body: dict[str, object] = {"status": "unavailable", **reasons}
+    if stopped_loops:
+        body["loopsNotRunning"] = stopped_loops
+    return JSONResponse(body, 503)
+
+
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The app for a migrated database at `database_url`."""
     engine = create_engine(database_url, settings)
@@ -80,14 +88,17 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        stopped = services.supervisor.not_running()
         try:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             behind = await migrate.pending(engine)
         except Exception as error:  # any failure to reach the database means not ready
-            return JSONResponse({"status": "unavailable", "database": str(error)}, 503)
+            return unavailable(stopped, database=str(error))
         if behind:
-            return JSONResponse({"status": "unavailable", "migrations": "pending"}, 503)
+            return unavailable(stopped, migrations="pending")
+        if stopped:
+            return unavailable(stopped)
         return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.tokens import Authenticator
 from onhand.config import Settings
+from onhand.workers.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from onhand.events.hub import Hub
@@ -25,5 +26,7 @@ class Services:
     # Set by the event stream component when the app starts (events/runtime.py).
     hub: Hub | None = None
     relay: Relay | None = None
+    # Keeps this process's background loops running; /readyz asks it which are not.
+    supervisor: Supervisor = field(default_factory=Supervisor)
     # Other components' long-lived objects, by name.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -5,9 +5,11 @@ too) and dropped afterwards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -83,3 +85,22 @@ async def published(engine: AsyncEngine, seconds: float = 10) -> None:
             if not waiting:
                 return
             await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def refusing_connections(server: str, url: str) -> AsyncIterator[None]:
+    """A database outage, as far as `url`'s database is concerned: while the block runs, its
+    connections are cut and new ones refused. Other databases on the server are untouched."""
+    name = make_url(url).database
+    admin = await asyncpg.connect(plain_url(server))
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        yield
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()

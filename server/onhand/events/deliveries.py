@@ -6,6 +6,11 @@ number of processes may run it). Dispatchers claim due deliveries with FOR UPDAT
 and a lease, POST them signed, and record the outcome: success, a retry later (exponential
 backoff), or dead-lettered after the last retry. A webhook that keeps failing opens its circuit:
 its deliveries wait, without using up their attempts, until it closes.
+
+Lock order: a webhook's row before its deliveries' rows. Deleting a webhook locks it, then its
+deliveries (the cascade); so recording an attempt updates the webhook first, then the
+delivery, and the enqueuer locks the webhooks it makes deliveries for before inserting them.
+A transaction that took them the other way round could deadlock with a delete.
 """
 
 from __future__ import annotations
@@ -94,7 +99,16 @@ async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
     events = await events_after(conn, cursor, batch)
     if not events:
         return 0
-    hooks = (await conn.execute(select(webhooks).where(webhooks.c.is_active))).all()
+    # Key-share locks: a webhook being deleted meanwhile is waited for and then left out,
+    # rather than getting deliveries that its foreign key refuses.
+    hooks = (
+        await conn.execute(
+            select(webhooks)
+            .where(webhooks.c.is_active)
+            .order_by(webhooks.c.id)
+            .with_for_update(key_share=True)
+        )
+    ).all()
     channel_warehouses = await _channel_warehouses(conn, {h.channel_id for h in hooks})
     rows = [
         {"webhook_id": hook.id, "sequence": e.sequence, "topic": e.topic, "body": event_body(e)}
@@ -200,6 +214,12 @@ async def seconds_until_due(conn: AsyncConnection, busy: Sequence[int] = ()) -> 
 
 
 async def record_success(conn: AsyncConnection, delivery: Claimed, status_code: int) -> None:
+    # The webhook first, then the delivery: the lock order (see above).
+    await conn.execute(
+        update(webhooks)
+        .where(webhooks.c.id == delivery.webhook_id)
+        .values(consecutive_failures=0, circuit_open_until=None, last_success_at=text("now()"))
+    )
     await conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery.id)
@@ -211,11 +231,6 @@ async def record_success(conn: AsyncConnection, delivery: Claimed, status_code: 
             last_error=None,
         )
     )
-    await conn.execute(
-        update(webhooks)
-        .where(webhooks.c.id == delivery.webhook_id)
-        .values(consecutive_failures=0, circuit_open_until=None, last_success_at=text("now()"))
-    )
 
 
 async def record_failure(
@@ -226,21 +241,7 @@ async def record_failure(
     status_code: int | None,
 ) -> None:
     exhausted = delivery.attempts > policy.max_retries
-    await conn.execute(
-        text(
-            "UPDATE webhook_deliveries SET status = :status, locked_until = NULL,"
-            " last_error = :error, last_status_code = :code,"
-            " next_attempt_at = now() + CAST(:delay AS double precision) * interval '1 second'"
-            " WHERE id = :id"
-        ),
-        {
-            "status": DEAD if exhausted else PENDING,
-            "error": error[:1000],
-            "code": status_code,
-            "delay": 0 if exhausted else policy.delay_after(delivery.attempts),
-            "id": delivery.id,
-        },
-    )
+    # The webhook first, then the delivery: the lock order (see above).
     await conn.execute(
         text(
             "UPDATE webhooks SET consecutive_failures = consecutive_failures + 1,"
@@ -254,6 +255,21 @@ async def record_failure(
             "threshold": policy.failures_to_open,
             "open": policy.open_seconds,
             "id": delivery.webhook_id,
+        },
+    )
+    await conn.execute(
+        text(
+            "UPDATE webhook_deliveries SET status = :status, locked_until = NULL,"
+            " last_error = :error, last_status_code = :code,"
+            " next_attempt_at = now() + CAST(:delay AS double precision) * interval '1 second'"
+            " WHERE id = :id"
+        ),
+        {
+            "status": DEAD if exhausted else PENDING,
+            "error": error[:1000],
+            "code": status_code,
+            "delay": 0 if exhausted else policy.delay_after(delivery.attempts),
+            "id": delivery.id,
         },
     )
 

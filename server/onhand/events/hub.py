@@ -88,25 +88,37 @@ class Hub:
 
     # -- reading the stream ------------------------------------------------------------
 
-    async def run(self) -> None:
-        async with self.engine.connect() as conn:
-            self.position = await latest_sequence(conn)
+    async def run(self, healthy: Callable[[], None] = lambda: None) -> None:
+        """Hand out the stream until cancelled. A failure (the database or the broadcast gone)
+        ends it with the error; run again (workers/supervisor.py does), it goes on from the
+        last event it handed out, reading what it missed from the outbox, so subscribers old
+        and new lose nothing. `healthy` is called whenever it is keeping up."""
+        if not self._started.is_set():
+            # A new process: its subscribers start from now.
+            async with self.engine.connect() as conn:
+                self.position = await latest_sequence(conn)
         async with self.broadcast.subscribe(self.channel) as subscriber:
+            # Whatever was published while this was not listening is in the outbox.
+            await self._check_outbox()
             self._started.set()
+            healthy()
             while True:
                 try:
                     message = await asyncio.wait_for(subscriber.get(), self.poll_seconds)
                 except TimeoutError:
                     await self._check_outbox()
+                    healthy()
                     continue
                 try:
                     events, span = decode_batch(message.message)
-                    if span is not None:
-                        await self._catch_up(span[1])
-                    elif events:
-                        await self._receive(events)
                 except Exception:  # a bad message must not stop the stream for everyone
-                    log.exception("could not handle a broadcast message")
+                    log.exception("could not decode a broadcast message; skipped it")
+                    continue
+                if span is not None:
+                    await self._catch_up(span[1])
+                elif events:
+                    await self._receive(events)
+                healthy()
 
     async def started(self) -> None:
         await self._started.wait()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -109,23 +109,23 @@ class Relay:
         self.active = False
         self._wake = asyncio.Event()
 
-    async def run(self) -> None:
-        """Wait to become the active relay, then publish until cancelled."""
-        while True:
-            try:
+    async def run(self, healthy: Callable[[], None] = lambda: None) -> None:
+        """Wait to become the active relay, then publish until cancelled. A failure (the
+        database gone) ends it with the error: run again (workers/supervisor.py does), it
+        waits for the lock again and publishes what is waiting. `healthy` is called after each
+        look at the outbox."""
+        try:
+            while True:
                 async with self._leadership() as lock:
                     if lock is None:
+                        healthy()
                         await asyncio.sleep(self.poll_seconds * 2)
                         continue
                     self.active = True
-                    await self._publish_while_holding(lock)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database went away: wait, then try again
-                log.exception("outbox relay failed; retrying")
-                await asyncio.sleep(self.poll_seconds)
-            finally:
+                    await self._publish_while_holding(lock, healthy)
                 self.active = False
+        finally:
+            self.active = False
 
     @contextlib.asynccontextmanager
     async def _leadership(self) -> AsyncIterator[Any]:
@@ -141,12 +141,14 @@ class Relay:
             with contextlib.suppress(Exception):
                 await conn.close()
 
-    async def _publish_while_holding(self, lock: Any) -> None:
+    async def _publish_while_holding(self, lock: Any, healthy: Callable[[], None]) -> None:
         retention_due = 0.0
         loop = asyncio.get_running_loop()
         recheck = HELD_BACK_FIRST_RECHECK
         while not lock.is_closed():
-            if await self.publish_pending():
+            published = await self.publish_pending()
+            healthy()
+            if published:
                 recheck = HELD_BACK_FIRST_RECHECK
                 continue  # more may be waiting
             if loop.time() >= retention_due:

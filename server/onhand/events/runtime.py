@@ -1,5 +1,5 @@
 """Starting the event stream with the app: the broadcast connection, this process's hub and
-(unless workers run elsewhere) a relay candidate."""
+(unless workers run elsewhere) a relay candidate, both kept running by the supervisor."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from onhand.events.broadcast import connect_broadcast
 from onhand.events.hub import Hub
 from onhand.events.relay import Relay
 from onhand.services import Services
+from onhand.workers.supervisor import LoopBody
 
 
 @contextlib.asynccontextmanager
@@ -25,7 +26,7 @@ async def event_stream(services: Services) -> AsyncIterator[None]:
         poll_seconds=settings.event_poll_seconds,
         capacity=settings.subscriber_buffer_events,
     )
-    tasks = [asyncio.create_task(hub.run(), name="onhand-hub")]
+    loops: dict[str, LoopBody] = {"hub": hub.run}
     if settings.run_workers_in_server:
         relay = Relay(
             services.engine,
@@ -36,15 +37,11 @@ async def event_stream(services: Services) -> AsyncIterator[None]:
             poll_seconds=settings.event_poll_seconds,
         )
         services.relay = relay
-        tasks.append(asyncio.create_task(relay.run(), name="onhand-relay"))
-    await asyncio.wait_for(hub.started(), timeout=30)
-    services.hub = hub
+        loops["outbox-relay"] = relay.run
     try:
-        yield
+        async with services.supervisor.supervise(loops):
+            await asyncio.wait_for(hub.started(), timeout=30)
+            services.hub = hub
+            yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         await broadcast.disconnect()

@@ -4,15 +4,16 @@ alone with `onhand worker`.
 A loop is a named step run over and over. Every step must be safe to run in any number of
 processes at once (claim work with FOR UPDATE SKIP LOCKED, or hold an advisory lock for a
 singleton), so that servers and workers can be added freely. A step returns how long to wait
-before the next run: 0 when more work is waiting, None for the loop's usual interval; a
-failing step is logged and retried after the interval, so one bad moment never stops a loop.
-Other parts of onhand add their loops to LOOPS.
+before the next run: 0 when more work is waiting, None for the loop's usual interval. A step
+that fails is the supervisor's business (workers/supervisor.py): logged once, retried with
+backoff, so one bad moment never stops a loop. Other parts of onhand add their loops to LOOPS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -24,6 +25,7 @@ from onhand.workers import channel_sync
 from onhand.workers.alerter import POLL_SECONDS as ALERT_POLL_SECONDS
 from onhand.workers.alerter import alert_step
 from onhand.workers.reconciler import reconcile_step
+from onhand.workers.supervisor import Healthy
 from onhand.workers.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -62,39 +64,23 @@ def selected(names: Sequence[str] | None = None) -> list[Loop]:
     return [known[name] for name in names]
 
 
-async def run_loop(loop: Loop, services: Services, stop: asyncio.Event) -> None:
+async def run_loop(loop: Loop, services: Services, healthy: Healthy) -> None:
+    """The loop's steps, one after another, until cancelled or a step fails."""
     interval = loop.interval(services.settings)
-    while not stop.is_set():
-        try:
-            wait = await loop.step(services)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background loop %s failed; retrying in %.1f s", loop.name, interval)
-            wait = interval
+    while True:
+        wait = await loop.step(services)
+        healthy()
         delay = interval if wait is None else min(max(wait, 0.0), interval)
         if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await asyncio.sleep(delay)
 
 
 @contextlib.asynccontextmanager
-async def running(services: Services, loops: Sequence[Loop]) -> AsyncIterator[asyncio.Event]:
-    """Run the loops until the block ends; setting the yielded event stops them early."""
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(run_loop(loop, services, stop), name=f"onhand-{loop.name}")
-        for loop in loops
-    ]
-    try:
-        yield stop
-    finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+async def running(services: Services, loops: Sequence[Loop]) -> AsyncIterator[None]:
+    """Run the loops, kept running by the services' supervisor, until the block ends."""
+    bodies = {loop.name: functools.partial(run_loop, loop, services) for loop in loops}
+    async with services.supervisor.supervise(bodies):
+        yield
 
 
 @contextlib.asynccontextmanager
@@ -131,7 +117,8 @@ async def work(settings: Settings, database_url: str, names: Sequence[str] | Non
             if everything:
                 await stack.enter_async_context(event_stream(services))
                 await stack.enter_async_context(webhook_workers(services))
-            stop = await stack.enter_async_context(running(services, loops))
+            await stack.enter_async_context(running(services, loops))
+            stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)

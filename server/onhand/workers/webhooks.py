@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -15,11 +16,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.config import Settings
+from onhand.db.transactions import in_transaction
 from onhand.events import deliveries
 from onhand.events.deliveries import Claimed, RetryPolicy
 from onhand.events.hub import Hub
 from onhand.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from onhand.services import Services
+from onhand.workers.supervisor import Healthy, LoopBody
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -42,41 +45,33 @@ class WebhookWorker:
         self.new_deliveries = asyncio.Event()
         self.in_flight: dict[asyncio.Task[None], int] = {}
 
-    async def run_enqueuer(self) -> None:
+    async def run_enqueuer(self, healthy: Healthy) -> None:
+        """Turn published events into deliveries, until cancelled (or failing: see
+        workers/supervisor.py)."""
         while True:
-            try:
-                async with self.engine.begin() as conn:
-                    taken = await deliveries.enqueue(conn)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook enqueuer failed; retrying")
-                taken = 0
-                await asyncio.sleep(POLL_SECONDS)
+            taken = await in_transaction(self.engine, deliveries.enqueue)
+            healthy()
             if taken:
                 self.new_deliveries.set()
                 continue
             await _wait(self.new_events, POLL_SECONDS)
 
-    async def run_dispatcher(self) -> None:
-        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds) as http:
-            while True:
-                wait = POLL_SECONDS
-                try:
-                    self._claim_and_start(await self._claim(), http)
-                    async with self.engine.connect() as conn:
-                        due = await deliveries.seconds_until_due(conn, self._busy())
-                    if due is not None:
-                        # Sleep until the next retry is due, so backoff delays are kept.
-                        wait = min(wait, max(due, MIN_WAIT_SECONDS))
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("webhook dispatcher failed to claim; retrying")
-                waits = [asyncio.ensure_future(self.new_deliveries.wait()), *self.in_flight]
-                await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                waits[0].cancel()
-                self.new_deliveries.clear()
+    async def run_dispatcher(self, http: httpx.AsyncClient, healthy: Healthy) -> None:
+        """Start the due deliveries, until cancelled (or failing: see workers/supervisor.py;
+        deliveries in flight go on meanwhile)."""
+        while True:
+            self._claim_and_start(await self._claim(), http)
+            async with self.engine.connect() as conn:
+                due = await deliveries.seconds_until_due(conn, self._busy())
+            healthy()
+            wait = POLL_SECONDS
+            if due is not None:
+                # Sleep until the next retry is due, so backoff delays are kept.
+                wait = min(wait, max(due, MIN_WAIT_SECONDS))
+            waits = [asyncio.ensure_future(self.new_deliveries.wait()), *self.in_flight]
+            await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            waits[0].cancel()
+            self.new_deliveries.clear()
 
     async def _claim(self) -> list[Claimed]:
         free = self.settings.webhook_concurrency - len(self.in_flight)
@@ -139,15 +134,17 @@ async def webhook_workers(services: Services) -> AsyncIterator[None]:
         yield
         return
     worker = WebhookWorker(services.engine, services.settings, services.hub)
-    tasks = [
-        asyncio.create_task(worker.run_enqueuer(), name="onhand-webhook-enqueuer"),
-        asyncio.create_task(worker.run_dispatcher(), name="onhand-webhook-dispatcher"),
-    ]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in [*tasks, *worker.in_flight]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    async with httpx.AsyncClient(timeout=services.settings.webhook_timeout_seconds) as http:
+        loops: dict[str, LoopBody] = {
+            "webhook-enqueuer": worker.run_enqueuer,
+            "webhook-dispatcher": functools.partial(worker.run_dispatcher, http),
+        }
+        try:
+            async with services.supervisor.supervise(loops):
+                yield
+        finally:
+            for task in list(worker.in_flight):
+                task.cancel()
+            for task in list(worker.in_flight):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

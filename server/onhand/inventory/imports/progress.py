@@ -5,7 +5,6 @@ a long statement runs, and the same news to a listener in this process (the CLI'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db.import_tables import import_jobs
 from onhand.inventory.imports.jobs import JobPhase
+from onhand.workers.supervisor import Failures
 
 HEARTBEAT_SECONDS = 2.0
 # Progress is written at most this often (the last of a phase always is).
@@ -78,8 +78,14 @@ class Reporter:
             )
 
     async def beat(self) -> None:
-        """Until cancelled: a sign of life every HEARTBEAT_SECONDS."""
+        """Until cancelled: a sign of life every HEARTBEAT_SECONDS. A missed beat is no
+        reason to stop (if the database is gone, the import itself fails and says so)."""
+        failures = Failures(f"the heartbeat of import {self.job_id}")
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            with contextlib.suppress(Exception):  # a missed beat is no reason to stop
+            try:
                 await self._write()
+            except Exception as error:
+                failures.failed(error)
+            else:
+                failures.recovered()

@@ -37,11 +37,18 @@ class ImportTasks:
             name="onhand-import",
         )
         self.running.add(task)
-        task.add_done_callback(self.running.discard)
+        task.add_done_callback(self._ended)
         await asyncio.wait({opened, task}, return_when=asyncio.FIRST_COMPLETED)
         if opened.done():
             return opened.result(), task
         return task.result().id, task  # a replay, or refused before a job was opened
+
+    def _ended(self, task: asyncio.Task[ImportJob]) -> None:
+        self.running.discard(task)
+        if not task.cancelled():
+            # Its failure is logged and recorded on its job (runner.py), whether or not a
+            # request still waits for it: taken here, asyncio does not report it again.
+            task.exception()
 
     async def stop(self) -> None:
         for task in list(self.running):
