@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from support import factories
 from support.channels import channel
@@ -135,6 +139,47 @@ async def test_channels_are_read_by_id_code_filter_and_node(admin: Client) -> No
         "query($id: ID!) { node(id: $id) { ... on Channel { code } } }", {"id": web["id"]}
     )
     assert node["node"] == {"code": "WEBSITE"}
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine of this process (the test server's too) runs meanwhile."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])  # (connection, cursor, statement, parameters, context, many)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+async def test_a_page_of_channels_lists_each_ones_warehouses_in_one_query(admin: Client) -> None:
+    for code in ("DC-1", "DC-2", "DC-3"):
+        await factories.warehouse(admin, code)
+    linked = {
+        "WEBSITE": ["DC-1", "DC-2"],
+        "POS": ["DC-3"],
+        "APP": [],
+        "AMAZON": ["DC-1", "DC-2", "DC-3"],
+        "EBAY": ["DC-2"],
+    }
+    for code, warehouses in linked.items():
+        await channel(admin, code, warehouses)
+    with statements() as seen:
+        listed = await admin("{ channels { edges { node { code warehouses { code } } } } }")
+    found = {
+        edge["node"]["code"]: [w["code"] for w in edge["node"]["warehouses"]]
+        for edge in listed["channels"]["edges"]
+    }
+    assert found == linked
+    # One query for the page's links, one for their warehouses: not one per channel.
+    links = [s for s in seen if s.lstrip().startswith("SELECT channel_warehouses.channel_id")]
+    assert len(links) == 1, links
+    one = await admin('{ channel(code: "AMAZON") { warehouses { code } } }')
+    assert [w["code"] for w in one["channel"]["warehouses"]] == linked["AMAZON"]
 
 
 @pytest.mark.parametrize("client", ["operator", "storefront"])

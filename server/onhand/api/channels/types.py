@@ -75,7 +75,6 @@ class Channel(relay.Node):
     version: int
     created_at: datetime
     updated_at: datetime
-    warehouse_ids: strawberry.Private[tuple[int, ...]]
 
     @classmethod
     def from_record(cls, record: channels.Channel) -> Channel:
@@ -92,7 +91,6 @@ class Channel(relay.Node):
             version=record.version,
             created_at=record.created_at,
             updated_at=record.updated_at,
-            warehouse_ids=record.warehouse_ids,
         )
 
     @classmethod
@@ -112,7 +110,11 @@ class Channel(relay.Node):
 
     @strawberry.field(description="The warehouses whose stock this channel sells.")
     async def warehouses(self, info: Info) -> list[Warehouse]:
-        found = await info.context.loaders.warehouse.load_many(list(self.warehouse_ids))
+        # Through a loader, not the record: a listing's rows carry no warehouses, and a page
+        # of channels must cost one query, not one per channel.
+        loader = info.context.loaders.custom("channel_warehouses", channels.warehouses_of_channels)
+        warehouse_ids = await loader.load(self.id) or []
+        found = await info.context.loaders.warehouse.load_many(warehouse_ids)
         return [Warehouse.from_record(w) for w in found if w is not None]
 
     @strawberry.field(description="What this channel may sell of one product now.")
