@@ -265,3 +265,48 @@ async def test_the_cli_binds_a_connector_token_to_a_channel_by_code(
     )
     assert unknown.returncode != 0
     assert "NOPE" in unknown.stdout + unknown.stderr
+
+
+async def test_the_cli_binds_a_storefront_token_to_its_channel_and_no_other_role(
+    admin: Client, database_url: str, http: httpx.AsyncClient
+) -> None:
+    await factories.stocked(admin, "SKU-1", {"DC-1": 10})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    await channel(admin, "POS", ["DC-1"], safetyBufferPercent=0)
+    issued = _cli(
+        database_url,
+        "token",
+        "create",
+        "--role",
+        "STOREFRONT",
+        "--name",
+        "web-shop",
+        "--channel",
+        "WEBSITE",
+    )
+    assert issued.returncode == 0, issued.stderr + issued.stdout
+    shop = Client(http, issued.stdout.strip().splitlines()[-1])
+    seen = await shop("{ viewer { role } channels { nodes { code } } }")
+    assert seen["viewer"]["role"] == "STOREFRONT"
+    assert seen["channels"]["nodes"] == [{"code": "WEBSITE"}]
+    # It reserves on its own channel by default, and on no other.
+    own = await shop(operation("CreateReservation"), {"input": {"sku": "SKU-1", "quantity": 1}})
+    assert own["createReservation"]["reservation"]["channel"] == {"code": "WEBSITE"}
+    other = await shop(
+        operation("CreateReservation"),
+        {"input": {"sku": "SKU-1", "quantity": 1, "channelCode": "POS"}},
+    )
+    assert [e["code"] for e in other["createReservation"]["errors"]] == ["FORBIDDEN"]
+    refused = _cli(
+        database_url,
+        "token",
+        "create",
+        "--role",
+        "OPERATOR",
+        "--name",
+        "ops",
+        "--channel",
+        "WEBSITE",
+    )
+    assert refused.returncode != 0
+    assert "CONNECTOR and STOREFRONT" in refused.stdout + refused.stderr

@@ -21,7 +21,7 @@ from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
 from onhand.inventory import channels
 from onhand.inventory.availability import ChannelAvailability, WarehouseStock, availability
-from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.inventory.errors import DomainError, ErrorCode, Problem
 
 ChannelKindEnum = strawberry.enum(
     channels.ChannelKind,
@@ -51,6 +51,21 @@ async def load_channel_by_code(info: Info, code: str) -> channels.Channel | None
     loader = info.context.loaders.custom("channel_by_code", channels.channels_by_codes)
     found: channels.Channel | None = await loader.load(code)
     return found
+
+
+async def load_named_channel(info: Info, ref: channels.ChannelRef) -> channels.Channel | None:
+    """The channel a query names, through the request's loaders; None when there is none.
+    A bound caller naming another is FORBIDDEN (channels.find_channel decides)."""
+    if ref.id is not None:
+        record = await load_channel(info, ref.id)
+    else:
+        record = await load_channel_by_code(info, ref.key or "")
+    found = channels.find_channel(ref, [record] if record is not None else [])
+    if not isinstance(found, Problem):
+        return found
+    if found.code == ErrorCode.NOT_FOUND:
+        return None
+    raise DomainError(found)
 
 
 @strawberry.type(description="A sales channel: where stock is sold, and from which warehouses.")
@@ -232,7 +247,7 @@ async def _availability_of_products(
 
 
 async def product_channel_availability(info: Info, product_id: int) -> list[ChannelInventory]:
-    """A product's availability on every active channel (a connector: its own only)."""
+    """A product's availability on every active channel (a bound token: its own only)."""
     check(info, Permission.READ_CHANNEL)
     loader = info.context.loaders.custom("channel_availability", _availability_of_products)
     bound = scope(info.context)
