@@ -18,6 +18,7 @@ from onhand.api.inputs import NOTHING
 from onhand.auth.roles import Permission, Role
 from onhand.inventory.channels import OWN_CHANNEL_ONLY, ChannelRef, resolve_channel
 from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.inventory.reservation_endings import HoldAccess
 
 
 def scope(context: Context) -> int | None:
@@ -44,6 +45,18 @@ def syncs_for(context: Context, channel_id: int) -> bool:
     if principal.role == Role.CONNECTOR:
         return principal.channel_id == channel_id
     return principal.can(Permission.MANAGE_CHANNELS)
+
+
+def hold_access(context: Context) -> HoldAccess:
+    """Whose holds the caller may release, extend, convert or fulfil: a bound token its own
+    channel's; an unbound storefront those of live (REALTIME) channels and of no channel, not a
+    marketplace connector's; operators and admins any."""
+    principal = context.principal
+    if principal is not None and principal.channel_id is not None:
+        return HoldAccess(channel_id=principal.channel_id)
+    if principal is not None and principal.role == Role.STOREFRONT:
+        return HoldAccess(realtime_only=True)
+    return HoldAccess()
 
 
 def channel_ref(

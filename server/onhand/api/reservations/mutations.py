@@ -9,7 +9,7 @@ from datetime import datetime
 import strawberry
 
 from onhand.api import ids
-from onhand.api.channels.access import channel_or_own, scope
+from onhand.api.channels.access import channel_or_own, hold_access
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError, user_errors
 from onhand.api.inputs import product_ref, warehouse_ref
@@ -283,7 +283,7 @@ class ReservationMutation:
             )
             records = await context.transaction(
                 lambda conn: changes.release(
-                    conn, request, context.change_context(), scope(context)
+                    conn, request, context.change_context(), hold_access(context)
                 )
             )
             made = _listed(records)
@@ -302,7 +302,9 @@ class ReservationMutation:
                 extend_by_seconds=input.extend_by_seconds,
             )
             record = await context.transaction(
-                lambda conn: changes.extend(conn, request, context.change_context(), scope(context))
+                lambda conn: changes.extend(
+                    conn, request, context.change_context(), hold_access(context)
+                )
             )
             made = _listed([record])
             return ExtendReservationPayload(reservation=made[0], reservations=made)
@@ -321,7 +323,7 @@ class ReservationMutation:
             )
             records = await context.transaction(
                 lambda conn: changes.convert(
-                    conn, request, context.change_context(), scope(context)
+                    conn, request, context.change_context(), hold_access(context)
                 )
             )
             made = _listed(records)
@@ -345,7 +347,7 @@ class ReservationMutation:
             )
             records = await context.transaction(
                 lambda conn: changes.fulfill(
-                    conn, request, context.change_context(), scope(context)
+                    conn, request, context.change_context(), hold_access(context)
                 )
             )
             made = _listed(records)
