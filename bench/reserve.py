@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Database, free_port, onhand_process
 from onhand.db.engine import create_engine
 from onhand.inventory import ledger, reserving
-from onhand.inventory.channels import create_channel
+from onhand.inventory.channels import ChannelRef, create_channel
 from onhand.inventory.ledger import ChangeContext, Movement, MovementSource, MovementType
 from onhand.inventory.refs import Ref
 from onhand.inventory.reservation_state import LOCK
@@ -334,7 +334,7 @@ async def sweeper_rate(
                 ),
                 type=ReservationType.CART,
                 reference_id=f"sweep-{start + i}",
-                channel=Ref(id=world["channel"]),
+                channel=ChannelRef(id=world["channel"]),
             )
             for i in range(min(2000, count - start))
         ]

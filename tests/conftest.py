@@ -17,8 +17,7 @@ from onhand.config import Settings
 from onhand.db.engine import create_engine
 from onhand.db.schema import metadata
 from onhand.db.transactions import in_transaction
-from onhand.inventory.channels import resolve_channel
-from onhand.inventory.refs import Ref
+from onhand.inventory.channels import ChannelRef, resolve_channel
 from support import database
 from support.client import Client
 from support.database import KEEP
@@ -112,19 +111,30 @@ def storefront(http: httpx.AsyncClient, tokens: dict[Role, str]) -> Client:
     return Client(http, tokens[Role.STOREFRONT])
 
 
+Bound = Callable[[Role, str], Awaitable[Client]]
 Connector = Callable[[str], Awaitable[Client]]
 
 
 @pytest.fixture
-def connector(http: httpx.AsyncClient, engine: AsyncEngine) -> Connector:
-    """Makes a CONNECTOR client bound to the channel with the given code (as
-    `onhand token create --role CONNECTOR --channel CODE` does)."""
+def bound(http: httpx.AsyncClient, engine: AsyncEngine) -> Bound:
+    """Makes a client whose token is bound to the channel with the given code (as
+    `onhand token create --role CONNECTOR --channel CODE` does; STOREFRONT tokens too)."""
+
+    async def make(role: Role, code: str) -> Client:
+        async with engine.begin() as conn:
+            channel_id = (await resolve_channel(conn, ChannelRef(key=code))).id
+            name = f"test-{role.lower()}-{code}-{uuid.uuid4().hex[:8]}"
+            issued = await create_token(conn, name, role, channel_id)
+        return Client(http, issued.secret)
+
+    return make
+
+
+@pytest.fixture
+def connector(bound: Bound) -> Connector:
+    """Makes a CONNECTOR client bound to the channel with the given code."""
 
     async def make(code: str) -> Client:
-        async with engine.begin() as conn:
-            channel_id = (await resolve_channel(conn, Ref(key=code))).id
-            name = f"test-connector-{code}-{uuid.uuid4().hex[:8]}"
-            issued = await create_token(conn, name, Role.CONNECTOR, channel_id)
-        return Client(http, issued.secret)
+        return await bound(Role.CONNECTOR, code)
 
     return make

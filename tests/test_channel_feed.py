@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from conftest import Connector
 from onhand.events import channel_feed
 from onhand.inventory import availability
-from onhand.inventory.channels import resolve_channel
-from onhand.inventory.refs import Ref
+from onhand.inventory.channels import ChannelRef, resolve_channel
 from support import channels, factories
 from support.client import Client, operation
 from support.database import published
@@ -351,7 +350,7 @@ async def test_the_feed_computes_ats_as_the_availability_formula_does(
     async with engine.connect() as conn:
         ids = list((await conn.execute(text("SELECT id FROM products"))).scalars())
         for code in ("MARKET", "PERCENT", "OFF"):
-            channel = await resolve_channel(conn, Ref(key=code))
+            channel = await resolve_channel(conn, ChannelRef(key=code))
             expected = await availability.availability(conn, [channel], ids)
             found = await channel_feed.current_items(conn, channel, ids)
             assert len(found) == len(ids)
@@ -368,7 +367,7 @@ async def test_the_feed_computes_ats_as_the_availability_formula_does(
             assert [(i.product_id, i.available_to_sell) for i in snapshot] == [
                 (e.product_id, e.available_to_sell) for e in sellable
             ]
-        percent = await resolve_channel(conn, Ref(key="PERCENT"))
+        percent = await resolve_channel(conn, ChannelRef(key="PERCENT"))
         by_sku = {
             i.sku: i.available_to_sell for i in await channel_feed.current_items(conn, percent, ids)
         }

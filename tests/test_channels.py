@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from support import factories
 from support.channels import channel
@@ -137,6 +141,47 @@ async def test_channels_are_read_by_id_code_filter_and_node(admin: Client) -> No
     assert node["node"] == {"code": "WEBSITE"}
 
 
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine of this process (the test server's too) runs meanwhile."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])  # (connection, cursor, statement, parameters, context, many)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+async def test_a_page_of_channels_lists_each_ones_warehouses_in_one_query(admin: Client) -> None:
+    for code in ("DC-1", "DC-2", "DC-3"):
+        await factories.warehouse(admin, code)
+    linked = {
+        "WEBSITE": ["DC-1", "DC-2"],
+        "POS": ["DC-3"],
+        "APP": [],
+        "AMAZON": ["DC-1", "DC-2", "DC-3"],
+        "EBAY": ["DC-2"],
+    }
+    for code, warehouses in linked.items():
+        await channel(admin, code, warehouses)
+    with statements() as seen:
+        listed = await admin("{ channels { edges { node { code warehouses { code } } } } }")
+    found = {
+        edge["node"]["code"]: [w["code"] for w in edge["node"]["warehouses"]]
+        for edge in listed["channels"]["edges"]
+    }
+    assert found == linked
+    # One query for the page's links, one for their warehouses: not one per channel.
+    links = [s for s in seen if s.lstrip().startswith("SELECT channel_warehouses.channel_id")]
+    assert len(links) == 1, links
+    one = await admin('{ channel(code: "AMAZON") { warehouses { code } } }')
+    assert [w["code"] for w in one["channel"]["warehouses"]] == linked["AMAZON"]
+
+
 @pytest.mark.parametrize("client", ["operator", "storefront"])
 async def test_only_admins_manage_channels(
     client: str, request: pytest.FixtureRequest, admin: Client
@@ -220,3 +265,48 @@ async def test_the_cli_binds_a_connector_token_to_a_channel_by_code(
     )
     assert unknown.returncode != 0
     assert "NOPE" in unknown.stdout + unknown.stderr
+
+
+async def test_the_cli_binds_a_storefront_token_to_its_channel_and_no_other_role(
+    admin: Client, database_url: str, http: httpx.AsyncClient
+) -> None:
+    await factories.stocked(admin, "SKU-1", {"DC-1": 10})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    await channel(admin, "POS", ["DC-1"], safetyBufferPercent=0)
+    issued = _cli(
+        database_url,
+        "token",
+        "create",
+        "--role",
+        "STOREFRONT",
+        "--name",
+        "web-shop",
+        "--channel",
+        "WEBSITE",
+    )
+    assert issued.returncode == 0, issued.stderr + issued.stdout
+    shop = Client(http, issued.stdout.strip().splitlines()[-1])
+    seen = await shop("{ viewer { role } channels { nodes { code } } }")
+    assert seen["viewer"]["role"] == "STOREFRONT"
+    assert seen["channels"]["nodes"] == [{"code": "WEBSITE"}]
+    # It reserves on its own channel by default, and on no other.
+    own = await shop(operation("CreateReservation"), {"input": {"sku": "SKU-1", "quantity": 1}})
+    assert own["createReservation"]["reservation"]["channel"] == {"code": "WEBSITE"}
+    other = await shop(
+        operation("CreateReservation"),
+        {"input": {"sku": "SKU-1", "quantity": 1, "channelCode": "POS"}},
+    )
+    assert [e["code"] for e in other["createReservation"]["errors"]] == ["FORBIDDEN"]
+    refused = _cli(
+        database_url,
+        "token",
+        "create",
+        "--role",
+        "OPERATOR",
+        "--name",
+        "ops",
+        "--channel",
+        "WEBSITE",
+    )
+    assert refused.returncode != 0
+    assert "CONNECTOR and STOREFRONT" in refused.stdout + refused.stderr

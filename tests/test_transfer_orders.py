@@ -4,6 +4,7 @@ with discrepancies), cancel, and every transition that is refused."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -482,19 +483,90 @@ async def test_idempotency_keys_make_retries_safe(
     assert (target["on_hand"], target["incoming"]) == (4, 6)
 
 
-async def test_a_released_reservation_ships_from_what_is_available(
+async def test_an_expired_hold_ships_from_what_is_available(
     operator: Client, stock: dict[str, str], engine: AsyncEngine
 ) -> None:
+    """A hold that lapsed (the sweeper expired it) holds nothing: shipping takes the units
+    from what is available."""
     order = await new_order(operator, 10, 5)
-    released = await operator(
-        """mutation($input: ReleaseReservationInput!) {
-          releaseReservation(input: $input) { errors { code } }
-        }""",
-        {"input": {"referenceId": order["number"]}},
-    )
-    assert released["releaseReservation"]["errors"] == []
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE reservations SET expires_at = now() - interval '1 second'"
+                " WHERE reference_id = :number"
+            ),
+            {"number": order["number"]},
+        )
+    deadline = time.monotonic() + 20
+    while await active_holds(engine, order["number"]):
+        assert time.monotonic() < deadline, "the sweeper did not expire the holds"
+        await asyncio.sleep(0.1)
     shipped = await ship(operator, id=order["id"])
     assert shipped["errors"] == []
+    source = await level(engine, "SKU-A", "DC-1")
+    assert source is not None
+    assert (source["on_hand"], source["reserved"]) == (90, 0)
+    await check_invariants(engine)
+
+
+async def active_holds(engine: AsyncEngine, number: str) -> int:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT count(*) FROM reservations WHERE reference_id = :n AND status = 'ACTIVE'"),
+            {"n": number},
+        )
+        return int(found.scalar_one())
+
+
+HOLD_CHANGES = (
+    ("releaseReservation", "ReleaseReservationInput", lambda hold, number: {"id": hold}),
+    ("releaseReservation", "ReleaseReservationInput", lambda hold, number: {"referenceId": number}),
+    (
+        "extendReservation",
+        "ExtendReservationInput",
+        lambda hold, number: {"id": hold, "extendBySeconds": 60},
+    ),
+    ("fulfillReservation", "FulfillReservationInput", lambda hold, number: {"id": hold}),
+    ("fulfillReservation", "FulfillReservationInput", lambda hold, number: {"referenceId": number}),
+    (
+        "convertToOrderReservation",
+        "ConvertToOrderReservationInput",
+        lambda hold, number: {"cartId": number, "orderId": "order-1"},
+    ),
+)
+
+
+async def test_a_transfer_orders_holds_end_only_through_the_order(
+    admin: Client,
+    operator: Client,
+    storefront: Client,
+    stock: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    """Released, extended, shipped or converted as plain reservations, a transfer order's
+    holds would leave it PENDING with nothing held (and its shipping short): only
+    shipTransferOrder and cancelTransferOrder end them. Nobody is let through, whatever
+    their role."""
+    order = await new_order(operator, 10, 5)
+    found = await operator(
+        "query($n: String) { transferOrder(number: $n) { lines { reservation { id } } } }",
+        {"n": order["number"]},
+    )
+    hold = found["transferOrder"]["lines"][0]["reservation"]["id"]
+    before = await snapshot(engine)
+    for caller in (admin, operator, storefront):
+        for field, input_type, values in HOLD_CHANGES:
+            body = await caller(
+                f"mutation($input: {input_type}!) {{ {field}(input: $input) {{ {ERRORS} }} }}",
+                {"input": values(hold, order["number"])},
+            )
+            [error] = body[field]["errors"]
+            assert error["code"] == "TRANSFER_ORDER_HOLD", (field, values, error)
+            assert order["number"] in error["message"]
+    assert await snapshot(engine) == before
+    shipped = await ship(operator, id=order["id"])
+    assert shipped["errors"] == []
+    assert shipped["transferOrder"]["status"] == "IN_TRANSIT"
     source = await level(engine, "SKU-A", "DC-1")
     assert source is not None
     assert (source["on_hand"], source["reserved"]) == (90, 0)

@@ -182,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--role", required=True, choices=["ADMIN", "OPERATOR", "STOREFRONT", "CONNECTOR"]
     )
-    create.add_argument("--channel", help="the channel code a CONNECTOR token is bound to")
+    create.add_argument(
+        "--channel",
+        help="the channel code the token is bound to: required for a CONNECTOR, optional for a"
+        " STOREFRONT (which then uses only that channel)",
+    )
     revoke = actions.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("--name", required=True)
     actions.add_parser("list", help="list tokens (never their secrets)")

@@ -41,12 +41,19 @@ class DomainErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         for error in getattr(result, "errors", None) or []:
-            original = error.original_error
-            if isinstance(original, DomainError):
-                problem = original.problems[0]
-                error.extensions = {"code": str(problem.code), "field": problem.field}
-            elif isinstance(original, GlobalIDValueError):
-                error.extensions = {"code": "INVALID_ID"}
+            code_domain_error(error)
+
+
+def code_domain_error(error: GraphQLError) -> GraphQLError:
+    """Give an error raised as a DomainError (or a bad global id) its code and field. Also
+    for subscriptions, whose results the extension above does not see."""
+    original = error.original_error
+    if isinstance(original, DomainError):
+        problem = original.problems[0]
+        error.extensions = {"code": str(problem.code), "field": problem.field}
+    elif isinstance(original, GlobalIDValueError):
+        error.extensions = {"code": "INVALID_ID"}
+    return error
 
 
 def _request_error(error: GraphQLError) -> bool:

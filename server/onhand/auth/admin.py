@@ -12,9 +12,8 @@ from onhand.auth.tokens import create_token, revoke_token
 from onhand.config import Settings
 from onhand.db.engine import create_engine
 from onhand.db.tables import api_tokens
-from onhand.inventory.channels import resolve_channel
+from onhand.inventory.channels import ChannelRef, resolve_channel
 from onhand.inventory.errors import DomainError
-from onhand.inventory.refs import Ref
 from onhand.runtime import database_url, require_migrated
 
 
@@ -46,5 +45,5 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _channel_id(conn: AsyncConnection, code: str) -> int:
-    """The channel a CONNECTOR token is bound to, by its code."""
-    return (await resolve_channel(conn, Ref(key=code, field="channel"))).id
+    """The channel a CONNECTOR (or STOREFRONT) token is bound to, by its code."""
+    return (await resolve_channel(conn, ChannelRef(key=code, field="channel"))).id

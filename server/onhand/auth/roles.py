@@ -8,7 +8,7 @@ from enum import StrEnum
 class Role(StrEnum):
     ADMIN = "ADMIN"  # everything, including warehouses, channels, tokens and webhooks
     OPERATOR = "OPERATOR"  # stock changes, products, imports, counts; reads everything
-    STOREFRONT = "STOREFRONT"  # reads stock and catalog; makes reservations
+    STOREFRONT = "STOREFRONT"  # reads stock and catalog; makes reservations (may be bound)
     CONNECTOR = "CONNECTOR"  # a marketplace connector, bound to one channel
 
 

@@ -20,6 +20,8 @@ from onhand.db.tables import api_tokens
 from onhand.inventory.errors import DomainError, ErrorCode
 
 PREFIX = "onh_"
+# Roles whose tokens may be bound to one channel (a CONNECTOR must be).
+CHANNEL_BOUND_ROLES = frozenset({Role.CONNECTOR, Role.STOREFRONT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +53,15 @@ async def create_token(
     name = name.strip()
     if not name or len(name) > 100:
         raise DomainError.of(ErrorCode.INVALID, "a token name is 1-100 characters", "name")
-    if (role == Role.CONNECTOR) != (channel_id is not None):
+    if role == Role.CONNECTOR and channel_id is None:
         raise DomainError.of(
             ErrorCode.INVALID, "a CONNECTOR token is bound to exactly one channel", "channel"
+        )
+    if channel_id is not None and role not in CHANNEL_BOUND_ROLES:
+        raise DomainError.of(
+            ErrorCode.INVALID,
+            f"only CONNECTOR and STOREFRONT tokens are bound to a channel, not {role}",
+            "channel",
         )
     secret = PREFIX + secrets.token_urlsafe(32)
     try:

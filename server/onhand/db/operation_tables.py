@@ -83,6 +83,12 @@ transfer_order_lines = Table(
         " AND received_quantity + closed_quantity + returned_quantity <= shipped_quantity",
         name="quantities_in_range",
     ),
+    # Changing a reservation asks whether it is a transfer order's hold.
+    Index(
+        "ix_transfer_order_lines_reservation",
+        "reservation_id",
+        postgresql_where=text("reservation_id IS NOT NULL"),
+    ),
 )
 
 transfer_discrepancies = Table(

@@ -20,7 +20,7 @@ from onhand.inventory.allocation_strategies import (
     allocate,
 )
 from onhand.inventory.availability import ChannelAvailability, availability
-from onhand.inventory.channels import Channel, active_channels, resolve_channels
+from onhand.inventory.channels import Channel, ChannelRef, active_channels, resolve_channels
 from onhand.inventory.errors import Collector, DomainError, ErrorCode
 from onhand.inventory.refs import Ref, resolve_products
 
@@ -29,7 +29,7 @@ MAX_PRODUCTS = 1000
 
 @dataclass(frozen=True)
 class CustomShare:
-    channel: Ref
+    channel: ChannelRef
     quantity: int
     buffer: int = 0
     product: Ref | None = None  # None: for every product allocated
@@ -39,7 +39,7 @@ class CustomShare:
 class Allocate:
     products: Sequence[Ref]
     strategy: Strategy
-    channels: Sequence[Ref] = ()  # none: every active channel
+    channels: Sequence[ChannelRef] = ()  # none: every active channel
     total_quantity: int | None = None  # none: what the channels' warehouses have
     custom: Sequence[CustomShare] = ()
     buffer_percent: float | None = None
@@ -105,7 +105,7 @@ def _unique(channels: Sequence[Channel]) -> list[Channel]:
     return list({c.id: c for c in channels}.values())
 
 
-async def _targets(conn: AsyncConnection, refs: Sequence[Ref]) -> list[Channel]:
+async def _targets(conn: AsyncConnection, refs: Sequence[ChannelRef]) -> list[Channel]:
     channels = await resolve_channels(conn, refs) if refs else await active_channels(conn)
     if not channels:
         raise DomainError.of(

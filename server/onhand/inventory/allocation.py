@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.events.outbox import Event, Topic, append
 from onhand.inventory import validation as check
 from onhand.inventory.availability import ChannelAvailability, availability
-from onhand.inventory.channels import resolve_channel
+from onhand.inventory.channels import ChannelRef, resolve_channel
 from onhand.inventory.errors import Collector, DomainError, ErrorCode
 from onhand.inventory.refs import Ref, resolve_product
 
@@ -30,7 +30,7 @@ KEEP: Any = object()  # a value the caller did not give: left as it is
 @dataclass(frozen=True)
 class SetAllocation:
     product: Ref
-    channel: Ref
+    channel: ChannelRef
     allocated: int | None = KEEP  # None removes the allocation
     buffer: int | None = KEEP  # None: the default buffer
     expected_version: int | None = None

@@ -3,7 +3,7 @@ warehouses fulfil each, and how carefully each may sell (safety buffer, oversell
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -38,6 +38,15 @@ EDITABLE = (
 )
 PRIORITY_RANGE = (-1000, 1000)
 MAX_SYNC_INTERVAL_MINUTES = 7 * 24 * 60
+OWN_CHANNEL_ONLY = "this token may only use its own channel"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef(Ref):
+    """A channel named by a caller. `only` is the one channel that caller may name (a token
+    bound to a channel), None when it may name any."""
+
+    only: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,31 +262,44 @@ async def active_channels(conn: AsyncConnection) -> list[Channel]:
     return sorted(await load_channels(conn, ids, []), key=lambda channel: channel.id)
 
 
-async def resolve_channels(conn: AsyncConnection, refs: Sequence[Ref]) -> list[Channel]:
-    """Channels by id or code, every unknown one reported by its field."""
+async def resolve_channels(conn: AsyncConnection, refs: Sequence[ChannelRef]) -> list[Channel]:
+    """Channels by id or code, every unknown or forbidden one reported by its field."""
     loaded = await load_channels(
         conn, [r.id for r in refs if r.id is not None], [r.key for r in refs if r.key]
     )
-    by_id = {channel.id: channel for channel in loaded}
-    by_code = {channel.code: channel for channel in loaded}
     found: list[Channel] = []
     problems: list[Problem] = []
     for ref in refs:
-        channel = by_id.get(ref.id) if ref.id is not None else by_code.get(ref.key or "")
-        if channel is None:
-            named = ref.key if ref.key is not None else ref.id
-            problems.append(
-                Problem(ErrorCode.NOT_FOUND, f"channel {named} does not exist", ref.field)
-            )
+        named = find_channel(ref, loaded)
+        if isinstance(named, Problem):
+            problems.append(named)
         else:
-            found.append(channel)
+            found.append(named)
     if problems:
         raise DomainError(*problems)
     return found
 
 
-async def resolve_channel(conn: AsyncConnection, ref: Ref) -> Channel:
+async def resolve_channel(conn: AsyncConnection, ref: ChannelRef) -> Channel:
     return (await resolve_channels(conn, [ref]))[0]
+
+
+def find_channel(ref: ChannelRef, loaded: Iterable[Channel]) -> Channel | Problem:
+    """The channel `ref` names among those loaded, or why it may not be used. Every channel
+    reference becomes a channel here, so no operation can skip the caller's binding: a
+    bound caller naming any other channel, by id or by code, existing or not, is FORBIDDEN."""
+    if not isinstance(ref, ChannelRef):
+        raise TypeError("name channels with a ChannelRef (api/channels/access.py makes them)")
+    channel = next(
+        (c for c in loaded if (c.id == ref.id if ref.id is not None else c.code == ref.key)),
+        None,
+    )
+    if ref.only is not None and (channel is None or channel.id != ref.only):
+        return Problem(ErrorCode.FORBIDDEN, OWN_CHANNEL_ONLY, ref.field)
+    if channel is None:
+        named = ref.key if ref.key is not None else ref.id
+        return Problem(ErrorCode.NOT_FOUND, f"channel {named} does not exist", ref.field)
+    return channel
 
 
 def channel_listing(filters: ChannelFilter) -> Listing:

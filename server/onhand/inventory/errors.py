@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     # shipped.
     INVALID_STATE = "INVALID_STATE"
     EXCEEDS_SHIPPED = "EXCEEDS_SHIPPED"
+    # A TRANSFER hold of a transfer order: only shipping or cancelling the order ends it.
+    TRANSFER_ORDER_HOLD = "TRANSFER_ORDER_HOLD"
 
 
 @dataclass(frozen=True)

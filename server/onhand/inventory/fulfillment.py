@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.inventory import validation as check
 from onhand.inventory.availability import availability
-from onhand.inventory.channels import resolve_channel
+from onhand.inventory.channels import ChannelRef, resolve_channel
 from onhand.inventory.errors import Collector, DomainError, ErrorCode, Problem
 from onhand.inventory.refs import Ref, resolve_products
 from onhand.inventory.routing import Destination, Line, Plan, Site, plan, utilization
@@ -44,7 +44,7 @@ async def fulfillment_plan(
     conn: AsyncConnection,
     lines: Sequence[PlanLine],
     destination: Destination,
-    channel: Ref | None = None,
+    channel: ChannelRef | None = None,
 ) -> Plan:
     errors = Collector()
     if not lines:

@@ -21,6 +21,7 @@ from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
 from onhand.inventory.reservation_endings import (
     MAX_TEXT,
+    HoldAccess,
     check_selection,
     end,
     held_by,
@@ -96,7 +97,7 @@ _EXTEND = text(
 
 
 async def release(
-    conn: AsyncConnection, request: Release, context: ChangeContext, scope: int | None = None
+    conn: AsyncConnection, request: Release, context: ChangeContext, access: HoldAccess
 ) -> list[Reservation]:
     errors = Collector()
     check_selection(errors, request.ids, request.reference_id)
@@ -107,7 +108,7 @@ async def release(
     if replay is not None:
         return [Reservation.from_json(r) for r in replay["reservations"]]
     rows = await lock_reservations(
-        conn, request.ids, request.reference_id, list(ReservationType), scope
+        conn, request.ids, request.reference_id, list(ReservationType), access
     )
     require_changeable(rows, "released")
     ended = await end(conn, rows, ChangeKind.RELEASED, context, reason=reason or "released")
@@ -116,7 +117,7 @@ async def release(
 
 
 async def extend(
-    conn: AsyncConnection, request: Extend, context: ChangeContext, scope: int | None = None
+    conn: AsyncConnection, request: Extend, context: ChangeContext, access: HoldAccess
 ) -> Reservation:
     errors = Collector()
     if (request.expires_at is None) == (request.extend_by_seconds is None):
@@ -130,7 +131,7 @@ async def extend(
     if seconds is not None and not 0 < seconds <= timedelta(days=30).total_seconds():
         errors.invalid("extendBySeconds", "extendBySeconds must be between 1 and 30 days")
     errors.raise_if_any()
-    [row] = await lock_reservations(conn, [request.id], None, (), scope)
+    [row] = await lock_reservations(conn, [request.id], None, (), access)
     require_changeable([row], "extended")
     if row.type == ReservationType.ORDER:
         raise DomainError.of(
@@ -153,7 +154,7 @@ async def extend(
 
 
 async def convert(
-    conn: AsyncConnection, request: Convert, context: ChangeContext, scope: int | None = None
+    conn: AsyncConnection, request: Convert, context: ChangeContext, access: HoldAccess
 ) -> list[Reservation]:
     """A cart becomes an order: its reservations become ORDER reservations of `order_id`,
     never expire, and their units move from reserved to committed."""
@@ -166,9 +167,11 @@ async def convert(
     if replay is not None:
         return [Reservation.from_json(r) for r in replay["reservations"]]
     try:
-        rows = await lock_reservations(conn, (), cart, [ReservationType.CART], scope)
-    except DomainError:
-        raise await _why_not_convertible(conn, cart or "", scope) from None
+        rows = await lock_reservations(conn, (), cart, [ReservationType.CART], access, "cartId")
+    except DomainError as error:
+        if error.problems[0].code != ErrorCode.NOT_FOUND:
+            raise
+        raise await _why_not_convertible(conn, cart or "", access.channel_id) from None
     require_changeable(rows, "converted", "cartId")
     changed = (
         await conn.execute(
@@ -219,7 +222,7 @@ async def _why_not_convertible(conn: AsyncConnection, cart: str, scope: int | No
 
 
 async def fulfill(
-    conn: AsyncConnection, request: Fulfill, context: ChangeContext, scope: int | None = None
+    conn: AsyncConnection, request: Fulfill, context: ChangeContext, access: HoldAccess
 ) -> list[Reservation]:
     """Ship: on hand and the held bucket fall together (a SALE movement with the channel,
     which is the sales history allocation strategies read); the channel's allocation, when it
@@ -237,7 +240,7 @@ async def fulfill(
     if replay is not None:
         return [Reservation.from_json(r) for r in replay["reservations"]]
     types = [ReservationType.ORDER, ReservationType.CART]
-    rows = await lock_reservations(conn, request.ids, request.reference_id, types, scope)
+    rows = await lock_reservations(conn, request.ids, request.reference_id, types, access)
     require_changeable(rows, "fulfilled")
     transfers = [row.id for row in rows if row.type == ReservationType.TRANSFER]
     if transfers:

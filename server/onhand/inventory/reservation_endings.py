@@ -1,16 +1,24 @@
 """The shared steps of reservation transitions: locking reservation rows (first, in id order),
-checking they may still change, and taking units off reservations that end or ship (then
-their channels' rows, in order, then the levels through the ledger)."""
+checking the caller may change them and that they may still change, and taking units off
+reservations that end or ship (then their channels' rows, in order, then the levels through the
+ledger).
+
+Who may change whose holds is decided here, for every transition: a caller bound to a channel
+only that channel's; a caller limited to live channels only holds of REALTIME channels and of
+no channel; and the TRANSFER holds of a transfer order nobody, since only the order's own
+transitions (ship, cancel) may end them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.inventory import validation as check
+from onhand.inventory.channels import ChannelKind
 from onhand.inventory.errors import Collector, DomainError, ErrorCode, Problem
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
 from onhand.inventory.reservations import (
@@ -20,20 +28,27 @@ from onhand.inventory.reservations import (
     ReservationType,
     event_insert,
 )
+from onhand.inventory.transfer_orders import number_of
 
 MAX_TEXT = 200
 
 
+# With each row: whether it has lapsed, its channel's kind, and whether it is a transfer
+# order's hold.
+_ABOUT = """r.*, (r.expires_at IS NOT NULL AND r.expires_at <= now()) AS lapsed,
+    (SELECT c.kind FROM channels c WHERE c.id = r.channel_id) AS channel_kind,
+    (SELECT min(l.transfer_order_id) FROM transfer_order_lines l WHERE l.reservation_id = r.id)
+        AS transfer_order_id"""
 LOCK_IDS = text(
-    """
-    SELECT r.*, (r.expires_at IS NOT NULL AND r.expires_at <= now()) AS lapsed
+    f"""
+    SELECT {_ABOUT}
     FROM reservations r WHERE r.id = ANY(CAST(:ids AS bigint[]))
     ORDER BY r.id FOR UPDATE
     """
 )
 LOCK_REFERENCE = text(
-    """
-    SELECT r.*, (r.expires_at IS NOT NULL AND r.expires_at <= now()) AS lapsed
+    f"""
+    SELECT {_ABOUT}
     FROM reservations r
     WHERE r.reference_id = :reference AND r.status = 'ACTIVE'
       AND r.type = ANY(CAST(:types AS text[]))
@@ -41,6 +56,22 @@ LOCK_REFERENCE = text(
     ORDER BY r.id FOR UPDATE
     """
 )
+
+
+@dataclass(frozen=True)
+class HoldAccess:
+    """Whose holds a caller may change. `channel_id`: only that channel's (a token bound to
+    it). `realtime_only`: only those of REALTIME channels and of no channel. Neither: any."""
+
+    channel_id: int | None = None
+    realtime_only: bool = False
+
+    def allows(self, row: Any) -> bool:
+        if self.channel_id is not None:
+            return bool(row.channel_id == self.channel_id)
+        if self.realtime_only:
+            return row.channel_kind in (None, ChannelKind.REALTIME)
+        return True
 
 
 # The reservations to change, with the amount to take off each: given, or (the sweeper) the
@@ -114,8 +145,12 @@ async def lock_reservations(
     ids: Sequence[int],
     reference_id: str | None,
     types: Sequence[ReservationType],
-    scope: int | None,
+    access: HoldAccess,
+    field: str | None = None,
 ) -> list[Any]:
+    """Lock the reservations given by id, or the active ones of a reference (a caller bound
+    to a channel finds only its channel's), and check the caller may change each."""
+    field = field or ("id" if ids else "referenceId")
     if ids:
         rows = (await conn.execute(LOCK_IDS, {"ids": list(ids)})).all()
         missing = set(ids) - {row.id for row in rows}
@@ -123,26 +158,71 @@ async def lock_reservations(
             raise DomainError.of(
                 ErrorCode.NOT_FOUND, f"no reservation {min(missing)}", "id", missing=sorted(missing)
             )
-        if scope is not None and any(row.channel_id != scope for row in rows):
-            raise DomainError.of(
-                ErrorCode.FORBIDDEN,
-                "this token may only change its own channel's reservations",
-                "id",
+    else:
+        rows = (
+            await conn.execute(
+                LOCK_REFERENCE,
+                {
+                    "reference": reference_id,
+                    "types": [str(t) for t in types],
+                    "scope": access.channel_id,
+                },
             )
-        return rows
-    rows = (
-        await conn.execute(
-            LOCK_REFERENCE,
-            {"reference": reference_id, "types": [str(t) for t in types], "scope": scope},
-        )
-    ).all()
-    if not rows:
-        raise DomainError.of(
-            ErrorCode.NOT_FOUND,
-            f"no active reservation has referenceId {reference_id!r}",
-            "referenceId",
-        )
+        ).all()
+        if not rows:
+            raise await _none_active(conn, reference_id, access, field)
+    for row in rows:
+        if not access.allows(row):
+            raise _not_theirs(row, access, field)
+        if row.transfer_order_id is not None:
+            raise _transfer_order_hold(row.id, row.transfer_order_id, field)
     return rows
+
+
+# An active hold of a transfer order with this reference (a transfer order's number).
+_TRANSFER_ORDER_HOLD = text(
+    """
+    SELECT r.id, l.transfer_order_id FROM reservations r
+    JOIN transfer_order_lines l ON l.reservation_id = r.id
+    WHERE r.reference_id = :reference AND r.status = 'ACTIVE'
+    ORDER BY r.id LIMIT 1
+    """
+)
+
+
+async def _none_active(
+    conn: AsyncConnection, reference_id: str | None, access: HoldAccess, field: str
+) -> DomainError:
+    """Why a reference selected nothing: it names a transfer order's holds, which a type
+    filter (a cart's, an order's) left out, or it names no active reservation at all."""
+    if access.channel_id is None:
+        held = (await conn.execute(_TRANSFER_ORDER_HOLD, {"reference": reference_id})).first()
+        if held is not None:
+            return _transfer_order_hold(held.id, held.transfer_order_id, field)
+    return DomainError.of(
+        ErrorCode.NOT_FOUND, f"no active reservation has referenceId {reference_id!r}", field
+    )
+
+
+def _not_theirs(row: Any, access: HoldAccess, field: str) -> DomainError:
+    if access.channel_id is not None:
+        message = "this token may only change its own channel's reservations"
+    else:
+        message = (
+            f"reservation {row.id} is held for a {row.channel_kind} channel: only a token bound"
+            " to it, an operator or an admin may change it"
+        )
+    return DomainError.of(ErrorCode.FORBIDDEN, message, field)
+
+
+def _transfer_order_hold(reservation_id: int, transfer_order_id: int, field: str) -> DomainError:
+    return DomainError.of(
+        ErrorCode.TRANSFER_ORDER_HOLD,
+        f"reservation {reservation_id} holds stock for transfer order"
+        f" {number_of(transfer_order_id)}:"
+        " ship or cancel the transfer order instead",
+        field,
+    )
 
 
 def require_changeable(rows: Sequence[Any], action: str, field: str = "id") -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onhand.inventory.channels import Channel, load_channels
+from onhand.inventory.channels import Channel, find_channel, load_channels
 from onhand.inventory.errors import DomainError, ErrorCode, Problem
 from onhand.inventory.reservation_requests import ReserveLine, ReserveRequest, Resolved
 
@@ -65,20 +65,11 @@ class Lookups:
         problems: list[Problem] = []
         channel = None
         if request.channel is not None:
-            ref = request.channel
-            channel = next(
-                (
-                    c
-                    for c in self.channels
-                    if (ref.id is not None and c.id == ref.id) or (ref.key and c.code == ref.key)
-                ),
-                None,
-            )
-            if channel is None:
-                named = ref.key if ref.key is not None else ref.id
-                problems.append(
-                    Problem(ErrorCode.NOT_FOUND, f"channel {named} does not exist", ref.field)
-                )
+            found = find_channel(request.channel, self.channels)
+            if isinstance(found, Problem):
+                problems.append(found)
+            else:
+                channel = found
         products: list[int] = []
         warehouses: list[int | None] = []
         for line in request.lines:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from onhand.inventory.channels import Channel
+from onhand.inventory.channels import Channel, ChannelRef
 from onhand.inventory.errors import ErrorCode, Problem
 from onhand.inventory.refs import Ref
 from onhand.inventory.reservations import Reservation, ReservationType
@@ -32,7 +32,7 @@ class ReserveRequest:
     lines: tuple[ReserveLine, ...]
     type: ReservationType = ReservationType.CART
     reference_id: str | None = None
-    channel: Ref | None = None
+    channel: ChannelRef | None = None
     expires_at: datetime | None = None
     allow_partial: bool = False
     destination: Destination | None = None

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onhand.api import ids
 from onhand.api.alerts.types import (
     Alert,
     AlertConnection,
@@ -15,6 +14,7 @@ from onhand.api.alerts.types import (
     AlertSeverity,
     AlertStatus,
 )
+from onhand.api.channels.access import channel_filter_id, channel_ref
 from onhand.api.context import Info
 from onhand.api.inputs import filter_id, product_ref, warehouse_ref
 from onhand.api.pagination import paginate
@@ -58,7 +58,9 @@ async def alert_filter(info: Info, given: AlertFilterInput) -> AlertFilter:
         if given.warehouse_id is not None or given.warehouse_code is not None
         else None
     )
-    channel = ids.decode_optional(given.channel_id, "Channel", "filter.channelId")
+    channel = await channel_filter_id(
+        info.context, channel_ref(info.context, given.channel_id, None, "filter.channelId")
+    )
     return AlertFilter(
         statuses=tuple(str(s) for s in given.status or ()),
         kinds=tuple(str(k) for k in given.kind or ()),

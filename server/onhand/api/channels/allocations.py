@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import strawberry
 
 from onhand.api import ids
-from onhand.api.channels.access import channel_ref, required_channel_ref
+from onhand.api.channels.access import channel_ref, channel_refs, required_channel_ref
 from onhand.api.channels.types import Channel, ChannelInventory, load_channel
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
@@ -145,18 +145,18 @@ def product_refs(product_ids: Sequence[str] | None, skus: Sequence[str] | None) 
     return refs + [Ref(key=s, field=f"skus.{i}") for i, s in enumerate(skus or [])]
 
 
-def _channel_refs(channel_ids: Sequence[str] | None, codes: Sequence[str] | None) -> list[Ref]:
-    refs = [
-        Ref(id=ids.decode(c, "Channel", f"channelIds.{i}"), field=f"channelIds.{i}")
-        for i, c in enumerate(channel_ids or [])
-    ]
-    return refs + [Ref(key=c, field=f"channelCodes.{i}") for i, c in enumerate(codes or [])]
-
-
-def _custom(shares: Sequence[CustomAllocationInput]) -> list[allocating.CustomShare]:
+def _custom(
+    context: Context, shares: Sequence[CustomAllocationInput]
+) -> list[allocating.CustomShare]:
     result = []
     for i, share in enumerate(shares):
-        ref = channel_ref(share.channel_id, share.channel_code, f"custom.{i}.channelId")
+        ref = channel_ref(
+            context,
+            share.channel_id,
+            share.channel_code,
+            f"custom.{i}.channelId",
+            f"custom.{i}.channelCode",
+        )
         if ref is None:
             raise DomainError.of(
                 ErrorCode.REQUIRED, "give channelId or channelCode", f"custom.{i}.channelId"
@@ -199,9 +199,9 @@ class AllocationMutation:
             request = allocating.Allocate(
                 products=product_refs(input.product_ids, input.skus),
                 strategy=input.strategy,
-                channels=_channel_refs(input.channel_ids, input.channel_codes),
+                channels=channel_refs(context, input.channel_ids, input.channel_codes),
                 total_quantity=input.total_quantity,
-                custom=_custom(input.custom or []),
+                custom=_custom(context, input.custom or []),
                 buffer_percent=input.buffer_percent,
                 lookback_days=input.lookback_days,
                 days_of_supply=input.days_of_supply,

@@ -11,12 +11,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.scalars import JSON
 
-from onhand.api.channels.access import (
-    check_readable,
-    check_usable,
-    required_channel_ref,
-    syncs_for,
-)
+from onhand.api.channels.access import required_channel_ref, syncs_for
 from onhand.api.channels.types import Channel, load_channel
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
@@ -152,12 +147,10 @@ class ChannelAvailabilityChange:
 async def readable_channel(
     info: Info, channel_id: strawberry.ID | None, channel_code: str | None
 ) -> channels.Channel:
-    """The channel a query names (a connector's own by default), which the caller may read."""
+    """The channel a query names (a bound caller's own by default)."""
     ref = required_channel_ref(info.context, channel_id, channel_code)
     async with info.context.services.engine.connect() as conn:
-        channel = await channels.resolve_channel(conn, ref)
-    check_readable(info, channel.id)
-    return channel
+        return await channels.resolve_channel(conn, ref)
 
 
 @strawberry.type
@@ -239,7 +232,6 @@ class ChannelFeedMutation:
 
             async def change(conn: AsyncConnection) -> tuple[channels.Channel, SyncStatus]:
                 channel = await channels.resolve_channel(conn, ref)
-                check_usable(context, channel.id, ref.field)
                 if not syncs_for(context, channel.id):
                     raise DomainError.of(
                         ErrorCode.FORBIDDEN,

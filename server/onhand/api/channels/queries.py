@@ -5,15 +5,13 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from onhand.api import ids
-from onhand.api.channels.access import check_readable, scope
+from onhand.api.channels.access import channel_ref, required_channel_ref, scope
 from onhand.api.channels.types import (
     Channel,
     ChannelConnection,
     ChannelInventory,
     ChannelKindEnum,
-    load_channel,
-    load_channel_by_code,
+    load_named_channel,
     product_ids_of,
 )
 from onhand.api.context import Info
@@ -40,19 +38,13 @@ class ChannelQuery:
     async def channel(
         self, info: Info, id: strawberry.ID | None = None, code: str | None = None
     ) -> Channel | None:
-        if id is not None:
-            record = await load_channel(info, ids.decode(id, "Channel", "id"))
-        elif code is not None:
-            record = await load_channel_by_code(info, code)
-        else:
-            return None
-        if record is None:
-            return None
-        check_readable(info, record.id)
-        return Channel.from_record(record)
+        ref = channel_ref(info.context, id, code, "id", "code")
+        record = await load_named_channel(info, ref) if ref is not None else None
+        return Channel.from_record(record) if record is not None else None
 
     @strawberry.field(
-        permission_classes=CHANNEL, description="Channels (a connector sees its own only)."
+        permission_classes=CHANNEL,
+        description="Channels (a token bound to a channel sees its own only).",
     )
     async def channels(
         self,
@@ -76,7 +68,7 @@ class ChannelQuery:
     @strawberry.field(
         permission_classes=CHANNEL,
         description="What a channel may sell of the given products now (by ids and/or SKUs; "
-        "unknown ones are left out). A connector's own channel is the default.",
+        "unknown ones are left out). A bound token's own channel is the default.",
     )
     async def channel_inventory(
         self,
@@ -86,21 +78,10 @@ class ChannelQuery:
         product_ids: list[strawberry.ID] | None = None,
         skus: list[str] | None = None,
     ) -> list[ChannelInventory]:
-        record = None
-        if channel_id is not None:
-            record = await load_channel(info, ids.decode(channel_id, "Channel", "channelId"))
-        elif channel_code is not None:
-            record = await load_channel_by_code(info, channel_code)
-        elif scope(info.context) is not None:
-            record = await load_channel(info, scope(info.context))  # type: ignore[arg-type]
-        else:
-            raise GraphQLError(
-                "give channelId or channelCode",
-                extensions={"code": "REQUIRED", "field": "channelId"},
-            )
+        ref = required_channel_ref(info.context, channel_id, channel_code)
+        record = await load_named_channel(info, ref)
         if record is None:
             return []
-        check_readable(info, record.id)
         wanted = [*(product_ids or []), *(skus or [])]
         if len(wanted) > MAX_PRODUCTS:
             raise GraphQLError(

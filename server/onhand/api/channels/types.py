@@ -21,7 +21,7 @@ from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
 from onhand.inventory import channels
 from onhand.inventory.availability import ChannelAvailability, WarehouseStock, availability
-from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.inventory.errors import DomainError, ErrorCode, Problem
 
 ChannelKindEnum = strawberry.enum(
     channels.ChannelKind,
@@ -53,6 +53,21 @@ async def load_channel_by_code(info: Info, code: str) -> channels.Channel | None
     return found
 
 
+async def load_named_channel(info: Info, ref: channels.ChannelRef) -> channels.Channel | None:
+    """The channel a query names, through the request's loaders; None when there is none.
+    A bound caller naming another is FORBIDDEN (channels.find_channel decides)."""
+    if ref.id is not None:
+        record = await load_channel(info, ref.id)
+    else:
+        record = await load_channel_by_code(info, ref.key or "")
+    found = channels.find_channel(ref, [record] if record is not None else [])
+    if not isinstance(found, Problem):
+        return found
+    if found.code == ErrorCode.NOT_FOUND:
+        return None
+    raise DomainError(found)
+
+
 @strawberry.type(description="A sales channel: where stock is sold, and from which warehouses.")
 class Channel(relay.Node):
     id: relay.NodeID[int]
@@ -75,7 +90,6 @@ class Channel(relay.Node):
     version: int
     created_at: datetime
     updated_at: datetime
-    warehouse_ids: strawberry.Private[tuple[int, ...]]
 
     @classmethod
     def from_record(cls, record: channels.Channel) -> Channel:
@@ -92,7 +106,6 @@ class Channel(relay.Node):
             version=record.version,
             created_at=record.created_at,
             updated_at=record.updated_at,
-            warehouse_ids=record.warehouse_ids,
         )
 
     @classmethod
@@ -112,7 +125,11 @@ class Channel(relay.Node):
 
     @strawberry.field(description="The warehouses whose stock this channel sells.")
     async def warehouses(self, info: Info) -> list[Warehouse]:
-        found = await info.context.loaders.warehouse.load_many(list(self.warehouse_ids))
+        # Through a loader, not the record: a listing's rows carry no warehouses, and a page
+        # of channels must cost one query, not one per channel.
+        loader = info.context.loaders.custom("channel_warehouses", channels.warehouses_of_channels)
+        warehouse_ids = await loader.load(self.id) or []
+        found = await info.context.loaders.warehouse.load_many(warehouse_ids)
         return [Warehouse.from_record(w) for w in found if w is not None]
 
     @strawberry.field(description="What this channel may sell of one product now.")
@@ -230,7 +247,7 @@ async def _availability_of_products(
 
 
 async def product_channel_availability(info: Info, product_id: int) -> list[ChannelInventory]:
-    """A product's availability on every active channel (a connector: its own only)."""
+    """A product's availability on every active channel (a bound token: its own only)."""
     check(info, Permission.READ_CHANNEL)
     loader = info.context.loaders.custom("channel_availability", _availability_of_products)
     bound = scope(info.context)

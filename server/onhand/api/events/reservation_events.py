@@ -11,7 +11,7 @@ from typing import Annotated
 import strawberry
 
 from onhand.api import ids
-from onhand.api.channels.access import channel_ref, check_readable, scope
+from onhand.api.channels.access import channel_ref, scope
 from onhand.api.channels.types import Channel, load_channel
 from onhand.api.context import Info
 from onhand.api.events.scalars import Long
@@ -123,20 +123,20 @@ async def channel_filter(
     info: Info, channel_id: strawberry.ID | None, channel_code: str | None
 ) -> tuple[int, frozenset[int]] | None:
     """The channel a subscription names (id or code), with the warehouses linked to it when
-    it starts; None when it names none. A CONNECTOR may name only its own channel."""
-    ref = channel_ref(channel_id, channel_code)
+    it starts; None when it names none. A bound caller may name only its own channel."""
+    ref = channel_ref(info.context, channel_id, channel_code)
     if ref is None:
         return None
     async with info.context.services.engine.connect() as conn:
         channel = await resolve_channel(conn, ref)
-    check_readable(info, channel.id)
     return channel.id, frozenset(channel.warehouse_ids)
 
 
 @strawberry.type
 class ReservationSubscription:
     @strawberry.subscription(
-        description="Reservations changing state. A connector sees only its own channel's."
+        description="Reservations changing state. A token bound to a channel sees only its "
+        "channel's."
     )
     async def reservation_changed(
         self,

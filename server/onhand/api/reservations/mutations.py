@@ -9,7 +9,7 @@ from datetime import datetime
 import strawberry
 
 from onhand.api import ids
-from onhand.api.channels.access import channel_ref, check_usable, scope
+from onhand.api.channels.access import channel_or_own, hold_access
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError, user_errors
 from onhand.api.inputs import product_ref, warehouse_ref
@@ -175,16 +175,6 @@ class FulfillReservationPayload(ReservationsPayload):
     pass
 
 
-def _channel(context: Context, channel_id: str | None, code: str | None) -> Ref | None:
-    ref = channel_ref(channel_id, code)
-    bound = scope(context)
-    if ref is None:
-        return Ref(id=bound, field="channelId") if bound is not None else None
-    if bound is not None and ref.id is not None:
-        check_usable(context, ref.id, ref.field)
-    return ref
-
-
 def _product(
     product_id: str | None, sku: str | None, variant_id: str | None, prefix: str
 ) -> Ref | None:
@@ -221,7 +211,7 @@ class ReservationMutation:
                 lines=(line,),
                 type=input.type,
                 reference_id=input.reference_id,
-                channel=_channel(context, input.channel_id, input.channel_code),
+                channel=channel_or_own(context, input.channel_id, input.channel_code),
                 expires_at=input.expires_at,
                 destination=destination(input.shipping_address),
                 idempotency_key=input.idempotency_key,
@@ -257,7 +247,7 @@ class ReservationMutation:
                 lines=lines,
                 type=input.type,
                 reference_id=input.reference_id,
-                channel=_channel(context, input.channel_id, input.channel_code),
+                channel=channel_or_own(context, input.channel_id, input.channel_code),
                 expires_at=input.expires_at,
                 allow_partial=input.allow_partial,
                 destination=destination(input.shipping_address),
@@ -293,7 +283,7 @@ class ReservationMutation:
             )
             records = await context.transaction(
                 lambda conn: changes.release(
-                    conn, request, context.change_context(), scope(context)
+                    conn, request, context.change_context(), hold_access(context)
                 )
             )
             made = _listed(records)
@@ -312,7 +302,9 @@ class ReservationMutation:
                 extend_by_seconds=input.extend_by_seconds,
             )
             record = await context.transaction(
-                lambda conn: changes.extend(conn, request, context.change_context(), scope(context))
+                lambda conn: changes.extend(
+                    conn, request, context.change_context(), hold_access(context)
+                )
             )
             made = _listed([record])
             return ExtendReservationPayload(reservation=made[0], reservations=made)
@@ -331,7 +323,7 @@ class ReservationMutation:
             )
             records = await context.transaction(
                 lambda conn: changes.convert(
-                    conn, request, context.change_context(), scope(context)
+                    conn, request, context.change_context(), hold_access(context)
                 )
             )
             made = _listed(records)
@@ -355,7 +347,7 @@ class ReservationMutation:
             )
             records = await context.transaction(
                 lambda conn: changes.fulfill(
-                    conn, request, context.change_context(), scope(context)
+                    conn, request, context.change_context(), hold_access(context)
                 )
             )
             made = _listed(records)

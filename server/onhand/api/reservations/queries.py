@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.api import ids
-from onhand.api.channels.access import channel_ref, check_readable, scope
+from onhand.api.channels.access import channel_filter_id, channel_ref, check_readable, scope
 from onhand.api.context import Info
 from onhand.api.inputs import NOTHING, filter_id, product_ref, warehouse_ref
 from onhand.api.pagination import paginate
@@ -23,7 +22,6 @@ from onhand.api.reservations.types import (
     load_reservation,
 )
 from onhand.auth.roles import Permission
-from onhand.inventory.channels import resolve_channel
 from onhand.inventory.fulfillment import PlanLine, fulfillment_plan
 from onhand.inventory.refs import Ref, resolve_product, resolve_warehouse
 from onhand.inventory.reservations import ReservationFilter, expired_listing, reservation_listing
@@ -66,21 +64,14 @@ class FulfillmentPlanInput:
     channel_code: str | None = None
 
 
-async def _channel_id(conn: AsyncConnection, ref: Ref) -> int:
-    return (await resolve_channel(conn, ref)).id
-
-
 def _optional(make, node_id: str | None, key: str | None) -> Ref | None:  # type: ignore[no-untyped-def]
     return None if node_id is None and key is None else make(node_id, key)
 
 
 def _channel_scope(info: Info, channel: int | None) -> int | None:
-    bound = scope(info.context)
-    if bound is None:
-        return channel
-    if channel is not None:
-        check_readable(info, channel)
-    return bound
+    """The channel a listing keeps to: the one named (a bound caller may name only its own),
+    else a bound caller's own."""
+    return channel if channel is not None else scope(info.context)
 
 
 @strawberry.type
@@ -95,7 +86,7 @@ class ReservationQuery:
 
     @strawberry.field(
         permission_classes=RESERVE,
-        description="Reservations, oldest first (a connector: its channel's only).",
+        description="Reservations, oldest first (a token bound to a channel: that channel's only).",
     )
     async def reservations(
         self,
@@ -105,8 +96,8 @@ class ReservationQuery:
         filter: ReservationFilterInput | None = None,
     ) -> ReservationConnection:
         given = filter or ReservationFilterInput()
-        channel = await filter_id(
-            info, channel_ref(given.channel_id, given.channel_code), _channel_id
+        channel = await channel_filter_id(
+            info.context, channel_ref(info.context, given.channel_id, given.channel_code)
         )
         product = await filter_id(
             info, _optional(product_ref, given.product_id, given.sku), resolve_product
@@ -163,7 +154,7 @@ class ReservationQuery:
             for i, line in enumerate(input.lines)
         ]
         to = destination(input.shipping_address) or Destination()
-        channel = channel_ref(input.channel_id, input.channel_code)
+        channel = channel_ref(info.context, input.channel_id, input.channel_code)
         async with info.context.services.engine.connect() as conn:
             plan = await fulfillment_plan(conn, lines, to, channel)
         return FulfillmentPlan.from_plan(plan)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from onhand.api.context import Context
+from onhand.api.extensions import code_domain_error
 from onhand.api.ws.documents import replays
 
 if TYPE_CHECKING:
@@ -34,12 +35,13 @@ READY_TIMEOUT = 30.0
 def encode_result(result: Any) -> str:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
-        payload["errors"] = [error.formatted for error in result.errors]
+        payload["errors"] = [code_domain_error(error).formatted for error in result.errors]
     return json.dumps(payload, separators=(",", ":"), default=str)
 
 
 def encode_errors(errors: list[Any]) -> str:
-    return json.dumps([e.formatted for e in errors], separators=(",", ":"), default=str)
+    formatted = [code_domain_error(e).formatted for e in errors]
+    return json.dumps(formatted, separators=(",", ":"), default=str)
 
 
 @dataclass(eq=False)
