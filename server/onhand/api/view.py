@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
+from onhand.api import graphiql
 from onhand.api.context import Context
 from onhand.api.ws.endpoint import WebSocketEndpoint
 from onhand.services import Services
@@ -49,6 +50,10 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
         )
         self.services = services
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.PAGE
 
     def decode_json(self, data: str | bytes) -> object:
         # Bytes that are no text at all are a malformed body (400), like JSON that does not
