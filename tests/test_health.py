@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from onhand.db.engine import create_engine, plain_url
 from onhand.runtime import bootstrap_admin
 from support import database
+from support.processes import Output
 from support.server import free_port
 
 ONHAND = Path(sys.executable).parent / "onhand"
@@ -55,27 +55,6 @@ def environment(database_url: str, port: int) -> dict[str, str]:
         "ONHAND_PORT": str(port),
         "ONHAND_LOG_LEVEL": "WARNING",
     }
-
-
-class Output:
-    """Collects a process's output as it comes, so the pipe never fills up."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self._thread.start()
-
-    def _read(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def join(self) -> None:
-        self._thread.join(timeout=10)
 
 
 def wait_until_ready(process: subprocess.Popen[str], output: Output, url: str) -> None:

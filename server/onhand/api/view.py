@@ -27,12 +27,13 @@ from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTIO
 from onhand.api import graphiql
 from onhand.api.context import Context
 from onhand.api.ws.endpoint import WebSocketEndpoint
+from onhand.auth.tokens import HOW_TO_AUTHENTICATE
 from onhand.services import Services
 
 UNAUTHENTICATED = {
     "errors": [
         {
-            "message": "send an API token as `Authorization: Bearer <token>`",
+            "message": HOW_TO_AUTHENTICATE,
             "extensions": {"code": "UNAUTHENTICATED"},
         }
     ]

@@ -20,6 +20,11 @@ from onhand.db.tables import api_tokens
 from onhand.inventory.errors import DomainError, ErrorCode
 
 PREFIX = "onh_"
+# What a request without a valid token is told, wherever the API refuses it.
+HOW_TO_AUTHENTICATE = (
+    "send an API token as `Authorization: Bearer <token>`; an admin creates one with"
+    " `onhand token create --role ADMIN --name NAME`"
+)
 
 
 @dataclass(frozen=True, slots=True)
