@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from onhand.db.engine import create_engine, plain_url
 from onhand.runtime import bootstrap_admin
 from support import database
-from support.processes import ONHAND, Output, wait_until_ready
+from support.processes import ONHAND, Output
 from support.server import free_port
 
 TOKEN_LINE = re.compile(r"^\s+(onh_\S+)\s*$", re.MULTILINE)
@@ -51,6 +52,21 @@ def environment(database_url: str, port: int) -> dict[str, str]:
         "ONHAND_PORT": str(port),
         "ONHAND_LOG_LEVEL": "WARNING",
     }
+
+
+def wait_until_ready(process: subprocess.Popen[str], output: Output, url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output.join()
+            raise AssertionError(f"onhand serve exited with {process.returncode}:\n{output.text}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"onhand serve did not become ready:\n{output.text}")
 
 
 def operations_total(metrics: str, name: str) -> float:

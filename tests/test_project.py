@@ -126,3 +126,32 @@ def test_ci_runs_the_readme_test_command() -> None:
         and not line.startswith(("set ", "cd "))
     ]
     assert steps == [tests], f".ci/run must run exactly the README's test command: {tests}"
+
+
+# Build outputs, downloads and local data: none of them is the project's source.
+NOT_SOURCE = (".whl", ".tar.gz", ".tgz", ".zip", ".egg", ".so", ".pyc", ".dump", ".sqlite")
+
+
+def test_git_tracks_no_build_output_download_or_data_file() -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if listed.returncode != 0:
+        pytest.skip(f"not a git checkout: {listed.stderr.strip()}")
+    tracked = [name for name in listed.stdout.split("\0") if name]
+    assert tracked, "git lists the project's files"
+    unwanted = [
+        name
+        for name in tracked
+        if name.lower().endswith(NOT_SOURCE)
+        or any(word in Path(name).name.lower() for word in ("dump", "sqlite"))
+    ]
+    assert unwanted == [], f"remove from git (and see .gitignore): {unwanted}"
+
+
+def test_the_license_pyproject_names_is_there() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    license_text = (ROOT / "LICENSE").read_text()
+    assert license_text.startswith("MIT License")
+    assert "Copyright (c) 2026 onhand contributors" in license_text

@@ -14,8 +14,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
+from onhand.api import graphiql
 from onhand.api.imports.download import download_endpoint
 from onhand.api.schema import build_schema
 from onhand.api.view import AuthenticatedEndpoint, GraphQLView
@@ -118,6 +119,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
+            Mount(graphiql.ASSETS_PATH, graphiql.assets()),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

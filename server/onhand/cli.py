@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
+from typing import NoReturn
+
+from pydantic import ValidationError
 
 from onhand.config import Settings, get_settings
 from onhand.inventory.imports.arguments import add_export_arguments, add_import_arguments
@@ -15,52 +20,9 @@ Handler = Callable[[argparse.Namespace, Settings], int | None]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from onhand.serving import serve_command
 
-    from onhand.app import create_app
-    from onhand.db.engine import create_engine
-    from onhand.runtime import bootstrap_admin, database_url, require_migrated
-
-    url = database_url(settings)
-
-    async def prepare() -> str | None:
-        engine = create_engine(url)
-        try:
-            await require_migrated(engine)
-            issued = await bootstrap_admin(engine)
-            if args.demo:
-                from onhand.seed.demo import seed_if_empty
-
-                await seed_if_empty(engine, size="small")
-        finally:
-            await engine.dispose()
-        return issued.secret if issued else None
-
-    secret = asyncio.run(prepare())
-    host = args.host or settings.host
-    port = args.port if args.port is not None else settings.port
-    print(f"onhand is starting: GraphiQL at http://{host}:{port}/graphql", flush=True)
-    if secret:
-        print(
-            "An ADMIN token was created for this new database. It is shown only now;"
-            " send it as `Authorization: Bearer <token>`:\n\n"
-            f"    {secret}\n",
-            flush=True,
-        )
-    uvicorn.run(
-        create_app(settings, url),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        # Compressing each WebSocket message for each subscriber separately would cost more
-        # than sending it: events are small and fanned out to many sockets.
-        ws_per_message_deflate=False,
-        # On SIGTERM, requests in flight get this long to finish; then the server stops
-        # anyway (a stuck client or request must not keep a rolling deploy waiting).
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
-    return 0
+    return serve_command(args, settings)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,50 +42,41 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from onhand.db.engine import create_engine
-    from onhand.runtime import database_url, require_migrated
+    from onhand.runtime import database_url, migrated_engine
     from onhand.workers import runner
-
-    url = database_url(settings)
-
-    async def run() -> None:
-        engine = create_engine(url)
-        try:
-            await require_migrated(engine)
-        finally:
-            await engine.dispose()
-        await runner.work(settings, url, args.only)
 
     try:
         runner.selected(args.only)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    url = database_url(settings)
+
+    async def run() -> None:
+        async with migrated_engine(url):
+            pass  # only a check: an unmigrated database is refused before any loop starts
+        await runner.work(settings, url, args.only)
+
     asyncio.run(run())
     return 0
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     from onhand.auth import admin
+    from onhand.runtime import database_url
 
-    return asyncio.run(admin.run(args, settings))
+    return asyncio.run(admin.run(args, database_url(settings)))
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
-    from onhand.db.engine import create_engine
-    from onhand.runtime import database_url, require_migrated
+    from onhand.runtime import database_url, migrated_engine
     from onhand.seed.demo import seed
 
     url = database_url(settings)
 
     async def run() -> None:
-        engine = create_engine(url)
-        try:
-            await require_migrated(engine)
-            summary = await seed(engine, size=args.size, seed_number=args.seed)
-            print(summary)
-        finally:
-            await engine.dispose()
+        async with migrated_engine(url) as engine:
+            print(await seed(engine, size=args.size, seed_number=args.seed))
 
     asyncio.run(run())
     return 0
@@ -196,11 +149,63 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        sys.exit("\n".join(f"error: {problem}" for problem in _setting_problems(error)))
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Alembic narrates every step at INFO; onhand says what matters itself.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
+    # `kill` and a closed terminal end onhand as Ctrl-C does: by an exception, so that what
+    # must be undone on the way out is (the embedded PostgreSQL stops with its last user).
+    # A signal ignored on purpose (`nohup onhand serve`) stays ignored.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _stop)
     handler: Handler = args.handler
-    sys.exit(handler(args, settings) or 0)
+    try:
+        code = handler(args, settings) or 0
+    except KeyboardInterrupt:
+        _die_of(signal.SIGINT)
+    except Stopped as stopped:
+        _die_of(stopped.signum)
+    except Exception as error:
+        from onhand.db.problems import explain, target
+
+        problem = explain(error, target(settings.database_url, settings.data_dir))
+        if problem is None:
+            raise
+        sys.exit(f"error: {problem}")
+    sys.exit(code)
+
+
+class Stopped(BaseException):
+    """A signal asked the process to stop (a BaseException, as KeyboardInterrupt is)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+def _die_of(signum: int) -> NoReturn:
+    """End as killed by the signal, which is what the shell and supervisors expect, once the
+    embedded PostgreSQL was left: dying of a signal skips the exit hooks that would."""
+    from onhand.db import embedded
+
+    embedded.leave_all()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
+    sys.exit(128 + signum)  # not reached: the signal ends the process
+
+
+def _setting_problems(error: ValidationError) -> list[str]:
+    return [
+        f"ONHAND_{'_'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+        for problem in error.errors()
+    ]

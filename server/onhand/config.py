@@ -8,9 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+POSTGRESQL_SCHEMES = {"postgres", "postgresql"}
 
 
 class Settings(BaseSettings):
@@ -25,7 +29,6 @@ class Settings(BaseSettings):
     # Besides being woken by commits and broadcasts, the relay and each process's hub check
     # the outbox this often, so a lost notification delays an event by at most this long.
     event_poll_seconds: float = Field(default=1.0, gt=0)
-    redis_url: str | None = None
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 
@@ -106,6 +109,29 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(default=48, gt=0)
 
     log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, url: str | None) -> str | None:
+        # Checked here, with the setting's name: the driver would otherwise fail far from
+        # the cause (a MySQL URL is tried as PostgreSQL on MySQL's port).
+        if not url:
+            return url
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (reading it checks it)
+        except ValueError as error:
+            raise PydanticCustomError(
+                "database_url", "is not a valid URL: {reason}", {"reason": str(error)}
+            ) from None
+        if parts.scheme.split("+")[0] not in POSTGRESQL_SCHEMES:
+            raise PydanticCustomError(
+                "database_url",
+                "must be a PostgreSQL URL, postgresql://user:password@host:port/database,"
+                " not {scheme}",
+                {"scheme": f"{parts.scheme}://..." if parts.scheme else "one without a scheme"},
+            )
+        return url
 
     @property
     def cart_reservation_ttl(self) -> timedelta:

@@ -24,14 +24,16 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
+from onhand.api import graphiql
 from onhand.api.context import Context
 from onhand.api.ws.endpoint import WebSocketEndpoint
+from onhand.auth.tokens import HOW_TO_AUTHENTICATE
 from onhand.services import Services
 
 UNAUTHENTICATED = {
     "errors": [
         {
-            "message": "send an API token as `Authorization: Bearer <token>`",
+            "message": HOW_TO_AUTHENTICATE,
             "extensions": {"code": "UNAUTHENTICATED"},
         }
     ]
@@ -49,6 +51,10 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
         )
         self.services = services
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.PAGE
 
     def decode_json(self, data: str | bytes) -> object:
         # Bytes that are no text at all are a malformed body (400), like JSON that does not

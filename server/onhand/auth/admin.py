@@ -9,19 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.auth.roles import Role
 from onhand.auth.tokens import create_token, revoke_token
-from onhand.config import Settings
-from onhand.db.engine import create_engine
 from onhand.db.tables import api_tokens
 from onhand.inventory.channels import ChannelRef, resolve_channel
 from onhand.inventory.errors import DomainError
-from onhand.runtime import database_url, require_migrated
+from onhand.runtime import migrated_engine
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
-    engine = create_engine(database_url(settings))
+async def run(args: argparse.Namespace, database_url: str) -> int:
     try:
-        await require_migrated(engine)
-        async with engine.begin() as conn:
+        async with migrated_engine(database_url) as engine, engine.begin() as conn:
             if args.action == "create":
                 channel_id = await _channel_id(conn, args.channel) if args.channel else None
                 issued = await create_token(conn, args.name, Role(args.role), channel_id)
@@ -39,8 +35,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     except DomainError as error:
         print(f"error: {error}")
         return 2
-    finally:
-        await engine.dispose()
     return 0
 
 

@@ -22,6 +22,11 @@ from onhand.inventory.errors import DomainError, ErrorCode
 PREFIX = "onh_"
 # Roles whose tokens may be bound to one channel (a CONNECTOR must be).
 CHANNEL_BOUND_ROLES = frozenset({Role.CONNECTOR, Role.STOREFRONT})
+# What a request without a valid token is told, wherever the API refuses it.
+HOW_TO_AUTHENTICATE = (
+    "send an API token as `Authorization: Bearer <token>`; an admin creates one with"
+    " `onhand token create --role ADMIN --name NAME`"
+)
 
 
 @dataclass(frozen=True, slots=True)

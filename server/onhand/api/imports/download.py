@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from onhand.auth.roles import Permission
+from onhand.auth.tokens import HOW_TO_AUTHENTICATE
 from onhand.inventory.imports import export
 from onhand.services import Services
 
@@ -35,7 +36,7 @@ def download_endpoint(services: Services) -> Callable[[Request], Awaitable[Respo
     async def download(request: Request) -> Response:
         principal = await services.authenticator.authenticate(request.headers.get("authorization"))
         if principal is None:
-            return _error(401, "UNAUTHENTICATED", "send an API token as `Authorization: Bearer`")
+            return _error(401, "UNAUTHENTICATED", HOW_TO_AUTHENTICATE)
         if not principal.can(Permission.READ_STOCK):
             return _error(403, "FORBIDDEN", "this token's role may not read stock")
         include_zero = _flag(request, "includeZero", True)

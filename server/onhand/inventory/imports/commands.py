@@ -52,12 +52,10 @@ def import_command(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as error:
         console.print(f"error: cannot read {args.file}: {error.strerror}")
         return 2
-    return asyncio.run(_import(args, settings, data, console))
+    return asyncio.run(_import(args, database_url(settings), data, console))
 
 
-async def _import(
-    args: argparse.Namespace, settings: Settings, data: bytes, console: Console
-) -> int:
+async def _import(args: argparse.Namespace, url: str, data: bytes, console: Console) -> int:
     name = "stdin" if args.file == "-" else Path(args.file).name
     options = ImportOptions(
         mode=ImportMode(args.mode),
@@ -68,7 +66,7 @@ async def _import(
         reason=args.reason,
         file_name=name,
     )
-    engine = create_engine(database_url(settings))
+    engine = create_engine(url)
     try:
         await require_migrated(engine)
         with _bar(console) as bar:
@@ -155,17 +153,18 @@ async def _report(engine: AsyncEngine, job: ImportJob) -> None:
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    url = database_url(settings)
     if args.output == "-":
-        return asyncio.run(_export(args, settings, sys.stdout.buffer))
+        return asyncio.run(_export(args, url, sys.stdout.buffer))
     try:
         with Path(args.output).open("wb") as target:
-            return asyncio.run(_export(args, settings, target))
+            return asyncio.run(_export(args, url, target))
     except OSError as error:
         Console(stderr=True).print(f"error: cannot write {args.output}: {error.strerror}")
         return 2
 
 
-async def _export(args: argparse.Namespace, settings: Settings, target: BinaryIO) -> int:
+async def _export(args: argparse.Namespace, url: str, target: BinaryIO) -> int:
     console = Console(stderr=True)
     filters = export.ExportFilter(
         warehouse_codes=tuple(args.warehouse),
@@ -174,7 +173,7 @@ async def _export(args: argparse.Namespace, settings: Settings, target: BinaryIO
         include_zero=not args.exclude_zero,
         below_safety_stock=args.below_safety_stock,
     )
-    engine = create_engine(database_url(settings))
+    engine = create_engine(url)
     try:
         await require_migrated(engine)
         total = await export.count_rows(engine, filters)

@@ -1,0 +1,140 @@
+"""`onhand serve`: claim the port, get the database ready, serve.
+
+What a person needs to get in (the GraphiQL address, the first ADMIN token) is printed only
+once the server listens: a start that fails must not show an address that does not answer,
+nor spend the one showing of the token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+from onhand.app import create_app
+from onhand.config import Settings
+from onhand.db.engine import create_engine
+from onhand.runtime import bootstrap_admin, database_url, migrated_engine
+
+CREATE_TOKEN = "onhand token create --role ADMIN --name NAME"
+
+
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    try:
+        listener = _bind(host, port)
+    except OSError as error:
+        print(f"error: {_cannot_listen(host, port, error)}", file=sys.stderr)
+        return 1
+    with listener:
+        url = database_url(settings)
+        asyncio.run(_prepare(url, demo=args.demo))
+        config = uvicorn.Config(
+            create_app(settings, url),
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            # Compressing each WebSocket message for each subscriber separately would cost
+            # more than sending it: events are small and fanned out to many sockets.
+            ws_per_message_deflate=False,
+            # On SIGTERM, requests in flight get this long to finish; then the server stops
+            # anyway (a stuck client or request must not keep a rolling deploy waiting).
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+        shown_host = f"[{host}]" if ":" in host else host  # an IPv6 address
+        address = f"http://{shown_host}:{listener.getsockname()[1]}/graphql"
+        server = _AnnouncingServer(config, url, address)
+        server.run(sockets=[listener])
+    return 0 if server.started else 1
+
+
+async def _prepare(url: str, *, demo: bool) -> None:
+    async with migrated_engine(url) as engine:
+        if demo:
+            from onhand.seed.demo import seed_if_empty
+
+            await seed_if_empty(engine, size="small")
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, saying how to get in once it listens."""
+
+    def __init__(self, config: uvicorn.Config, database_url: str, address: str) -> None:
+        super().__init__(config)
+        self.database_url = database_url
+        self.address = address
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn stops gracefully on SIGINT and SIGTERM; on SIGHUP (a closed terminal) too,
+        # unless it is ignored (nohup), and then, as for the others, passes the signal on to
+        # the handler it replaced.
+        with super().capture_signals():
+            previous = signal.getsignal(signal.SIGHUP)
+            if previous is not signal.SIG_IGN:
+                signal.signal(signal.SIGHUP, self.handle_exit)
+            try:
+                yield
+            finally:
+                signal.signal(signal.SIGHUP, previous)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            await self.announce()
+
+    async def announce(self) -> None:
+        engine = create_engine(self.database_url)
+        try:
+            # Several servers may start on one new database: the first one makes the token.
+            issued = await bootstrap_admin(engine)
+        finally:
+            await engine.dispose()
+        print(f"onhand is listening: GraphiQL at {self.address}", flush=True)
+        if issued:
+            print(
+                "An ADMIN token was created for this new database. It is shown only now;"
+                " send it as `Authorization: Bearer <token>`:\n\n"
+                f"    {issued.secret}\n\n"
+                f"More tokens: `{CREATE_TOKEN}`.",
+                flush=True,
+            )
+        else:
+            print(
+                f"API tokens: `{CREATE_TOKEN}` creates one (its secret is shown once),"
+                " `onhand token list` lists them.",
+                flush=True,
+            )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound but not yet listening (uvicorn listens on it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {host}:{port}: the port is already in use (another onhand or"
+            " another program). Choose another port with --port or ONHAND_PORT."
+        )
+    reason = error.strerror or str(error)
+    return (
+        f"cannot listen on {host}:{port}: {reason}. Choose another address with --host and"
+        " --port (ONHAND_HOST, ONHAND_PORT)."
+    )
