@@ -45,12 +45,14 @@ async def sweep_all(engine: AsyncEngine, batch: int, workers: int = 1, actor: st
     """Expire everything due now, `workers` batches at a time; returns how many."""
 
     async def worker() -> int:
+        # A short batch does not mean the backlog is done: rows another sweeper holds are
+        # skipped, and rows it expired while this one looked drop out of the batch. Only an
+        # empty batch does: everything still due is then held by a sweeper that will loop
+        # again after its commit.
         total = 0
-        while True:
-            done = await sweep_once(engine, batch, actor)
+        while done := await sweep_once(engine, batch, actor):
             total += done
-            if done < batch:
-                return total
+        return total
 
     return sum(await asyncio.gather(*(worker() for _ in range(workers))))
 
