@@ -7,6 +7,7 @@ import asyncio
 import base64
 import os
 import signal
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -113,6 +114,8 @@ async def test_reservations_are_served_while_an_import_runs(
 
     finished = asyncio.Event()
     outcomes: list[dict[str, Any]] = []
+    began = time.monotonic()
+    took: dict[str, list[float]] = {"R": [], "I": []}
 
     async def watch() -> None:
         while (await job(admin, job_id))["status"] == "RUNNING":
@@ -126,8 +129,11 @@ async def test_reservations_are_served_while_an_import_runs(
             if finished.is_set():
                 break
             sku = skus[number % len(skus)]
+            asked = time.monotonic()
             outcomes.append(await reserve(storefront, sku=sku, warehouseCode="DC-1", quantity=2))
-            answered += not finished.is_set()
+            if not finished.is_set():
+                answered += 1
+                took[sku[0]].append(time.monotonic() - asked)
         return answered
 
     untouched, contended, _ = await asyncio.gather(
@@ -136,8 +142,12 @@ async def test_reservations_are_served_while_an_import_runs(
         watch(),
     )
 
-    assert untouched >= 3, "reservations of other levels waited for the import"
+    import_seconds = time.monotonic() - began
+    assert untouched >= 1
     assert contended >= 1
+    # How many get answered depends on the machine's speed; that they do not queue behind the
+    # import does not: a reservation of a level the import leaves alone takes a fraction of it.
+    assert statistics.median(took["R"]) < import_seconds / 2, (took, import_seconds)
     assert all(o["errors"] == [] for o in outcomes), [o["errors"] for o in outcomes if o["errors"]]
     final = await job(admin, job_id)
     assert (final["status"], final["updated"]) == ("SUCCEEDED", 20000)

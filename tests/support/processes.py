@@ -23,7 +23,10 @@ def environment(**env: str) -> dict[str, str]:
     """This process's environment for an `onhand` command, with `env` on top. No
     ONHAND_DATABASE_URL unless `env` gives one (without it, onhand uses the embedded server)."""
     inherited = {name: value for name, value in os.environ.items() if name != "ONHAND_DATABASE_URL"}
-    return {**inherited, "ONHAND_LOG_LEVEL": "WARNING", **env}
+    # Small pools: a test may run several processes beside the shared test server, and all of
+    # them together must fit in a default PostgreSQL's 100 connections.
+    pools = {"ONHAND_DB_POOL_SIZE": "4", "ONHAND_DB_MAX_OVERFLOW": "6"}
+    return {**inherited, **pools, "ONHAND_LOG_LEVEL": "WARNING", **env}
 
 
 class Output:

@@ -25,6 +25,8 @@ class Subscriber:
         self.in_header = in_header
         self.socket: Any = None
         self._ids = 0
+        # Results that arrived while waiting for a pong, handed out first by receive().
+        self._early: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> Subscriber:
         authorization = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -48,6 +50,8 @@ class Subscriber:
         await self.socket.send(json.dumps(message))
 
     async def receive(self, seconds: float = 10) -> dict[str, Any]:
+        if self._early:
+            return self._early.pop(0)
         return dict(json.loads(await asyncio.wait_for(self.socket.recv(), seconds)))
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
@@ -66,15 +70,17 @@ class Subscriber:
         return operation_id
 
     async def ready(self) -> None:
-        """Messages are handled in order: a pong means every earlier subscribe is live."""
+        """Messages are handled in order: a pong means every earlier subscribe is live. A
+        subscription that answers at once with its current state (importProgress) may do so
+        before the pong: such results are kept for receive()."""
         if self.protocol != "graphql-transport-ws":
             return
         await self.send({"type": "ping"})
-        while True:
-            message = await self.receive()
-            if message["type"] == "pong":
-                return
-            raise AssertionError(f"expected pong, got {message}")
+        arrived: list[dict[str, Any]] = []
+        while (message := await self.receive())["type"] != "pong":
+            assert message["type"] in ("next", "complete"), f"expected pong, got {message}"
+            arrived.append(message)
+        self._early.extend(arrived)
 
     async def next(self, seconds: float = 10) -> dict[str, Any]:
         """The payload of the next result message (fails on anything else)."""
