@@ -181,9 +181,13 @@ async def test_acknowledging_the_cursor_brings_pending_changes_to_zero(
     )
     assert acked["status"]["pendingChanges"] == 0
     status = (await admin(STATUS, {"channelCode": "MARKET"}))["channelSyncStatus"]
-    assert status["acknowledgedCursor"] == page["cursor"] == status["latestCursor"]
+    assert status["acknowledgedCursor"] == page["cursor"]
     assert status["pendingChanges"] == 0
-    assert status["sequencesBehind"] == 0
+    # Background work (the alert evaluator) may have written events since the page, none of
+    # them about this channel's stock: they count as sequences behind, not as changes.
+    behind = int(status["latestCursor"]) - int(page["cursor"])
+    assert status["sequencesBehind"] == behind
+    assert behind >= 0
 
 
 async def test_an_acknowledgement_ahead_of_the_feed_or_going_back_is_refused(
