@@ -19,9 +19,10 @@ from support import channels
 from support.client import Client
 from support.receiver import Receiver
 from support.server import serving
+from support.waiting import until
 from test_channel_feed import FEED, STATUS, published, shop, values
 from test_subscriptions import adjust
-from test_webhooks import until, webhook
+from test_webhooks import webhook
 
 
 async def events(engine: AsyncEngine, topic: str, code: str) -> list[dict[str, Any]]:
@@ -111,7 +112,7 @@ async def test_push_mode_posts_the_changes_as_one_signed_batch(
     await published(engine)
     hook = await webhook(admin, url, ["CHANNEL_SYNC_BATCH"], channelId=market)
     # The first batch is a snapshot of everything the channel sells, at its ATS now.
-    await until(lambda: batches(endpoint), seconds=20)
+    await until(lambda: batches(endpoint), "a pushed batch", seconds=20)
     [first] = batches(endpoint)
     data = first["data"]
     assert data["channelCode"] == "MARKET"
@@ -133,7 +134,7 @@ async def test_push_mode_posts_the_changes_as_one_signed_batch(
     def with_changes() -> list[dict[str, Any]]:
         return [b for b in batches(endpoint)[1:] if b["data"]["items"]]
 
-    await until(with_changes, seconds=20)
+    await until(with_changes, "a batch with the changes", seconds=20)
     [change] = with_changes()
     assert change["data"]["snapshot"] is False
     assert [(i["sku"], i["availableToSell"]) for i in change["data"]["items"]] == [("FEED-B", 14)]
@@ -204,7 +205,7 @@ async def test_a_dead_lettered_batch_is_sent_again_in_the_next(
         await shop(admin, syncIntervalMinutes=0.05)  # every 3 s
         market = (await admin('{ channel(code: "MARKET") { id } }'))["channel"]["id"]
         await webhook(admin, f"{base}/hook", ["CHANNEL_SYNC_BATCH"], channelId=market)
-        await until(lambda: batches(endpoint), seconds=30)
+        await until(lambda: batches(endpoint), "a batch sent again", seconds=30)
     [failed, *_] = [r for r in endpoint.received if r.status >= 500]
     [accepted] = batches(endpoint)[:1]
     # Nothing was accepted before: the batch after the dead one is the whole snapshot again,
