@@ -74,10 +74,10 @@ class Database:
 
     async def level(self, quantity: int = 0) -> tuple[int, int]:
         """A product stocked at a warehouse (made through the domain functions)."""
+        from onhand.core.refs import Ref
         from onhand.inventory.ledger import ChangeContext, MovementSource
         from onhand.inventory.levels import CreateLevel, create_level
         from onhand.inventory.products import create_product
-        from onhand.inventory.refs import Ref
         from onhand.inventory.warehouses import create_warehouse
 
         suffix = uuid.uuid4().hex[:8]

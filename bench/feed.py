@@ -35,12 +35,12 @@ from sqlalchemy.dialects import postgresql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Database, free_port, onhand_process
+from onhand.core.refs import Ref
 from onhand.db.engine import create_engine
-from onhand.events import channel_feed
 from onhand.inventory import ledger
-from onhand.inventory.channels import ChannelKind, create_channel
+from onhand.inventory.channels import feed as channel_feed
+from onhand.inventory.channels.registry import ChannelKind, create_channel
 from onhand.inventory.ledger import ChangeContext, Movement, MovementSource, MovementType
-from onhand.inventory.refs import Ref
 from onhand.inventory.warehouses import create_warehouse
 
 console = Console()

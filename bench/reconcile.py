@@ -27,6 +27,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Database
 from onhand.db.engine import create_engine
+from onhand.inventory.counts.reconciliation import reconcile
 from onhand.inventory.ledger import (
     ChangeContext,
     Movement,
@@ -35,7 +36,6 @@ from onhand.inventory.ledger import (
     Quantities,
     apply_change,
 )
-from onhand.inventory.reconciliation import reconcile
 
 BATCH = 10_000
 BASELINE = """

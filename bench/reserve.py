@@ -38,13 +38,14 @@ from sqlalchemy.dialects import postgresql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Database, free_port, onhand_process
+from onhand.core.refs import Ref
 from onhand.db.engine import create_engine
-from onhand.inventory import ledger, reserving
-from onhand.inventory.channels import ChannelRef, create_channel
+from onhand.inventory import ledger
+from onhand.inventory.channels.registry import ChannelRef, create_channel
 from onhand.inventory.ledger import ChangeContext, Movement, MovementSource, MovementType
-from onhand.inventory.refs import Ref
-from onhand.inventory.reservation_state import LOCK
-from onhand.inventory.reservations import ReservationType
+from onhand.inventory.reservations import reserving
+from onhand.inventory.reservations.model import ReservationType
+from onhand.inventory.reservations.state import LOCK
 from onhand.inventory.warehouses import create_warehouse
 from onhand.workers.sweeper import sweep_all
 

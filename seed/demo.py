@@ -11,12 +11,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from onhand.core.refs import Ref
 from onhand.db.tables import products as products_table
-from onhand.inventory.channels import channels_by_codes, create_channel
+from onhand.inventory.channels.registry import channels_by_codes, create_channel
 from onhand.inventory.imports.jobs import JobStatus
 from onhand.inventory.imports.options import ImportOptions
 from onhand.inventory.imports.runner import run_import
-from onhand.inventory.refs import Ref
 from onhand.inventory.warehouses import create_warehouse, warehouses_by_codes
 from onhand.seed.channels import (
     BATCH_SYNC_MINUTES,

@@ -17,7 +17,7 @@ from onhand.config import Settings
 from onhand.db.engine import create_engine
 from onhand.db.schema import metadata
 from onhand.db.transactions import in_transaction
-from onhand.inventory.channels import ChannelRef, resolve_channel
+from onhand.inventory.channels.registry import ChannelRef, resolve_channel
 from support import database
 from support.client import Client
 from support.database import KEEP

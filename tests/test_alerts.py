@@ -18,9 +18,9 @@ from onhand.auth.tokens import Authenticator
 from onhand.config import Settings
 from onhand.events import outbox
 from onhand.events.outbox import Event, Topic
-from onhand.inventory.alert_evaluation import evaluate
-from onhand.inventory.alert_rules import Thresholds, judge_levels
-from onhand.inventory.alerts import alert_event
+from onhand.inventory.alerts.evaluation import evaluate
+from onhand.inventory.alerts.model import alert_event
+from onhand.inventory.alerts.rules import Thresholds, judge_levels
 from onhand.services import Services
 from onhand.workers import runner
 from onhand.workers.alerter import thresholds

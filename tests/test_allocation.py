@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onhand.inventory.allocation_strategies import Demand, Strategy, allocate
+from onhand.inventory.channels.strategies import Demand, Strategy, allocate
 from support import factories
 from support.channels import channel, check_invariants, reserve
 from support.client import Client, operation

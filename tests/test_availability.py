@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onhand.inventory.availability import percent_of
+from onhand.inventory.channels.availability import percent_of
 from support import factories
 from support.channels import ats, channel, check_invariants, reserve
 from support.client import Client, operation

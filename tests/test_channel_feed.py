@@ -10,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conftest import Connector
-from onhand.events import channel_feed
-from onhand.inventory import availability
-from onhand.inventory.channels import ChannelRef, resolve_channel
+from onhand.inventory.channels import availability
+from onhand.inventory.channels import feed as channel_feed
+from onhand.inventory.channels.registry import ChannelRef, resolve_channel
 from support import channels, factories
 from support.client import Client, operation
 from support.database import published

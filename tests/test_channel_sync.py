@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onhand.events.signing import verify
+from onhand.webhooks.signing import verify
 from onhand.workers import runner
 from onhand.workers.channel_sync import check_stalls
 from support import channels

@@ -10,7 +10,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.core.errors import DomainError, ErrorCode
 from onhand.inventory.group_commit import GroupCommit
 
 Work = Callable[[AsyncConnection], Awaitable[int]]

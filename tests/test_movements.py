@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.api.context import Context
 from onhand.auth.roles import Role
 from onhand.auth.tokens import Principal
+from onhand.core.refs import Ref
 from onhand.db.tables import BUCKETS
 from onhand.inventory import stock
 from onhand.inventory.ledger import MovementSource
-from onhand.inventory.refs import Ref
 from support import factories
 from support.client import Client, operation
 

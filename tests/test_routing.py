@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onhand.inventory.errors import DomainError
-from onhand.inventory.routing import Destination, Line, Site, haversine_km, plan, score
+from onhand.core.errors import DomainError
+from onhand.inventory.routing.planning import Destination, Line, Site, haversine_km, plan, score
 from support import factories
 from support.channels import channel, check_invariants, reserve
 from support.client import Client, operation

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.config import Settings
+from onhand.core.refs import Ref
 from onhand.db.engine import create_engine
 from onhand.inventory.ledger import (
     ChangeContext,
@@ -29,8 +30,7 @@ from onhand.inventory.ledger import (
     Quantities,
     apply_change,
 )
-from onhand.inventory.refs import Ref
-from onhand.inventory.reserving import ReserveLine, ReserveRequest, Terms, reserve
+from onhand.inventory.reservations.reserving import ReserveLine, ReserveRequest, Terms, reserve
 from onhand.inventory.warehouses import create_warehouse
 from onhand.services import Services
 from onhand.workers import runner

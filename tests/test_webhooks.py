@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from onhand.events.signing import verify
+from onhand.webhooks.signing import verify
 from support import factories
 from support.client import Client
 from support.receiver import Receiver

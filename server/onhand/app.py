@@ -25,9 +25,9 @@ from onhand.auth.tokens import Authenticator
 from onhand.config import Settings
 from onhand.db import migrate
 from onhand.db.engine import create_engine
-from onhand.events.runtime import event_stream
 from onhand.inventory.imports.tasks import import_tasks
 from onhand.services import Services
+from onhand.workers.event_stream import event_stream
 from onhand.workers.runner import background_workers
 from onhand.workers.webhooks import webhook_workers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from onhand.auth.roles import Permission
-from onhand.inventory.errors import DomainError, ErrorCode, Problem
+from onhand.core.errors import DomainError, ErrorCode, Problem
 
 ErrorCodeEnum = strawberry.enum(
     ErrorCode, name="ErrorCode", description="Why a mutation refused its input."

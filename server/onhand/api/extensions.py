@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
+from onhand.core.errors import DomainError
 from onhand.db.transactions import sqlstate
-from onhand.inventory.errors import DomainError
 
 log = logging.getLogger("onhand.graphql")
 

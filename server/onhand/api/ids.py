@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from strawberry import relay
 
-from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.core.errors import DomainError, ErrorCode
 
 # Ids are PostgreSQL bigints: a larger number names nothing, and must not reach the database.
 MAX_ID = 2**63 - 1

@@ -10,8 +10,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.api.ids import decode
-from onhand.inventory.errors import DomainError, ErrorCode
-from onhand.inventory.refs import Ref
+from onhand.core.errors import DomainError, ErrorCode
+from onhand.core.refs import Ref
 
 if TYPE_CHECKING:
     from onhand.api.context import Info

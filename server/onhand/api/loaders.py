@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
+from onhand.core.records import LedgerEntry, Level, Product, Warehouse
 from onhand.inventory import levels, movements, products, warehouses
-from onhand.inventory.records import LedgerEntry, Level, Product, Warehouse
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -13,8 +13,8 @@ from sqlalchemy.engine import RowMapping
 
 from onhand.api.context import Info
 from onhand.api.ids import MAX_ID
-from onhand.inventory import pagination
-from onhand.inventory.pagination import Listing
+from onhand.core import pagination
+from onhand.core.pagination import Listing
 
 NodeType = TypeVar("NodeType")
 _PREFIX = "cursor:"

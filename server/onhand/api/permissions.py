@@ -13,7 +13,7 @@ from strawberry.permission import BasePermission
 from onhand.api.context import Context, Info
 from onhand.api.errors import user_errors
 from onhand.auth.roles import Permission
-from onhand.inventory.errors import DomainError
+from onhand.core.errors import DomainError
 
 P = TypeVar("P")
 

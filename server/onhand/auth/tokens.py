@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onhand.auth.roles import Permission, Role, allows
+from onhand.core.errors import DomainError, ErrorCode
 from onhand.db.tables import api_tokens
-from onhand.inventory.errors import DomainError, ErrorCode
 
 PREFIX = "onh_"
 # Roles whose tokens may be bound to one channel (a CONNECTOR must be).

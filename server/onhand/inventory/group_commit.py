@@ -27,8 +27,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from onhand.core.errors import DomainError
 from onhand.db.transactions import RETRYABLE, in_transaction, sqlstate
-from onhand.inventory.errors import DomainError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.core.errors import DomainError, ErrorCode
 
 MAX_KEY_LENGTH = 200
 

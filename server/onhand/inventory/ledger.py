@@ -28,9 +28,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core.errors import DomainError, ErrorCode, Problem
+from onhand.core.records import Level
 from onhand.db.tables import BUCKETS
-from onhand.inventory.errors import DomainError, ErrorCode, Problem
-from onhand.inventory.records import Level
 
 
 class MovementType(StrEnum):

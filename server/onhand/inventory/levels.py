@@ -10,9 +10,12 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core import validation as check
+from onhand.core.errors import Collector, DomainError, ErrorCode
+from onhand.core.pagination import Listing
+from onhand.core.records import Level
+from onhand.core.refs import Ref, resolve_product, resolve_warehouse
 from onhand.db.tables import inventory_levels
-from onhand.inventory import validation as check
-from onhand.inventory.errors import Collector, DomainError, ErrorCode
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import (
     AppliedMovement,
@@ -23,9 +26,6 @@ from onhand.inventory.ledger import (
     StockRule,
     apply_change,
 )
-from onhand.inventory.pagination import Listing
-from onhand.inventory.records import Level
-from onhand.inventory.refs import Ref, resolve_product, resolve_warehouse
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core.pagination import Listing
+from onhand.core.records import LedgerEntry
 from onhand.db.tables import inventory_movements
-from onhand.inventory.pagination import Listing
-from onhand.inventory.records import LedgerEntry
 
 
 @dataclass(frozen=True)

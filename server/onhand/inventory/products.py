@@ -10,12 +10,12 @@ from sqlalchemy import and_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core import validation as check
+from onhand.core.errors import Collector, DomainError, ErrorCode
+from onhand.core.pagination import Listing
+from onhand.core.records import Product
 from onhand.db.sql import contains_any
 from onhand.db.tables import products
-from onhand.inventory import validation as check
-from onhand.inventory.errors import Collector, DomainError, ErrorCode
-from onhand.inventory.pagination import Listing
-from onhand.inventory.records import Product
 
 EDITABLE = ("sku", "name", "external_product_id", "external_variant_id", "is_active")
 MAX_UPSERT = 1000

@@ -12,12 +12,12 @@ from sqlalchemy import and_, any_, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core import validation as check
+from onhand.core.errors import Collector, DomainError, ErrorCode
+from onhand.core.pagination import Listing
+from onhand.core.records import Warehouse
 from onhand.db.sql import contains_any
 from onhand.db.tables import warehouses
-from onhand.inventory import validation as check
-from onhand.inventory.errors import Collector, DomainError, ErrorCode
-from onhand.inventory.pagination import Listing
-from onhand.inventory.records import Warehouse
 
 
 class Capability(StrEnum):

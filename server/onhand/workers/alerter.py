@@ -14,8 +14,8 @@ import time
 
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
-from onhand.inventory.alert_evaluation import evaluate, revisit_velocity
-from onhand.inventory.alert_rules import Thresholds
+from onhand.inventory.alerts.evaluation import evaluate, revisit_velocity
+from onhand.inventory.alerts.rules import Thresholds
 from onhand.services import Services
 
 POLL_SECONDS = 0.5

@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core.errors import DomainError, ErrorCode
 from onhand.db.transactions import in_transaction
-from onhand.events import channel_feed, channel_sync
-from onhand.events.channel_feed import Cursor, FeedPage
 from onhand.events.outbox import Event, Topic, append
-from onhand.inventory.channels import Channel, get_channel
-from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.inventory.channels import feed as channel_feed
+from onhand.inventory.channels import sync as channel_sync
+from onhand.inventory.channels.feed import Cursor, FeedPage
+from onhand.inventory.channels.registry import Channel, get_channel
 from onhand.services import Services
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.db.transactions import in_transaction
-from onhand.inventory.reconciliation import Trigger, reconcile
+from onhand.inventory.counts.reconciliation import Trigger, reconcile
 from onhand.services import Services
 
 log = logging.getLogger(__name__)

@@ -97,7 +97,7 @@ async def work(settings: Settings, database_url: str, names: Sequence[str] | Non
     """`onhand worker`: the loops alone, until SIGINT or SIGTERM."""
     from onhand.auth.tokens import Authenticator
     from onhand.db.engine import create_engine
-    from onhand.events.runtime import event_stream
+    from onhand.workers.event_stream import event_stream
     from onhand.workers.webhooks import webhook_workers
 
     loops = [loop for loop in selected(names) if loop.enabled(settings)]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db.transactions import in_transaction
 from onhand.inventory.ledger import ChangeContext, MovementSource
-from onhand.inventory.reservation_endings import expire_due
+from onhand.inventory.reservations.endings import expire_due
 from onhand.services import Services
 
 log = logging.getLogger(__name__)

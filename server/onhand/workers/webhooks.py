@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
-from onhand.events import deliveries
-from onhand.events.deliveries import Claimed, RetryPolicy
 from onhand.events.hub import Hub
-from onhand.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from onhand.services import Services
+from onhand.webhooks import deliveries
+from onhand.webhooks.deliveries import Claimed, RetryPolicy
+from onhand.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from onhand.workers.supervisor import Healthy, LoopBody
 
 log = logging.getLogger(__name__)

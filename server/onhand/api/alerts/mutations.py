@@ -11,7 +11,7 @@ from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
 from onhand.api.permissions import mutate
 from onhand.auth.roles import Permission
-from onhand.inventory import alerts
+from onhand.inventory.alerts import model as alerts
 
 
 @strawberry.input

@@ -20,7 +20,7 @@ from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
 from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
-from onhand.inventory import alerts
+from onhand.inventory.alerts import model as alerts
 
 AlertKind = strawberry.enum(
     alerts.AlertKind,

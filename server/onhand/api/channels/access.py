@@ -16,9 +16,9 @@ from onhand.api import ids
 from onhand.api.context import Context, Info
 from onhand.api.inputs import NOTHING
 from onhand.auth.roles import Permission, Role
-from onhand.inventory.channels import OWN_CHANNEL_ONLY, ChannelRef, resolve_channel
-from onhand.inventory.errors import DomainError, ErrorCode
-from onhand.inventory.reservation_endings import HoldAccess
+from onhand.core.errors import DomainError, ErrorCode
+from onhand.inventory.channels.registry import OWN_CHANNEL_ONLY, ChannelRef, resolve_channel
+from onhand.inventory.reservations.endings import HoldAccess
 
 
 def scope(context: Context) -> int | None:

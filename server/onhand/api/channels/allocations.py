@@ -16,10 +16,10 @@ from onhand.api.inputs import product_ref
 from onhand.api.permissions import mutate
 from onhand.api.products.types import Product
 from onhand.auth.roles import Permission
-from onhand.inventory import allocating, allocation, reallocation
-from onhand.inventory.allocation_strategies import DAYS_OF_SUPPLY, LOOKBACK_DAYS, Strategy
-from onhand.inventory.errors import DomainError, ErrorCode
-from onhand.inventory.refs import Ref
+from onhand.core.errors import DomainError, ErrorCode
+from onhand.core.refs import Ref
+from onhand.inventory.channels import allocating, allocation, reallocation
+from onhand.inventory.channels.strategies import DAYS_OF_SUPPLY, LOOKBACK_DAYS, Strategy
 
 AllocationStrategyEnum = strawberry.enum(
     Strategy,

@@ -20,13 +20,14 @@ from onhand.api.events.streams import stream
 from onhand.api.permissions import check, mutate, requires
 from onhand.api.products.types import Product
 from onhand.auth.roles import Permission
+from onhand.core.errors import DomainError, ErrorCode
 from onhand.db.transactions import in_transaction
-from onhand.events import channel_feed, channel_sync
-from onhand.events.channel_feed import Cursor, FeedItem
-from onhand.events.channel_sync import SyncStatus
 from onhand.events.payloads import global_id
-from onhand.inventory import channels
-from onhand.inventory.errors import DomainError, ErrorCode
+from onhand.inventory.channels import feed as channel_feed
+from onhand.inventory.channels import registry as channels
+from onhand.inventory.channels import sync as channel_sync
+from onhand.inventory.channels.feed import Cursor, FeedItem
+from onhand.inventory.channels.sync import SyncStatus
 
 CHANNEL = [requires(Permission.READ_CHANNEL)]
 DEFAULT_FEED_PAGE = 1000

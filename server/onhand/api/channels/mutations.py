@@ -13,8 +13,8 @@ from onhand.api.errors import UserError
 from onhand.api.inputs import provided
 from onhand.api.permissions import mutate
 from onhand.auth.roles import Permission
-from onhand.inventory import channels
-from onhand.inventory.refs import Ref
+from onhand.core.refs import Ref
+from onhand.inventory.channels import registry as channels
 
 WAREHOUSES = "The warehouses that fulfil the channel (their stock is what it sells)."
 

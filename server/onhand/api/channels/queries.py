@@ -18,8 +18,8 @@ from onhand.api.context import Info
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
-from onhand.inventory.availability import availability
-from onhand.inventory.channels import ChannelFilter, channel_listing
+from onhand.inventory.channels.availability import availability
+from onhand.inventory.channels.registry import ChannelFilter, channel_listing
 
 CHANNEL = [requires(Permission.READ_CHANNEL)]
 MAX_PRODUCTS = 250

@@ -19,9 +19,9 @@ from onhand.api.permissions import check
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
-from onhand.inventory import channels
-from onhand.inventory.availability import ChannelAvailability, WarehouseStock, availability
-from onhand.inventory.errors import DomainError, ErrorCode, Problem
+from onhand.core.errors import DomainError, ErrorCode, Problem
+from onhand.inventory.channels import registry as channels
+from onhand.inventory.channels.availability import ChannelAvailability, WarehouseStock, availability
 
 ChannelKindEnum = strawberry.enum(
     channels.ChannelKind,

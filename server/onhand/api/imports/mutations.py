@@ -14,8 +14,8 @@ from onhand.api.errors import UserError
 from onhand.api.imports.types import ImportJob, ImportModeEnum, load_jobs
 from onhand.api.permissions import mutate
 from onhand.auth.roles import Permission
+from onhand.core.errors import Collector, ErrorCode
 from onhand.db.import_tables import import_errors
-from onhand.inventory.errors import Collector, ErrorCode
 from onhand.inventory.imports.jobs import JobStatus
 from onhand.inventory.imports.options import MAX_FILE_BYTES, ImportMode, ImportOptions
 from onhand.inventory.imports.tasks import import_tasks_of

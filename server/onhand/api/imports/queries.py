@@ -20,7 +20,7 @@ from onhand.api.imports.types import (
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
-from onhand.inventory.errors import DomainError
+from onhand.core.errors import DomainError
 from onhand.inventory.imports import export
 from onhand.inventory.imports.columns import EXPORTED
 from onhand.inventory.imports.jobs import JobFilter, JobStatus, job_listing, reap_abandoned

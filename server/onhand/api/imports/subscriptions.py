@@ -13,7 +13,7 @@ from onhand.api.context import Info
 from onhand.api.imports.types import ImportJob, load_jobs
 from onhand.api.permissions import check
 from onhand.auth.roles import Permission
-from onhand.inventory.errors import DomainError
+from onhand.core.errors import DomainError
 
 # The job row is read this often. It is written by whichever process runs the import, outside
 # the import's transaction, so any process can follow any import this way.

@@ -16,7 +16,7 @@ from onhand.api.errors import ErrorCodeEnum
 from onhand.api.pagination import Connection, paginate
 from onhand.api.permissions import check
 from onhand.auth.roles import Permission
-from onhand.inventory.errors import ErrorCode
+from onhand.core.errors import ErrorCode
 from onhand.inventory.imports import jobs
 from onhand.inventory.imports.jobs import JobPhase, JobStatus
 from onhand.inventory.imports.options import ImportMode

@@ -12,8 +12,8 @@ from onhand.api.inputs import product_ref, warehouse_ref
 from onhand.api.inventory.types import InventoryLevel, InventoryMovement, MovementType
 from onhand.api.permissions import mutate
 from onhand.auth.roles import Permission
+from onhand.core.records import Level
 from onhand.inventory import levels, stock
-from onhand.inventory.records import Level
 
 IDEMPOTENCY_KEY = strawberry.field(
     default=None,

@@ -16,7 +16,7 @@ from onhand.api.permissions import check
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
-from onhand.inventory import records
+from onhand.core import records
 from onhand.inventory.ledger import MovementSource, MovementType
 from onhand.inventory.levels import ProductTotals
 from onhand.inventory.movements import MovementFilter, movement_listing

@@ -14,8 +14,8 @@ from onhand.api.operations.types import movement_of
 from onhand.api.pagination import Connection, paginate
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
-from onhand.inventory import cycle_counts as counts
-from onhand.inventory import reconciliation
+from onhand.inventory.counts import cycle_counts as counts
+from onhand.inventory.counts import reconciliation
 
 ReconciliationTriggerEnum = strawberry.enum(reconciliation.Trigger, name="ReconciliationTrigger")
 CycleCountLineStatusEnum = strawberry.enum(

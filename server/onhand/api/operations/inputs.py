@@ -9,12 +9,12 @@ import strawberry
 
 from onhand.api import ids
 from onhand.api.inputs import warehouse_ref
-from onhand.inventory.cycle_counts import Counted, RecordCount
-from onhand.inventory.errors import DomainError, ErrorCode
-from onhand.inventory.refs import Ref
-from onhand.inventory.transfer_creating import CreateTransfer, TransferItem
-from onhand.inventory.transfer_receiving import ReceiveItem, ReceiveTransfer
-from onhand.inventory.transfer_shipping import CancelTransfer, ShipTransfer
+from onhand.core.errors import DomainError, ErrorCode
+from onhand.core.refs import Ref
+from onhand.inventory.counts.cycle_counts import Counted, RecordCount
+from onhand.inventory.transfers.creating import CreateTransfer, TransferItem
+from onhand.inventory.transfers.receiving import ReceiveItem, ReceiveTransfer
+from onhand.inventory.transfers.shipping import CancelTransfer, ShipTransfer
 
 IDEMPOTENCY_KEY = strawberry.field(
     default=None,

@@ -32,14 +32,14 @@ from onhand.api.operations.types import (
 from onhand.api.permissions import mutate
 from onhand.api.reservations.terms import reservation_terms
 from onhand.auth.roles import Permission
-from onhand.inventory.cycle_count_reviews import review_line
-from onhand.inventory.cycle_counts import record_cycle_count
-from onhand.inventory.reconciliation import reconcile
-from onhand.inventory.transfer_creating import create_transfer_order
-from onhand.inventory.transfer_discrepancies import resolve_discrepancy
-from onhand.inventory.transfer_orders import TransferOrder as TransferRecord
-from onhand.inventory.transfer_receiving import receive_transfer_order
-from onhand.inventory.transfer_shipping import cancel_transfer_order, ship_transfer_order
+from onhand.inventory.counts.cycle_counts import record_cycle_count
+from onhand.inventory.counts.reconciliation import reconcile
+from onhand.inventory.counts.reviews import review_line
+from onhand.inventory.transfers.creating import create_transfer_order
+from onhand.inventory.transfers.discrepancies import resolve_discrepancy
+from onhand.inventory.transfers.orders import TransferOrder as TransferRecord
+from onhand.inventory.transfers.receiving import receive_transfer_order
+from onhand.inventory.transfers.shipping import cancel_transfer_order, ship_transfer_order
 
 STOCK = Permission.MANAGE_STOCK
 

@@ -27,9 +27,10 @@ from onhand.api.operations.types import (
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
-from onhand.inventory import cycle_count_reviews, cycle_counts, reconciliation
-from onhand.inventory import transfer_discrepancies as discrepancies
-from onhand.inventory import transfer_orders as transfers
+from onhand.inventory.counts import cycle_counts, reconciliation
+from onhand.inventory.counts import reviews as cycle_count_reviews
+from onhand.inventory.transfers import discrepancies
+from onhand.inventory.transfers import orders as transfers
 
 STOCK = [requires(Permission.READ_STOCK)]
 AUDIT = [requires(Permission.READ_AUDIT)]

@@ -19,8 +19,8 @@ from onhand.api.products.types import Product
 from onhand.api.reservations.types import Reservation, load_reservation
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
-from onhand.inventory import transfer_discrepancies as discrepancies
-from onhand.inventory import transfer_orders as transfers
+from onhand.inventory.transfers import discrepancies
+from onhand.inventory.transfers import orders as transfers
 
 TransferOrderStatusEnum = strawberry.enum(
     transfers.TransferStatus,

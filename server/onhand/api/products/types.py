@@ -14,7 +14,7 @@ from onhand.api.context import Info
 from onhand.api.pagination import Connection
 from onhand.api.permissions import check
 from onhand.auth.roles import Permission
-from onhand.inventory import records
+from onhand.core import records
 
 if TYPE_CHECKING:
     from onhand.api.channels.types import ChannelInventory

@@ -21,10 +21,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from onhand.core.errors import DomainError
 from onhand.db.transactions import in_transaction
-from onhand.inventory.errors import DomainError
 from onhand.inventory.ledger import ChangeContext
-from onhand.inventory.reserving import Reserved, ReserveRequest, Terms, reserve, reserve_many
+from onhand.inventory.reservations.reserving import (
+    Reserved,
+    ReserveRequest,
+    Terms,
+    reserve,
+    reserve_many,
+)
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from onhand.inventory.routing import Destination
+from onhand.inventory.routing.planning import Destination
 
 
 @strawberry.input(description="Where an order ships; routing uses latitude and longitude.")

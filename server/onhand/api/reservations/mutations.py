@@ -18,12 +18,17 @@ from onhand.api.reservations.inputs import ShippingAddressInput, destination
 from onhand.api.reservations.submit import submit
 from onhand.api.reservations.types import Reservation, ReservationFailure, ReservationTypeEnum
 from onhand.auth.roles import Permission
-from onhand.inventory import reservation_changes as changes
-from onhand.inventory import reservations as domain
-from onhand.inventory.errors import DomainError
-from onhand.inventory.refs import Ref
-from onhand.inventory.reservation_requests import LineFailure, Reserved, ReserveLine, ReserveRequest
-from onhand.inventory.reservations import ReservationType
+from onhand.core.errors import DomainError
+from onhand.core.refs import Ref
+from onhand.inventory.reservations import changes
+from onhand.inventory.reservations import model as domain
+from onhand.inventory.reservations.model import ReservationType
+from onhand.inventory.reservations.requests import (
+    LineFailure,
+    Reserved,
+    ReserveLine,
+    ReserveRequest,
+)
 
 IDEMPOTENCY_KEY = strawberry.field(
     default=None,

@@ -22,10 +22,14 @@ from onhand.api.reservations.types import (
     load_reservation,
 )
 from onhand.auth.roles import Permission
-from onhand.inventory.fulfillment import PlanLine, fulfillment_plan
-from onhand.inventory.refs import Ref, resolve_product, resolve_warehouse
-from onhand.inventory.reservations import ReservationFilter, expired_listing, reservation_listing
-from onhand.inventory.routing import Destination
+from onhand.core.refs import Ref, resolve_product, resolve_warehouse
+from onhand.inventory.reservations.model import (
+    ReservationFilter,
+    expired_listing,
+    reservation_listing,
+)
+from onhand.inventory.routing.fulfillment import PlanLine, fulfillment_plan
+from onhand.inventory.routing.planning import Destination
 
 RESERVE = [requires(Permission.RESERVE_STOCK)]
 STOCK = [requires(Permission.READ_STOCK)]

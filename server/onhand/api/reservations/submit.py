@@ -6,7 +6,7 @@ from __future__ import annotations
 from onhand.api.context import Context
 from onhand.api.reservations.coalescing import Coalescer
 from onhand.api.reservations.terms import reservation_terms
-from onhand.inventory.reserving import Reserved, ReserveRequest, reserve
+from onhand.inventory.reservations.reserving import Reserved, ReserveRequest, reserve
 
 COALESCER = "reservations.coalescer"
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.api.context import Context
-from onhand.inventory.reservation_requests import Terms
-from onhand.inventory.routing import WarehouseKey, utilization
+from onhand.inventory.reservations.requests import Terms
+from onhand.inventory.routing.planning import WarehouseKey, utilization
 
 
 class UtilizationCache:

@@ -21,11 +21,11 @@ from onhand.api.permissions import check
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
+from onhand.core.pagination import Listing
 from onhand.db.tables import inventory_movements
-from onhand.inventory import reservations as domain
-from onhand.inventory.pagination import Listing
-from onhand.inventory.reservation_requests import LineFailure
-from onhand.inventory.routing import Plan
+from onhand.inventory.reservations import model as domain
+from onhand.inventory.reservations.requests import LineFailure
+from onhand.inventory.routing.planning import Plan
 
 ReservationTypeEnum = strawberry.enum(
     domain.ReservationType,

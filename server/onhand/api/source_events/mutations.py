@@ -18,12 +18,12 @@ from onhand.api.source_events.types import (
     load_source_event,
 )
 from onhand.auth.roles import Permission
-from onhand.inventory import source_events
-from onhand.inventory.errors import DomainError, ErrorCode, Problem
-from onhand.inventory.refs import Ref
-from onhand.inventory.source_event_input import EventInput
-from onhand.inventory.source_event_records import source_events_by_ids
-from onhand.inventory.source_event_results import EventResult
+from onhand.core.errors import DomainError, ErrorCode, Problem
+from onhand.core.refs import Ref
+from onhand.inventory.source_events import recording as source_events
+from onhand.inventory.source_events.inputs import EventInput
+from onhand.inventory.source_events.records import source_events_by_ids
+from onhand.inventory.source_events.results import EventResult
 
 
 @strawberry.input(

@@ -15,7 +15,7 @@ from onhand.api.source_events.types import (
     SourceSystemConnection,
 )
 from onhand.auth.roles import Permission
-from onhand.inventory.source_event_records import (
+from onhand.inventory.source_events.records import (
     SourceEventFilter,
     source_event_listing,
     source_system_listing,

@@ -19,9 +19,9 @@ from onhand.api.permissions import check
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
-from onhand.inventory import source_event_records as records
-from onhand.inventory.source_event_input import SourceEventType
-from onhand.inventory.source_event_results import Outcome, stored_problems
+from onhand.inventory.source_events import records
+from onhand.inventory.source_events.inputs import SourceEventType
+from onhand.inventory.source_events.results import Outcome, stored_problems
 
 SourceEventTypeEnum = strawberry.enum(
     SourceEventType,

@@ -14,7 +14,7 @@ from onhand.api.context import Info
 from onhand.api.pagination import Connection, paginate
 from onhand.api.permissions import check
 from onhand.auth.roles import Permission
-from onhand.inventory import records
+from onhand.core import records
 from onhand.inventory.levels import LevelFilter, level_listing
 from onhand.inventory.warehouses import Capability
 

@@ -13,7 +13,8 @@ from onhand.api.inputs import provided
 from onhand.api.permissions import mutate
 from onhand.api.webhooks.types import Webhook, WebhookDelivery, WebhookEvent
 from onhand.auth.roles import Permission
-from onhand.events import deliveries, webhooks
+from onhand.webhooks import deliveries
+from onhand.webhooks import endpoints as webhooks
 
 
 @strawberry.input

@@ -16,8 +16,8 @@ from onhand.api.webhooks.types import (
     WebhookDeliveryConnection,
 )
 from onhand.auth.roles import Permission
-from onhand.events.deliveries import delivery_listing
-from onhand.events.webhooks import webhook_listing
+from onhand.webhooks.deliveries import delivery_listing
+from onhand.webhooks.endpoints import webhook_listing
 
 ADMIN = [requires(Permission.MANAGE_WEBHOOKS)]
 

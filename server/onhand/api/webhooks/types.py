@@ -15,8 +15,9 @@ from onhand.api.ids import node_ids as node_ids_of
 from onhand.api.pagination import Connection
 from onhand.api.permissions import check
 from onhand.auth.roles import Permission
-from onhand.events import deliveries, webhooks
 from onhand.events.outbox import Topic
+from onhand.webhooks import deliveries
+from onhand.webhooks import endpoints as webhooks
 
 WebhookEvent = strawberry.enum(Topic, name="WebhookEvent", description="What a webhook is sent.")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onhand.inventory.errors import ErrorCode
+from onhand.core.errors import ErrorCode
 from onhand.inventory.imports.checks import CHECKED, PROBLEMS
 from onhand.inventory.imports.options import SLICE_ROWS, ImportMode, ImportOptions
 from onhand.inventory.imports.problems import RowProblem

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core.validation import MAX_QUANTITY
 from onhand.inventory.imports.columns import CsvColumn
 from onhand.inventory.imports.options import MAX_STORED_PROBLEMS, ImportMode, ImportOptions
 from onhand.inventory.imports.parsing import ParsedFile
 from onhand.inventory.imports.problems import RowProblem
 from onhand.inventory.imports.staging import named_rows
-from onhand.inventory.validation import MAX_QUANTITY
 
 CHECKED = "import_checked"
 PROBLEMS = "import_problems"

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core.pagination import Listing
+from onhand.core.records import FromRow
 from onhand.db.import_tables import import_errors, import_jobs
 from onhand.inventory.imports.options import MAX_STORED_PROBLEMS, ImportOptions
 from onhand.inventory.imports.problems import RowProblem
-from onhand.inventory.pagination import Listing
-from onhand.inventory.records import FromRow
 
 # The advisory lock key space of import jobs: pg_advisory_lock(LOCK_SPACE, job id).
 LOCK_SPACE = 0x4F4E4849

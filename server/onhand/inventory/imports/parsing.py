@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from onhand.inventory.errors import ErrorCode
+from onhand.core.errors import ErrorCode
 from onhand.inventory.imports.columns import PRODUCT_KEYS, REQUIRED, CsvColumn, match
 from onhand.inventory.imports.options import MAX_FILE_BYTES
 from onhand.inventory.imports.problems import FileRefusedError, RowProblem

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from onhand.inventory.errors import ErrorCode
+from onhand.core.errors import ErrorCode
 
 
 @dataclass(frozen=True, slots=True)

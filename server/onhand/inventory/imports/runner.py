@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from onhand.core.errors import DomainError
 from onhand.db.transactions import RETRYABLE, sqlstate
-from onhand.inventory.errors import DomainError
 from onhand.inventory.idempotency import IdempotencyClaim, claim_for, claim_key, remember
 from onhand.inventory.imports import jobs
 from onhand.inventory.imports.applying import ImportRefusedError, apply_rows

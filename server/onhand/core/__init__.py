@@ -1,0 +1,3 @@
+"""The basics every layer builds on and which import nothing of onhand's own: typed errors
+(`errors.py`, open first), row records, references by id or natural key, pagination and
+input validation."""

@@ -1,0 +1,5 @@
+"""Reservations: stock held for a cart, an order or a transfer, until it expires, is released,
+is converted or ships.
+
+Open `model.py` first (the kinds and the record), then `reserving.py` (making holds),
+`changes.py` (converting, extending) and `endings.py` (release, expiry, fulfilment)."""

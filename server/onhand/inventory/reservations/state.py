@@ -1,0 +1,181 @@
+"""The rows reservations are judged on, locked in the one order every reservation path keeps
+(channel x product rows, then levels in id order), and what the requests judged so far in a
+batch have taken from them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.inventory.channels.availability import Allocation, WarehouseStock, compute, physical_of
+from onhand.inventory.channels.registry import Channel
+from onhand.inventory.reservations.requests import Resolved
+
+# Locks (channel x product rows, then levels in id order) and reads what judging needs.
+LOCK = text(
+    """
+    WITH req AS (
+        SELECT DISTINCT * FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]),
+            CAST(:warehouses AS bigint[])) AS r(channel_id, product_id, warehouse_id)
+    ),
+    allocations AS (
+        INSERT INTO channel_inventory AS ci (channel_id, product_id)
+        SELECT DISTINCT r.channel_id, r.product_id
+        FROM req r JOIN products p ON p.id = r.product_id
+        WHERE r.channel_id IS NOT NULL
+        ORDER BY 1, 2
+        ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
+        RETURNING ci.channel_id, ci.product_id, ci.allocated, ci.buffer, ci.held, ci.version
+    ),
+    targets AS (
+        SELECT r.product_id, cw.warehouse_id
+        FROM req r JOIN channel_warehouses cw ON cw.channel_id = r.channel_id
+        UNION
+        SELECT r.product_id, r.warehouse_id FROM req r WHERE r.warehouse_id IS NOT NULL
+        UNION
+        SELECT l.product_id, l.warehouse_id
+        FROM req r JOIN inventory_levels l ON l.product_id = r.product_id
+        WHERE r.channel_id IS NULL
+    ),
+    levels AS (
+        SELECT l.id, l.product_id, l.warehouse_id, l.on_hand, l.reserved, l.committed,
+            l.available
+        FROM inventory_levels l
+        WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM targets)
+          -- An init plan: the channel rows above are locked before any level.
+          AND (SELECT count(*) FROM allocations) >= 0
+        ORDER BY l.id
+        FOR UPDATE
+    )
+    SELECT
+        (SELECT coalesce(json_agg(a), '[]') FROM allocations a) AS allocations,
+        (SELECT coalesce(json_agg(l), '[]') FROM levels l) AS levels,
+        (SELECT coalesce(json_agg(json_build_object('id', w.id, 'is_active', w.is_active,
+            'allow_backorders', w.allow_backorders, 'latitude', w.latitude,
+            'longitude', w.longitude, 'priority', w.priority,
+            'born', extract(epoch FROM w.created_at)::float8)), '[]')
+         FROM warehouses w WHERE w.id IN (SELECT warehouse_id FROM targets)) AS warehouses,
+        (SELECT coalesce(json_agg(json_build_object('id', p.id, 'is_active', p.is_active,
+            'variant', p.external_variant_id)), '[]')
+         FROM products p WHERE p.id IN (SELECT product_id FROM req)) AS products
+    """
+)
+
+
+def loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass
+class State:
+    """What the locked rows say, and what the requests judged so far have taken."""
+
+    stock: dict[tuple[int, int], WarehouseStock]
+    taken: dict[tuple[int, int], int]
+    allocations: dict[tuple[int, int], Allocation]
+    held: dict[tuple[int, int], int]
+    warehouses: dict[int, dict[str, Any]]
+    products: dict[int, dict[str, Any]]
+    utilization: Mapping[tuple[int, float], float] = field(default_factory=dict)
+
+    @classmethod
+    async def lock(
+        cls,
+        conn: AsyncConnection,
+        items: Sequence[Resolved],
+        utilization: Mapping[tuple[int, float], float],
+    ) -> State:
+        channels, products, warehouses = [], [], []
+        for item in items:
+            for product_id, warehouse_id in zip(item.products, item.warehouses, strict=True):
+                channels.append(item.channel.id if item.channel else None)
+                products.append(product_id)
+                warehouses.append(warehouse_id)
+        if not products:
+            return cls({}, {}, {}, {}, {}, {})
+        row = (
+            await conn.execute(
+                LOCK, {"channels": channels, "products": products, "warehouses": warehouses}
+            )
+        ).one()
+        stock = {
+            (lv["product_id"], lv["warehouse_id"]): WarehouseStock(
+                lv["warehouse_id"], lv["on_hand"], lv["reserved"], lv["committed"], lv["available"]
+            )
+            for lv in loads(row.levels)
+        }
+        allocations = {
+            (a["channel_id"], a["product_id"]): Allocation(
+                a["channel_id"],
+                a["product_id"],
+                a["allocated"],
+                a["buffer"],
+                a["held"],
+                a["version"],
+            )
+            for a in loads(row.allocations)
+        }
+        return cls(
+            stock=stock,
+            taken={},
+            allocations=allocations,
+            held={key: a.held for key, a in allocations.items()},
+            warehouses={w["id"]: w for w in loads(row.warehouses)},
+            products={p["id"]: p for p in loads(row.products)},
+            utilization=utilization,
+        )
+
+    def sellable(self, product_id: int, warehouse_id: int, taken: Mapping[Any, int]) -> int:
+        stock = self.stock.get((product_id, warehouse_id))
+        if stock is None:
+            return 0
+        key = (product_id, warehouse_id)
+        return max(0, stock.available - self.taken.get(key, 0) - taken.get(key, 0))
+
+    def active(self, warehouse_id: int) -> bool:
+        return bool(self.warehouses.get(warehouse_id, {}).get("is_active"))
+
+    def backorders(self, warehouse_id: int) -> bool:
+        return bool(self.warehouses.get(warehouse_id, {}).get("allow_backorders"))
+
+    def candidates(self, channel: Channel | None, product_id: int) -> list[int]:
+        """The active warehouses that may ship the product (for the channel)."""
+        if channel is not None:
+            pool = channel.warehouse_ids
+        else:
+            pool = tuple(sorted(w for (p, w) in self.stock if p == product_id))
+        return [w for w in pool if self.active(w) and (product_id, w) in self.stock]
+
+    def ats(self, channel: Channel, product_id: int, taken: Mapping[Any, int]) -> int:
+        key = (channel.id, product_id)
+        base = self.allocations.get(key)
+        held = self.held.get(key, 0) + taken.get(("held", *key), 0)
+        allocation = Allocation(
+            channel.id,
+            product_id,
+            base.allocated if base else None,
+            base.buffer if base else None,
+            held,
+            base.version if base else 0,
+        )
+        physical = physical_of(
+            WarehouseStock(w, 0, 0, 0, self.sellable(product_id, w, taken))
+            for w in self.candidates(channel, product_id)
+        )
+        # Lines still to be routed will take this much from one warehouse or another.
+        physical = max(0, physical - taken.get(("pending", product_id), 0))
+        return compute(channel, product_id, allocation, physical).available_to_sell
+
+    def commit(self, taken: Mapping[Any, int]) -> None:
+        for key, quantity in taken.items():
+            if key[0] == "pending":  # routed by now: taken from real warehouses
+                continue
+            if key[0] == "held":
+                self.held[key[1:]] = self.held.get(key[1:], 0) + quantity
+            else:
+                self.taken[key] = self.taken.get(key, 0) + quantity

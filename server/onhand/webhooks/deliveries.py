@@ -1,0 +1,300 @@
+"""Webhook deliveries: made from published events exactly once, sent at least once.
+
+The enqueuer turns each published event into one delivery per matching webhook, moving a
+single cursor in the same transaction (whoever holds the cursor's row lock does it, so any
+number of processes may run it). Dispatchers claim due deliveries with FOR UPDATE SKIP LOCKED
+and a lease, POST them signed, and record the outcome: success, a retry later (exponential
+backoff), or dead-lettered after the last retry. A webhook that keeps failing opens its circuit:
+its deliveries wait, without using up their attempts, until it closes.
+
+Lock order: a webhook's row before its deliveries' rows. Deleting a webhook locks it, then its
+deliveries (the cascade); so recording an attempt updates the webhook first, then the
+delivery, and the enqueuer locks the webhooks it makes deliveries for before inserting them.
+A transaction that took them the other way round could deadlock with a delete.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onhand.core.errors import DomainError, ErrorCode
+from onhand.core.pagination import Listing
+from onhand.core.records import FromRow
+from onhand.db.event_tables import webhook_deliveries, webhooks
+from onhand.events.envelope import Published
+from onhand.events.payloads import event_body
+from onhand.events.store import events_after
+
+PENDING, SUCCEEDED, DEAD = "PENDING", "SUCCEEDED", "DEAD"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int
+    delay_seconds: float
+    backoff: float
+    failures_to_open: int = 5
+    open_seconds: float = 30.0
+
+    def delay_after(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failed attempt (1 s, 2 s, 4 s, ...)."""
+        return self.delay_seconds * self.backoff ** (attempts - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    webhook_id: int
+    url: str
+    secret: str
+    topic: str
+    sequence: int | None
+    body: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(FromRow):
+    id: int
+    webhook_id: int
+    sequence: int | None
+    topic: str
+    body: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    last_status_code: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def matches(hook: Any, event: Published, channel_warehouses: dict[int, set[int]]) -> bool:
+    if event.topic not in hook.topics:
+        return False
+    if hook.channel_id is None:
+        return True
+    if event.channel_id is not None:
+        return bool(event.channel_id == hook.channel_id)
+    return event.warehouse_id in channel_warehouses.get(hook.channel_id, set())
+
+
+async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
+    """Make the deliveries of the next published events. Returns how many events it took
+    (0: nothing new, or another process holds the cursor)."""
+    cursor = (
+        await conn.execute(
+            text("SELECT last_sequence FROM webhook_cursor WHERE id = 1 FOR UPDATE SKIP LOCKED")
+        )
+    ).scalar()
+    if cursor is None:
+        return 0
+    events = await events_after(conn, cursor, batch)
+    if not events:
+        return 0
+    # Key-share locks: a webhook being deleted meanwhile is waited for and then left out,
+    # rather than getting deliveries that its foreign key refuses.
+    hooks = (
+        await conn.execute(
+            select(webhooks)
+            .where(webhooks.c.is_active)
+            .order_by(webhooks.c.id)
+            .with_for_update(key_share=True)
+        )
+    ).all()
+    channel_warehouses = await _channel_warehouses(conn, {h.channel_id for h in hooks})
+    rows = [
+        {"webhook_id": hook.id, "sequence": e.sequence, "topic": e.topic, "body": event_body(e)}
+        for e in events
+        for hook in hooks
+        if matches(hook, e, channel_warehouses)
+    ]
+    if rows:
+        await conn.execute(
+            text(
+                "INSERT INTO webhook_deliveries (webhook_id, sequence, topic, body)"
+                " SELECT * FROM unnest(CAST(:w AS bigint[]), CAST(:s AS bigint[]),"
+                " CAST(:t AS text[]), CAST(:b AS jsonb[]))"
+                " ON CONFLICT (webhook_id, sequence) DO NOTHING"
+            ),
+            {
+                "w": [r["webhook_id"] for r in rows],
+                "s": [r["sequence"] for r in rows],
+                "t": [r["topic"] for r in rows],
+                "b": [json.dumps(r["body"], default=str) for r in rows],
+            },
+        )
+    await conn.execute(
+        text("UPDATE webhook_cursor SET last_sequence = :s WHERE id = 1"),
+        {"s": events[-1].sequence},
+    )
+    return len(events)
+
+
+async def _channel_warehouses(
+    conn: AsyncConnection, channel_ids: set[int | None]
+) -> dict[int, set[int]]:
+    """The warehouses that fulfil each channel (a channel's stock events come from them)."""
+    wanted = [c for c in channel_ids if c is not None]
+    if not wanted:
+        return {}
+    exists = (await conn.execute(text("SELECT to_regclass('channel_warehouses')"))).scalar()
+    if exists is None:
+        return {}
+    rows = await conn.execute(
+        text(
+            "SELECT channel_id, warehouse_id FROM channel_warehouses"
+            " WHERE channel_id = ANY(CAST(:ids AS bigint[]))"
+        ),
+        {"ids": wanted},
+    )
+    found: dict[int, set[int]] = {}
+    for channel_id, warehouse_id in rows:
+        found.setdefault(channel_id, set()).add(warehouse_id)
+    return found
+
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT d.id FROM webhook_deliveries d
+        JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.status = 'PENDING' AND d.next_attempt_at <= now()
+          AND (d.locked_until IS NULL OR d.locked_until < now())
+          AND w.is_active
+          AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= now())
+          AND NOT (d.webhook_id = ANY(CAST(:busy AS bigint[])))
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT :limit
+        FOR UPDATE OF d SKIP LOCKED
+    )
+    UPDATE webhook_deliveries d
+    SET locked_until = now() + CAST(:lease AS double precision) * interval '1 second',
+        attempts = d.attempts + 1
+    FROM due, webhooks w
+    WHERE d.id = due.id AND w.id = d.webhook_id
+    RETURNING d.id, d.webhook_id, w.url, w.secret, d.topic, d.sequence, d.body, d.attempts
+    """
+)
+
+
+async def claim(
+    conn: AsyncConnection, limit: int, lease_seconds: float, busy: Sequence[int] = ()
+) -> list[Claimed]:
+    """Due deliveries, leased to the caller; `busy` webhooks are skipped (this process already
+    has as many of theirs in flight as it allows)."""
+    rows = await conn.execute(_CLAIM, {"limit": limit, "lease": lease_seconds, "busy": list(busy)})
+    return [Claimed(**row._mapping) for row in rows]
+
+
+async def seconds_until_due(conn: AsyncConnection, busy: Sequence[int] = ()) -> float | None:
+    """How long until a pending delivery can next be claimed (None: nothing pending): its
+    retry time, its lease and its webhook's open circuit all have to have passed."""
+    found = (
+        await conn.execute(
+            text(
+                "SELECT EXTRACT(EPOCH FROM min(GREATEST(d.next_attempt_at,"
+                "   coalesce(d.locked_until, '-infinity'),"
+                "   coalesce(w.circuit_open_until, '-infinity'))) - now())"
+                " FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+                " WHERE d.status = 'PENDING' AND w.is_active"
+                "   AND NOT (d.webhook_id = ANY(CAST(:busy AS bigint[])))"
+            ),
+            {"busy": list(busy)},
+        )
+    ).scalar()
+    return None if found is None else max(0.0, float(found))
+
+
+async def record_success(conn: AsyncConnection, delivery: Claimed, status_code: int) -> None:
+    # The webhook first, then the delivery: the lock order (see above).
+    await conn.execute(
+        update(webhooks)
+        .where(webhooks.c.id == delivery.webhook_id)
+        .values(consecutive_failures=0, circuit_open_until=None, last_success_at=text("now()"))
+    )
+    await conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == delivery.id)
+        .values(
+            status=SUCCEEDED,
+            delivered_at=text("now()"),
+            locked_until=None,
+            last_status_code=status_code,
+            last_error=None,
+        )
+    )
+
+
+async def record_failure(
+    conn: AsyncConnection,
+    delivery: Claimed,
+    policy: RetryPolicy,
+    error: str,
+    status_code: int | None,
+) -> None:
+    exhausted = delivery.attempts > policy.max_retries
+    # The webhook first, then the delivery: the lock order (see above).
+    await conn.execute(
+        text(
+            "UPDATE webhooks SET consecutive_failures = consecutive_failures + 1,"
+            " last_failure_at = now(),"
+            " circuit_open_until = CASE WHEN consecutive_failures + 1 >= :threshold"
+            "   THEN now() + CAST(:open AS double precision) * interval '1 second'"
+            "   ELSE circuit_open_until END"
+            " WHERE id = :id"
+        ),
+        {
+            "threshold": policy.failures_to_open,
+            "open": policy.open_seconds,
+            "id": delivery.webhook_id,
+        },
+    )
+    await conn.execute(
+        text(
+            "UPDATE webhook_deliveries SET status = :status, locked_until = NULL,"
+            " last_error = :error, last_status_code = :code,"
+            " next_attempt_at = now() + CAST(:delay AS double precision) * interval '1 second'"
+            " WHERE id = :id"
+        ),
+        {
+            "status": DEAD if exhausted else PENDING,
+            "error": error[:1000],
+            "code": status_code,
+            "delay": 0 if exhausted else policy.delay_after(delivery.attempts),
+            "id": delivery.id,
+        },
+    )
+
+
+async def retry(conn: AsyncConnection, delivery_id: int) -> Delivery:
+    """Send a delivery again (a dead-lettered one gets a full set of attempts)."""
+    row = (
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery_id)
+            .values(status=PENDING, attempts=0, next_attempt_at=text("now()"), locked_until=None)
+            .returning(webhook_deliveries)
+        )
+    ).first()
+    if row is None:
+        raise DomainError.of(
+            ErrorCode.NOT_FOUND, f"webhook delivery {delivery_id} does not exist", "id"
+        )
+    return Delivery.from_row(row)
+
+
+def delivery_listing(webhook_id: int | None = None, status: str | None = None) -> Listing:
+    query = select(webhook_deliveries)
+    if webhook_id is not None:
+        query = query.where(webhook_deliveries.c.webhook_id == webhook_id)
+    if status is not None:
+        query = query.where(webhook_deliveries.c.status == status)
+    return Listing(query, webhook_deliveries.c.id, descending=True)
