@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from onhand.api.context import Info
 
 NOTHING = -1  # the id a filter naming an unknown SKU or code takes: it matches nothing
+IDEMPOTENCY_KEY = strawberry.field(
+    default=None,
+    description="Send the same key to retry safely: a replay returns the first result.",
+)
 
 
 async def filter_id(
@@ -33,6 +37,19 @@ async def filter_id(
             return NOTHING
 
 
+async def warehouse_filter_id(
+    info: Info, warehouse_id: str | None, code: str | None, field: str
+) -> int | None:
+    """The warehouse a list filter names by global id or code (None: no filter; NOTHING for
+    an unknown code, so that the list comes back empty)."""
+    if warehouse_id is not None:
+        return decode(warehouse_id, "Warehouse", field)
+    if code is not None:
+        found = await info.context.loaders.warehouse_by_code.load(code)
+        return found.id if found else NOTHING
+    return None
+
+
 def provided(value: Any, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """The fields of an input the client actually sent (UNSET ones left out), snake_case."""
     return {
@@ -42,9 +59,12 @@ def provided(value: Any, exclude: set[str] | frozenset[str] = frozenset()) -> di
     }
 
 
-def product_ref(product_id: str | None, sku: str | None, id_field: str = "productId") -> Ref:
-    """A product named by its global id or its SKU (exactly one)."""
-    return _ref(product_id, sku, "Product", id_field, "sku")
+def product_ref(
+    product_id: str | None, sku: str | None, id_field: str = "productId", prefix: str = ""
+) -> Ref:
+    """A product named by its global id or its SKU (exactly one); `prefix` places the fields
+    in a list input ("items.2.")."""
+    return _ref(product_id, sku, "Product", prefix + id_field, prefix + "sku")
 
 
 def warehouse_ref(

@@ -21,6 +21,8 @@ from onhand.api.channels.feed import ChannelFeedMutation, ChannelFeedQuery, Chan
 from onhand.api.channels.mutations import ChannelMutation
 from onhand.api.channels.queries import ChannelQuery
 from onhand.api.context import Info
+from onhand.api.counts.mutations import CountMutation
+from onhand.api.counts.queries import CountQuery
 from onhand.api.document_limits import Limits, bound_field_merging, document_limits_rule
 from onhand.api.events.reservation_events import ReservationSubscription
 from onhand.api.events.scalars import SCALARS
@@ -32,14 +34,14 @@ from onhand.api.imports.queries import ImportQuery
 from onhand.api.imports.subscriptions import ImportSubscription
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
-from onhand.api.operations.mutations import OperationsMutation
-from onhand.api.operations.queries import OperationsQuery
 from onhand.api.products.mutations import ProductMutation
 from onhand.api.products.queries import ProductQuery
 from onhand.api.reservations.mutations import ReservationMutation
 from onhand.api.reservations.queries import ReservationQuery
 from onhand.api.source_events.mutations import SourceEventMutation
 from onhand.api.source_events.queries import SourceEventQuery
+from onhand.api.transfers.mutations import TransferDiscrepancyMutation, TransferOrderMutation
+from onhand.api.transfers.queries import TransferQuery
 from onhand.api.warehouses.mutations import WarehouseMutation
 from onhand.api.warehouses.queries import WarehouseQuery
 from onhand.api.webhooks.mutations import WebhookMutation
@@ -83,7 +85,8 @@ QUERIES: tuple[type, ...] = (
     ImportQuery,
     SourceEventQuery,
     AlertQuery,
-    OperationsQuery,
+    TransferQuery,
+    CountQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     WarehouseMutation,
@@ -97,7 +100,9 @@ MUTATIONS: tuple[type, ...] = (
     ImportMutation,
     SourceEventMutation,
     AlertMutation,
-    OperationsMutation,
+    TransferOrderMutation,
+    CountMutation,
+    TransferDiscrepancyMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     EventSubscription,

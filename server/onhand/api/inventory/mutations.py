@@ -8,17 +8,13 @@ import strawberry
 
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
-from onhand.api.inputs import product_ref, warehouse_ref
+from onhand.api.inputs import IDEMPOTENCY_KEY, product_ref, warehouse_ref
 from onhand.api.inventory.types import InventoryLevel, InventoryMovement, MovementType
 from onhand.api.permissions import mutate
 from onhand.auth.roles import Permission
 from onhand.core.records import Level
 from onhand.inventory import levels, stock
 
-IDEMPOTENCY_KEY = strawberry.field(
-    default=None,
-    description="Send the same key to retry safely: a replay returns the first result.",
-)
 TIMESTAMP = strawberry.field(
     default=None, description="When it happened in the business (defaults to now)."
 )

@@ -157,6 +157,14 @@ class InventoryMovement(relay.Node):
     after: StockQuantities
 
     @classmethod
+    async def load(cls, info: Info, movement_id: int | None) -> InventoryMovement | None:
+        """The movement with this id, through the request's dataloader (None: none)."""
+        if movement_id is None:
+            return None
+        entry = await info.context.loaders.movement.load(movement_id)
+        return cls.from_record(entry) if entry else None
+
+    @classmethod
     def from_record(cls, entry: records.LedgerEntry) -> InventoryMovement:
         buckets = ("on_hand", "reserved", "committed", "incoming", "damaged", "quarantined")
         after = {b: getattr(entry, b) for b in (*buckets, "safety_stock")}

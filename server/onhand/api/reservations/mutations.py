@@ -12,7 +12,7 @@ from onhand.api import ids
 from onhand.api.channels.access import channel_or_own, hold_access
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError, user_errors
-from onhand.api.inputs import product_ref, warehouse_ref
+from onhand.api.inputs import IDEMPOTENCY_KEY, product_ref, warehouse_ref
 from onhand.api.permissions import mutate
 from onhand.api.reservations.inputs import ShippingAddressInput, destination
 from onhand.api.reservations.submit import submit
@@ -30,10 +30,6 @@ from onhand.inventory.reservations.requests import (
     ReserveRequest,
 )
 
-IDEMPOTENCY_KEY = strawberry.field(
-    default=None,
-    description="Send the same key to retry safely: a replay returns the first result.",
-)
 EXPIRES_AT = strawberry.field(
     default=None,
     description="When the hold lapses. Default: CART 30 minutes, TRANSFER 24 hours (see "

@@ -1,5 +1,5 @@
-"""Inputs of transfer orders, reconciliation and cycle counts, and their reading into the
-domain's requests."""
+"""Inputs of transfer orders and their discrepancies, and their reading into the domain's
+requests."""
 
 from __future__ import annotations
 
@@ -8,30 +8,10 @@ from datetime import datetime
 import strawberry
 
 from onhand.api import ids
-from onhand.api.inputs import warehouse_ref
-from onhand.core.errors import DomainError, ErrorCode
-from onhand.core.refs import Ref
-from onhand.inventory.counts.cycle_counts import Counted, RecordCount
+from onhand.api.inputs import IDEMPOTENCY_KEY, product_ref, warehouse_ref
 from onhand.inventory.transfers.creating import CreateTransfer, TransferItem
 from onhand.inventory.transfers.receiving import ReceiveItem, ReceiveTransfer
 from onhand.inventory.transfers.shipping import CancelTransfer, ShipTransfer
-
-IDEMPOTENCY_KEY = strawberry.field(
-    default=None,
-    description="Send the same key to retry safely: a replay returns the first result.",
-)
-
-
-def product_ref(product_id: str | None, sku: str | None, prefix: str) -> Ref:
-    """A product named by global id or SKU (exactly one), for a line of a list input."""
-    if (product_id is None) == (sku is None):
-        raise DomainError.of(
-            ErrorCode.REQUIRED, "give either productId or sku, not both", f"{prefix}productId"
-        )
-    if product_id is not None:
-        field = f"{prefix}productId"
-        return Ref(id=ids.decode(product_id, "Product", field), field=field)
-    return Ref(key=sku, field=f"{prefix}sku")
 
 
 @strawberry.input
@@ -64,7 +44,9 @@ class CreateTransferOrderInput:
                 self.to_warehouse_id, self.to_warehouse_code, "toWarehouseId", "toWarehouseCode"
             ),
             items=tuple(
-                TransferItem(product_ref(item.product_id, item.sku, f"items.{i}."), item.quantity)
+                TransferItem(
+                    product_ref(item.product_id, item.sku, prefix=f"items.{i}."), item.quantity
+                )
                 for i, item in enumerate(self.items)
             ),
             expected_delivery=self.expected_delivery,
@@ -112,7 +94,7 @@ class ReceiveTransferOrderItemInput:
         if self.line_id is not None:
             line_id = ids.decode(self.line_id, "TransferOrderLine", f"{prefix}lineId")
         if self.product_id is not None or self.sku is not None:
-            product = product_ref(self.product_id, self.sku, prefix)
+            product = product_ref(self.product_id, self.sku, prefix=prefix)
         return ReceiveItem(
             self.quantity, line_id, product, self.close_short, self.discrepancy_reason
         )
@@ -143,60 +125,6 @@ class CancelTransferOrderInput:
 
     def request(self) -> CancelTransfer:
         return CancelTransfer(order_id(self.id), self.reason)
-
-
-@strawberry.input(description="Check every level (of one warehouse, or all) and report.")
-class ReconcileInventoryInput:
-    warehouse_id: strawberry.ID | None = None
-    warehouse_code: str | None = None
-
-    def warehouse(self) -> Ref | None:
-        if self.warehouse_id is None and self.warehouse_code is None:
-            return None
-        return warehouse_ref(self.warehouse_id, self.warehouse_code)
-
-
-@strawberry.input
-class CycleCountItemInput:
-    product_id: strawberry.ID | None = None
-    sku: str | None = None
-    counted_quantity: int
-
-
-@strawberry.input(description="Physical counts at one warehouse, compared with onHand.")
-class RecordCycleCountInput:
-    warehouse_id: strawberry.ID | None = None
-    warehouse_code: str | None = None
-    counts: list[CycleCountItemInput]
-    reference_id: str | None = None
-    idempotency_key: str | None = IDEMPOTENCY_KEY
-
-    def request(self) -> RecordCount:
-        return RecordCount(
-            warehouse_ref(self.warehouse_id, self.warehouse_code),
-            tuple(
-                Counted(product_ref(c.product_id, c.sku, f"counts.{i}."), c.counted_quantity)
-                for i, c in enumerate(self.counts)
-            ),
-            self.reference_id,
-            self.idempotency_key,
-        )
-
-
-def line_id(value: str) -> int:
-    return ids.decode(value, "CycleCountLine", "id")
-
-
-@strawberry.input(description="Apply a count line waiting for review (its count-time difference).")
-class ApproveCycleCountLineInput:
-    id: strawberry.ID
-    note: str | None = None
-
-
-@strawberry.input(description="Refuse a count line waiting for review: no stock changes.")
-class RejectCycleCountLineInput:
-    id: strawberry.ID
-    note: str | None = None
 
 
 @strawberry.input(description="Close the investigation of a transfer discrepancy.")

@@ -10,7 +10,6 @@ import strawberry
 from onhand.api import ids
 from onhand.api.context import Info
 from onhand.api.inventory.types import InventoryLevel, InventoryMovement
-from onhand.api.operations.types import movement_of
 from onhand.api.pagination import Connection, paginate
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
@@ -175,7 +174,7 @@ class CycleCountLine:
 
     @strawberry.field(description="The CYCLE_COUNT ledger row that applied it.")
     async def movement(self, info: Info) -> InventoryMovement | None:
-        return await movement_of(info, self.movement_id)
+        return await InventoryMovement.load(info, self.movement_id)
 
 
 CycleCountLineConnection = Connection[CycleCountLine]

@@ -1,4 +1,4 @@
-"""GraphQL types of transfer orders and their discrepancies (and loaders shared here)."""
+"""GraphQL types of transfer orders and their discrepancies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from strawberry import relay
 
 from onhand.api import ids
 from onhand.api.context import Info
-from onhand.api.inventory.types import InventoryMovement
 from onhand.api.pagination import Connection
 from onhand.api.permissions import check
 from onhand.api.products.types import Product
@@ -31,13 +30,6 @@ TransferOrderStatusEnum = strawberry.enum(
 DiscrepancyStatusEnum = strawberry.enum(
     transfers.DiscrepancyStatus, name="TransferDiscrepancyStatus"
 )
-
-
-async def movement_of(info: Info, movement_id: int | None) -> InventoryMovement | None:
-    if movement_id is None:
-        return None
-    entry = await info.context.loaders.movement.load(movement_id)
-    return InventoryMovement.from_record(entry) if entry else None
 
 
 @strawberry.type(description="A line of a transfer order: one product.")

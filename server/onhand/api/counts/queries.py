@@ -1,4 +1,4 @@
-"""Queries of transfer orders (READ_STOCK), reconciliation and cycle counts (READ_AUDIT)."""
+"""Queries of reconciliation and cycle counts (READ_AUDIT)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from graphql import GraphQLError
 
 from onhand.api import ids
 from onhand.api.context import Info
-from onhand.api.operations.count_types import (
+from onhand.api.counts.types import (
     CycleCount,
     CycleCountLine,
     CycleCountLineConnection,
@@ -16,51 +16,18 @@ from onhand.api.operations.count_types import (
     ReconciliationDiscrepancyConnection,
     ReconciliationRun,
 )
-from onhand.api.operations.types import (
-    TransferDiscrepancy,
-    TransferDiscrepancyConnection,
-    TransferOrder,
-    TransferOrderConnection,
-    TransferOrderStatusEnum,
-    load_transfer_order,
-)
+from onhand.api.inputs import warehouse_filter_id
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
+from onhand.api.transfers.types import TransferDiscrepancy, TransferDiscrepancyConnection
 from onhand.auth.roles import Permission
 from onhand.inventory.counts import cycle_counts, reconciliation
 from onhand.inventory.counts import reviews as cycle_count_reviews
 from onhand.inventory.transfers import discrepancies
 from onhand.inventory.transfers import orders as transfers
 
-STOCK = [requires(Permission.READ_STOCK)]
 AUDIT = [requires(Permission.READ_AUDIT)]
 MAX_RUNS = 100
-# Matches nothing: a filter naming an unknown warehouse finds no rows.
-NOWHERE = 0
-
-
-async def _warehouse_id(
-    info: Info, warehouse_id: str | None, code: str | None, field: str
-) -> int | None:
-    if warehouse_id is not None:
-        return ids.decode(warehouse_id, "Warehouse", field)
-    if code is not None:
-        found = await info.context.loaders.warehouse_by_code.load(code)
-        return found.id if found else NOWHERE
-    return None
-
-
-@strawberry.input
-class TransferOrderFilterInput:
-    status: list[TransferOrderStatusEnum] | None = None  # type: ignore[valid-type]
-    warehouse_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Orders from or to this warehouse."
-    )
-    warehouse_code: str | None = None
-    from_warehouse_id: strawberry.ID | None = None
-    from_warehouse_code: str | None = None
-    to_warehouse_id: strawberry.ID | None = None
-    to_warehouse_code: str | None = None
 
 
 @strawberry.type(description="The last reconciliation runs and what is still open.")
@@ -99,53 +66,7 @@ class ReconciliationReport:
 
 
 @strawberry.type
-class OperationsQuery:
-    @strawberry.field(permission_classes=STOCK, description="One transfer order, by id or number.")
-    async def transfer_order(
-        self, info: Info, id: strawberry.ID | None = None, number: str | None = None
-    ) -> TransferOrder | None:
-        if id is not None:
-            order_id = ids.decode(id, "TransferOrder", "id")
-        elif number is not None and number.startswith("TO-") and number[3:].isdigit():
-            order_id = int(number[3:])
-        else:
-            return None
-        if not 0 < order_id <= ids.MAX_ID:
-            return None
-        record = await load_transfer_order(info, order_id)
-        return TransferOrder.from_record(record) if record else None
-
-    @strawberry.field(permission_classes=STOCK, description="Transfer orders, newest first.")
-    async def transfer_orders(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: TransferOrderFilterInput | None = None,
-    ) -> TransferOrderConnection:
-        given = filter or TransferOrderFilterInput()
-        listing = transfers.transfer_listing(
-            transfers.TransferFilter(
-                statuses=tuple(given.status or ()),
-                warehouse_id=await _warehouse_id(
-                    info, given.warehouse_id, given.warehouse_code, "filter.warehouseId"
-                ),
-                from_warehouse_id=await _warehouse_id(
-                    info,
-                    given.from_warehouse_id,
-                    given.from_warehouse_code,
-                    "filter.fromWarehouseId",
-                ),
-                to_warehouse_id=await _warehouse_id(
-                    info, given.to_warehouse_id, given.to_warehouse_code, "filter.toWarehouseId"
-                ),
-            )
-        )
-
-        return await paginate(
-            info, listing, TransferOrder.from_row, first, after, TransferOrderConnection
-        )
-
+class CountQuery:
     @strawberry.field(permission_classes=AUDIT, description="Reconciliation runs and open issues.")
     async def reconciliation_report(self, info: Info, last_runs: int = 10) -> ReconciliationReport:
         if not 1 <= last_runs <= MAX_RUNS:
@@ -169,7 +90,7 @@ class OperationsQuery:
         warehouse_code: str | None = None,
     ) -> CycleCountLineConnection:
         statuses = tuple(status) if status else (cycle_counts.LineStatus.PENDING_REVIEW,)
-        warehouse = await _warehouse_id(info, warehouse_id, warehouse_code, "warehouseId")
+        warehouse = await warehouse_filter_id(info, warehouse_id, warehouse_code, "warehouseId")
         listing = cycle_count_reviews.review_listing(statuses, warehouse)
         return await paginate(
             info, listing, CycleCountLine.from_row, first, after, CycleCountLineConnection

@@ -1,0 +1,1 @@
+"""Reconciliation runs and cycle counts with their reviews."""

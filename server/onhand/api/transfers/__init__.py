@@ -1,0 +1,1 @@
+"""Transfer orders between warehouses and the discrepancies of their receipts."""
