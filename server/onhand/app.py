@@ -25,13 +25,23 @@ from onhand.auth.tokens import Authenticator
 from onhand.config import Settings
 from onhand.db import migrate
 from onhand.db.engine import create_engine
-from onhand.inventory.imports.tasks import import_tasks
 from onhand.services import Services
 from onhand.workers.event_stream import event_stream
 from onhand.workers.runner import background_workers
 from onhand.workers.webhooks import webhook_workers
 
 log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def running_imports(services: Services) -> AsyncIterator[None]:
+    """Imports still running when the app stops are stopped cleanly (rolled back, their jobs
+    marked FAILED)."""
+    try:
+        yield
+    finally:
+        await services.import_tasks.stop()
+
 
 # Parts that run beside the API for the life of the app (pub/sub, background workers):
 # each is entered, in order, when the app starts and left when it stops.
@@ -40,7 +50,7 @@ COMPONENTS: tuple[Component, ...] = (
     event_stream,
     webhook_workers,
     background_workers,
-    import_tasks,
+    running_imports,
 )
 
 

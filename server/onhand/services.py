@@ -4,12 +4,16 @@ and workers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.tokens import Authenticator
 from onhand.config import Settings
+from onhand.inventory.imports.tasks import ImportTasks
+from onhand.inventory.routing.utilization import UtilizationCache
+from onhand.workers.alerter import AlerterState
 from onhand.workers.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -23,10 +27,21 @@ class Services:
     engine: AsyncEngine
     authenticator: Authenticator
     database_url: str = ""
-    # Set by the event stream component when the app starts (events/runtime.py).
+    # Set by the event stream component when the app starts (workers/event_stream.py).
     hub: Hub | None = None
     relay: Relay | None = None
     # Keeps this process's background loops running; /readyz asks it which are not.
     supervisor: Supervisor = field(default_factory=Supervisor)
+    alerter: AlerterState = field(default_factory=AlerterState)
     # Other components' long-lived objects, by name.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def import_tasks(self) -> ImportTasks:
+        """The imports running in this process."""
+        return ImportTasks(self.engine)
+
+    @cached_property
+    def utilization(self) -> UtilizationCache:
+        """How busy each warehouse is, for routing, refreshed every few seconds."""
+        return UtilizationCache(self.engine, self.settings.routing_stats_seconds)

@@ -3,7 +3,7 @@ process's hub, polling when there is none, as under `onhand worker`), and now an
 again the levels whose HIGH_VELOCITY alert may have cooled down.
 
 Any number of processes may run it: each step tries the evaluator's advisory lock, so one
-process evaluates at a time and the others skip (inventory/alert_evaluation.py).
+process evaluates at a time and the others skip (inventory/alerts/evaluation.py).
 """
 
 from __future__ import annotations
@@ -11,17 +11,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
 from onhand.inventory.alerts.evaluation import evaluate, revisit_velocity
 from onhand.inventory.alerts.rules import Thresholds
-from onhand.services import Services
+
+if TYPE_CHECKING:
+    from onhand.services import Services
 
 POLL_SECONDS = 0.5
 VELOCITY_REVISIT_SECONDS = 60.0
-_WAKE = "alerter.wake"
-_REVISITED = "alerter.revisited"
+
+
+@dataclass
+class AlerterState:
+    """What the evaluator keeps between steps, per process."""
+
+    revisited: float = 0.0  # when velocity alerts were last judged again (monotonic)
+    wake: asyncio.Event | None = None  # set by the hub when events are published
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -38,14 +48,15 @@ async def alert_step(services: Services) -> float | None:
     if taken:
         return 0.0
     now = time.monotonic()
-    if now - services.extras.get(_REVISITED, 0.0) >= VELOCITY_REVISIT_SECONDS:
-        services.extras[_REVISITED] = now
+    state = services.alerter
+    if now - state.revisited >= VELOCITY_REVISIT_SECONDS:
+        state.revisited = now
         await in_transaction(services.engine, lambda conn: revisit_velocity(conn, limits))
     if services.hub is None:
         return None  # the loop's interval: poll
-    wake: asyncio.Event | None = services.extras.get(_WAKE)
-    if wake is None:
-        wake = services.extras[_WAKE] = services.hub.watch()
+    if state.wake is None:
+        state.wake = services.hub.watch()
+    wake = state.wake
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(wake.wait(), POLL_SECONDS)
     wake.clear()

@@ -18,7 +18,6 @@ from onhand.core.errors import Collector, ErrorCode
 from onhand.db.import_tables import import_errors
 from onhand.inventory.imports.jobs import JobStatus
 from onhand.inventory.imports.options import MAX_FILE_BYTES, ImportMode, ImportOptions
-from onhand.inventory.imports.tasks import import_tasks_of
 
 # CSV sent as a GraphQL string: for small files; larger ones are uploaded.
 MAX_CSV_TEXT = 5 * 1024 * 1024
@@ -104,9 +103,7 @@ class ImportMutation:
                 reason=input.reason,
                 file_name=name,
             )
-            job_id, task = await import_tasks_of(context.services).start(
-                data, options, principal.name
-            )
+            job_id, task = await context.services.import_tasks.start(data, options, principal.name)
             if not input.background:
                 # Shielded: a client that stops waiting does not stop the import.
                 await asyncio.shield(task)

@@ -18,7 +18,7 @@ before commit, and the step wakes the relay at commit (on the channel the outbox
 notifies), so whatever it held back is published at once.
 
 - INVENTORY_UPDATED: the levels touched are judged again from their current state, all in
-  one statement (inventory/alert_rules.py).
+  one statement (rules.py).
 - SYNC_STALLED raises SYNC_STALLED for the channel; SYNC_RESUMED resolves it.
 - TRANSFER_DISCREPANCY raises one alert per discrepancy, open until an operator resolves it.
 """

@@ -3,7 +3,7 @@
 An alert is raised when a condition starts (not on every change while it lasts) and resolved
 when it clears; at most one alert per kind and subject is unresolved at a time (a partial
 unique index enforces it). Stock conditions are judged by the evaluator
-(inventory/alert_evaluation.py) from the levels' current state, so they resolve themselves;
+(inventory/alerts/evaluation.py) from the levels' current state, so they resolve themselves;
 operators acknowledge alerts (still resolved by themselves later) and resolve the kinds that
 have no clearing event (a transfer discrepancy, a stalled channel they have dealt with).
 """

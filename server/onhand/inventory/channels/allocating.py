@@ -1,5 +1,5 @@
 """allocateInventoryToChannels: allocations of many products to channels at once, by
-strategy (see allocation_strategies.py), from the ledger's sales history."""
+strategy (see strategies.py), from the ledger's sales history."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 recordCycleCount locks the counted levels (id order, as the ledger does), so the system
 quantity each count is compared with is exact. A difference within the threshold
 (ONHAND_CYCLE_COUNT_THRESHOLD, 5 units by default) is applied at once as a CYCLE_COUNT
-movement; a larger one waits for review (PENDING_REVIEW, see cycle_count_reviews.py).
+movement; a larger one waits for review (PENDING_REVIEW, see reviews.py).
 """
 
 from __future__ import annotations

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.inventory.imports.jobs import ImportJob
 from onhand.inventory.imports.options import ImportOptions
 from onhand.inventory.imports.runner import run_import
-
-if TYPE_CHECKING:
-    from onhand.services import Services
-
-EXTRA = "imports"
 
 
 class ImportTasks:
@@ -56,21 +49,3 @@ class ImportTasks:
         for task in list(self.running):
             with contextlib.suppress(BaseException):
                 await task
-
-
-def import_tasks_of(services: Services) -> ImportTasks:
-    tasks = services.extras.get(EXTRA)
-    if tasks is None:
-        tasks = services.extras[EXTRA] = ImportTasks(services.engine)
-    assert isinstance(tasks, ImportTasks)
-    return tasks
-
-
-@contextlib.asynccontextmanager
-async def import_tasks(services: Services) -> AsyncIterator[None]:
-    """App component: imports still running when the app stops are stopped cleanly."""
-    tasks = import_tasks_of(services)
-    try:
-        yield
-    finally:
-        await tasks.stop()

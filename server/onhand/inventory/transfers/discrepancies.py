@@ -1,6 +1,6 @@
 """Discrepancies of transfer orders: lines closed with fewer units received than shipped.
 
-They are recorded by receiveTransferOrder (transfer_receiving.py), with the stock already
+They are recorded by receiveTransferOrder (receiving.py), with the stock already
 written off the destination's `incoming`; here they are read and, once investigated,
 resolved.
 """

@@ -8,7 +8,7 @@ off, with a discrepancy to investigate). PENDING and in-transit orders may be CA
 reservations are released, or what is still in transit goes back to the source.
 
 This module holds the records, the reads and the event; the transitions live in
-transfer_creating.py, transfer_shipping.py and transfer_receiving.py.
+creating.py, shipping.py and receiving.py.
 """
 
 from __future__ import annotations
