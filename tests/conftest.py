@@ -19,7 +19,7 @@ from onhand.db.schema import metadata
 from onhand.db.transactions import in_transaction
 from onhand.inventory.channels.registry import ChannelRef, resolve_channel
 from support import database
-from support.client import Client
+from support.client import Client, Connector
 from support.database import KEEP
 from support.server import running_server
 
@@ -112,7 +112,6 @@ def storefront(http: httpx.AsyncClient, tokens: dict[Role, str]) -> Client:
 
 
 Bound = Callable[[Role, str], Awaitable[Client]]
-Connector = Callable[[str], Awaitable[Client]]
 
 
 @pytest.fixture

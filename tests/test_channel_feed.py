@@ -9,18 +9,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conftest import Connector
 from onhand.inventory.channels import availability
 from onhand.inventory.channels import feed as channel_feed
 from onhand.inventory.channels.registry import ChannelRef, resolve_channel
 from support import channels, factories
-from support.client import Client, operation
+from support.channels import FEED, STATUS, shop, values
+from support.client import Client, Connector, operation
 from support.database import published
+from support.factories import adjust
 from support.ws import Subscriber
-from test_subscriptions import adjust
 
-FEED = operation("ChannelFeed")
-STATUS = operation("ChannelSyncStatus")
 ACK = operation("AcknowledgeChannelSync")
 CHANGED = """
 subscription($code: String, $after: Long) {
@@ -43,22 +41,6 @@ async def all_pages(client: Client, code: str, after: str | None, first: int) ->
         after = page["cursor"]
         if not page["hasMore"]:
             return pages
-
-
-def values(page: dict[str, Any]) -> dict[str, int]:
-    return {item["sku"]: item["availableToSell"] for item in page["items"]}
-
-
-async def shop(admin: Client, code: str = "MARKET", **values: Any) -> None:
-    """Products A..E at DC-1 (the channel's warehouse), C also at DC-2 (not the channel's),
-    F only at DC-2."""
-    await factories.stocked(admin, "FEED-A", {"DC-1": 10})
-    await factories.stocked(admin, "FEED-B", {"DC-1": 20})
-    await factories.stocked(admin, "FEED-C", {"DC-1": 3, "DC-2": 40})
-    await factories.stocked(admin, "FEED-D", {"DC-1": 8})
-    await factories.stocked(admin, "FEED-E", {"DC-1": 6})
-    await factories.stocked(admin, "FEED-F", {"DC-2": 50})
-    await channels.channel(admin, code, ["DC-1"], kind="BATCH", safetyBufferPercent=0, **values)
 
 
 async def set_allocation(admin: Client, code: str, sku: str, quantity: int) -> None:

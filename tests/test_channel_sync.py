@@ -16,13 +16,14 @@ from onhand.webhooks.signing import verify
 from onhand.workers import runner
 from onhand.workers.channel_sync import check_stalls
 from support import channels
+from support.channels import FEED, STATUS, shop, values
 from support.client import Client
+from support.database import published
+from support.factories import adjust
 from support.receiver import Receiver
 from support.server import serving
 from support.waiting import until
-from test_channel_feed import FEED, STATUS, published, shop, values
-from test_subscriptions import adjust
-from test_webhooks import webhook
+from support.webhooks import webhook
 
 
 async def events(engine: AsyncEngine, topic: str, code: str) -> list[dict[str, Any]]:

@@ -7,18 +7,16 @@ import asyncio
 import json
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from itertools import pairwise
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db.tables import BUCKETS
 from support import factories
-from support.client import Client
+from support.client import Client, clients, payload_of
+from support.factories import ADJUST
 
 CLIENTS = 50
 STEPS = 4  # requests per client, one after another
@@ -26,14 +24,6 @@ WAREHOUSES = ("DC-1", "DC-2", "DC-3")
 SKUS = ("HOT-1", "HOT-2")
 START = 12  # units of each product at each warehouse
 
-ADJUST = """
-mutation($input: AdjustInventoryInput!) {
-  adjustInventory(input: $input) {
-    inventoryLevel { quantity available version }
-    movement { id quantity }
-    errors { field message code available requested currentVersion }
-  }
-}"""
 TRANSFER = """
 mutation($input: TransferInventoryInput!) {
   transferInventory(input: $input) {
@@ -53,28 +43,6 @@ mutation($input: SetInventoryLevelInput!) {
 }"""
 
 Key = tuple[str, str]  # (sku, warehouse code)
-
-
-@asynccontextmanager
-async def clients(base_url: str, token: str, count: int) -> AsyncIterator[list[Client]]:
-    """`count` independent HTTP clients, each with its own connection."""
-    async with AsyncExitStack() as stack:
-        made = []
-        for _ in range(count):
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(base_url=base_url, timeout=120)
-            )
-            made.append(Client(http, token))
-        yield made
-
-
-async def payload_of(client: Client, field: str, query: str, variables: dict[str, Any]) -> Any:
-    """The mutation's payload; anything but a 200 without GraphQL errors fails the test."""
-    response = await client.post(query, variables)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"][field]
 
 
 def plan(rng: random.Random) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from onhand.inventory.ledger import (
 )
 from support import factories
 from support.client import Client
+from support.factories import adjust
 from support.processes import onhand_server
 from support.server import running_server
-from support.ws import Subscriber
-from test_subscriptions import UPDATED, adjust
+from support.ws import UPDATED, Subscriber
 
 REDIS_URL = os.environ.get("ONHAND_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from support import factories
-from support.client import Client
-from test_concurrency import ADJUST, clients, payload_of
+from support.client import Client, clients, payload_of
+from support.factories import ADJUST
 
 CLIENTS = 40
 

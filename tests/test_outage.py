@@ -29,10 +29,10 @@ from onhand.inventory.ledger import (
 from support import factories
 from support.client import Client
 from support.database import published, refusing_connections
+from support.factories import adjust
 from support.processes import onhand_process
 from support.waiting import until
-from support.ws import Subscriber
-from test_subscriptions import UPDATED, adjust
+from support.ws import UPDATED, Subscriber
 
 FAILED = re.compile(r"background loop (\S+) failed")
 RECOVERED = re.compile(r"background loop (\S+) recovered")

@@ -3,6 +3,7 @@ CI runs exactly what the README tells a newcomer to run."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shlex
 import subprocess
@@ -155,3 +156,23 @@ def test_the_license_pyproject_names_is_there() -> None:
     license_text = (ROOT / "LICENSE").read_text()
     assert license_text.startswith("MIT License")
     assert "Copyright (c) 2026 onhand contributors" in license_text
+
+
+def test_tests_import_helpers_only_from_support() -> None:
+    """A test file imports shared helpers from tests/support/, never from another test file
+    or from conftest: a test module is not a library, and importing one runs its fixtures'
+    module again under another name."""
+    tests = ROOT / "tests"
+    offenders = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                top = name.split(".")[0]
+                if top == "conftest" or top.startswith("test_") or top == "tests":
+                    offenders.append(f"{path.name}: {name}")
+    assert offenders == []

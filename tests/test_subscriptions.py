@@ -12,27 +12,8 @@ from onhand.auth.roles import Role
 from support import factories
 from support.client import Client
 from support.database import published
-from support.ws import Subscriber
-
-UPDATED = """
-subscription($skus: [String!], $after: Long) {
-  inventoryUpdated(skus: $skus, after: $after) {
-    sequence movementType reason oldQuantity newQuantity newAvailable actor
-    product { sku } warehouse { code }
-  }
-}"""
-ADJUST = """
-mutation($input: AdjustInventoryInput!) {
-  adjustInventory(input: $input) { inventoryLevel { quantity } errors { code message } }
-}"""
-
-
-async def adjust(client: Client, sku: str, code: str, delta: int) -> None:
-    await client.mutate(
-        "adjustInventory",
-        ADJUST,
-        {"input": {"sku": sku, "warehouseCode": code, "adjustment": delta, "reason": "RECEIPT"}},
-    )
+from support.factories import adjust
+from support.ws import UPDATED, Subscriber
 
 
 async def test_a_subscriber_gets_the_event_of_a_committed_mutation(

@@ -17,12 +17,12 @@ from onhand.auth.tokens import create_token
 from onhand.db.engine import create_engine, plain_url
 from support import factories
 from support.client import Client
+from support.factories import adjust
 from support.processes import onhand_process
 from support.receiver import Receiver
 from support.server import serving
 from support.waiting import until
-from test_subscriptions import adjust
-from test_webhooks import webhook
+from support.webhooks import webhook
 
 KEPT, DELETED = 4, 24
 WRITERS = 3

@@ -13,19 +13,12 @@ import pytest
 from onhand.webhooks.signing import verify
 from support import factories
 from support.client import Client
+from support.factories import adjust
 from support.receiver import Receiver
 from support.server import serving
 from support.waiting import until
-from test_subscriptions import adjust
+from support.webhooks import CREATE, webhook
 
-CREATE = """
-mutation($input: CreateWebhookInput!) {
-  createWebhook(input: $input) {
-    webhook { id url events isActive version }
-    secret
-    errors { field code message }
-  }
-}"""
 DELIVERIES = """
 query($id: ID, $status: WebhookDeliveryStatus) {
   webhookDeliveries(webhookId: $id, status: $status, first: 50) {
@@ -43,13 +36,6 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     endpoint = Receiver()
     with serving(endpoint.app()) as url:
         yield endpoint, f"{url}/hook"
-
-
-async def webhook(admin: Client, url: str, events: list[str], **values: object) -> dict:
-    data = await admin.mutate(
-        "createWebhook", CREATE, {"input": {"url": url, "events": events, **values}}
-    )
-    return data
 
 
 async def deliveries(admin: Client, webhook_id: str, status: str | None = None) -> list[dict]:

@@ -8,7 +8,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support import factories
 from support.client import Client, operation
+
+FEED = operation("ChannelFeed")
+STATUS = operation("ChannelSyncStatus")
 
 
 async def channel(
@@ -27,6 +31,22 @@ async def channel(
         },
     )
     return dict(data["channel"])
+
+
+async def shop(admin: Client, code: str = "MARKET", **values: Any) -> None:
+    """Products A..E at DC-1 (the channel's warehouse), C also at DC-2 (not the channel's),
+    F only at DC-2."""
+    await factories.stocked(admin, "FEED-A", {"DC-1": 10})
+    await factories.stocked(admin, "FEED-B", {"DC-1": 20})
+    await factories.stocked(admin, "FEED-C", {"DC-1": 3, "DC-2": 40})
+    await factories.stocked(admin, "FEED-D", {"DC-1": 8})
+    await factories.stocked(admin, "FEED-E", {"DC-1": 6})
+    await factories.stocked(admin, "FEED-F", {"DC-2": 50})
+    await channel(admin, code, ["DC-1"], kind="BATCH", safetyBufferPercent=0, **values)
+
+
+def values(page: dict[str, Any]) -> dict[str, int]:
+    return {item["sku"]: item["availableToSell"] for item in page["items"]}
 
 
 async def reserve(client: Client, **values: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,29 @@ class Client:
         if payload.get("errors"):
             raise GraphQLError(f"{name} errors: {payload['errors']}")
         return payload
+
+
+@asynccontextmanager
+async def clients(base_url: str, token: str, count: int) -> AsyncIterator[list[Client]]:
+    """`count` independent HTTP clients, each with its own connection."""
+    async with AsyncExitStack() as stack:
+        made = []
+        for _ in range(count):
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base_url, timeout=120)
+            )
+            made.append(Client(http, token))
+        yield made
+
+
+async def payload_of(client: Client, field: str, query: str, variables: dict[str, Any]) -> Any:
+    """The mutation's payload; anything but a 200 without GraphQL errors fails the test."""
+    response = await client.post(query, variables)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"][field]
+
+
+# A client bound to the channel of the given code (the `connector` fixture).
+Connector = Callable[[str], Awaitable["Client"]]

@@ -22,6 +22,15 @@ mutation($input: CreateInventoryLevelInput!) {
   }
 }"""
 
+ADJUST = """
+mutation($input: AdjustInventoryInput!) {
+  adjustInventory(input: $input) {
+    inventoryLevel { quantity available version }
+    movement { id quantity }
+    errors { field message code available requested currentVersion }
+  }
+}"""
+
 
 async def warehouse(admin: Client, code: str, **values: Any) -> dict[str, Any]:
     data = await admin.mutate(
@@ -69,3 +78,12 @@ async def stocked(
         ids[code] = wid
         await level(admin, made["id"], wid, quantity, **values)
     return ids
+
+
+async def adjust(client: Client, sku: str, code: str, delta: int) -> None:
+    """A RECEIPT-reasoned adjustment of `delta` units."""
+    await client.mutate(
+        "adjustInventory",
+        ADJUST,
+        {"input": {"sku": sku, "warehouseCode": code, "adjustment": delta, "reason": "RECEIPT"}},
+    )

@@ -8,6 +8,15 @@ from typing import Any
 
 import websockets
 
+# Stock changes of the given SKUs, replayed from `after` when given.
+UPDATED = """
+subscription($skus: [String!], $after: Long) {
+  inventoryUpdated(skus: $skus, after: $after) {
+    sequence movementType reason oldQuantity newQuantity newAvailable actor
+    product { sku } warehouse { code }
+  }
+}"""
+
 
 class Subscriber:
     def __init__(
