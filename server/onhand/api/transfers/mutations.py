@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Self, TypeVar
+
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
@@ -17,6 +21,7 @@ from onhand.api.transfers.inputs import (
 )
 from onhand.api.transfers.types import TransferDiscrepancy, TransferOrder
 from onhand.auth.roles import Permission
+from onhand.inventory.ledger import ChangeContext
 from onhand.inventory.transfers.creating import create_transfer_order
 from onhand.inventory.transfers.discrepancies import resolve_discrepancy
 from onhand.inventory.transfers.orders import TransferOrder as TransferRecord
@@ -26,13 +31,34 @@ from onhand.inventory.transfers.shipping import cancel_transfer_order, ship_tran
 STOCK = Permission.MANAGE_STOCK
 
 
+R = TypeVar("R")
+P = TypeVar("P", bound="TransferOrderPayload")
+
+
+async def _step(
+    info: Info,
+    request_of: Callable[[], R],
+    apply: Callable[[AsyncConnection, R, ChangeContext], Awaitable[TransferRecord]],
+    payload: type[P],
+) -> P:
+    """Move an existing order on (ship, receive, cancel), answered as `payload`."""
+
+    async def work(context: Context) -> P:
+        request = request_of()
+        change = context.change_context()
+        record = await context.transaction(lambda conn: apply(conn, request, change))
+        return payload.of(record)
+
+    return await mutate(info, STOCK, payload, work)
+
+
 @strawberry.type
 class TransferOrderPayload:
     transfer_order: TransferOrder | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, record: TransferRecord) -> TransferOrderPayload:
+    def of(cls, record: TransferRecord) -> Self:
         return cls(transfer_order=TransferOrder.from_record(record))
 
 
@@ -85,29 +111,13 @@ class TransferOrderMutation:
     async def ship_transfer_order(
         self, info: Info, input: ShipTransferOrderInput
     ) -> ShipTransferOrderPayload:
-        async def work(context: Context) -> ShipTransferOrderPayload:
-            request = input.request()
-            change = context.change_context()
-            record = await context.transaction(
-                lambda conn: ship_transfer_order(conn, request, change)
-            )
-            return ShipTransferOrderPayload.of(record)
-
-        return await mutate(info, STOCK, ShipTransferOrderPayload, work)
+        return await _step(info, input.request, ship_transfer_order, ShipTransferOrderPayload)
 
     @strawberry.mutation(description="Receive units in transit (partial receipts allowed).")
     async def receive_transfer_order(
         self, info: Info, input: ReceiveTransferOrderInput
     ) -> ReceiveTransferOrderPayload:
-        async def work(context: Context) -> ReceiveTransferOrderPayload:
-            request = input.request()
-            change = context.change_context()
-            record = await context.transaction(
-                lambda conn: receive_transfer_order(conn, request, change)
-            )
-            return ReceiveTransferOrderPayload.of(record)
-
-        return await mutate(info, STOCK, ReceiveTransferOrderPayload, work)
+        return await _step(info, input.request, receive_transfer_order, ReceiveTransferOrderPayload)
 
     @strawberry.mutation(
         description="Cancel: PENDING releases the reservations; in transit returns the units."
@@ -115,15 +125,7 @@ class TransferOrderMutation:
     async def cancel_transfer_order(
         self, info: Info, input: CancelTransferOrderInput
     ) -> CancelTransferOrderPayload:
-        async def work(context: Context) -> CancelTransferOrderPayload:
-            request = input.request()
-            change = context.change_context()
-            record = await context.transaction(
-                lambda conn: cancel_transfer_order(conn, request, change)
-            )
-            return CancelTransferOrderPayload.of(record)
-
-        return await mutate(info, STOCK, CancelTransferOrderPayload, work)
+        return await _step(info, input.request, cancel_transfer_order, CancelTransferOrderPayload)
 
 
 # Its own type so that the schema lists it after the count mutations, where it always was.
