@@ -150,3 +150,36 @@ async def test_exporting_and_importing_the_same_file_changes_nothing(
     job = payload["job"]
     assert (job["rowsTotal"], job["unchanged"], job["created"], job["updated"]) == (3, 3, 0, 0)
     assert await counts(engine) == before
+
+
+async def test_text_a_spreadsheet_would_run_is_escaped_and_imports_back_unchanged(
+    admin: Client, http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await factories.warehouse(admin, "DC-1")
+    formula = '=HYPERLINK("http://evil.example","x")'
+    payload = await import_csv(
+        admin,
+        f'SKU,ProductName,WarehouseCode,Quantity\n"{formula.replace(chr(34), chr(34) * 2)}",'
+        "+cmd,DC-1,4\n-5,@sum,DC-1,2\nPLAIN,Plain,DC-1,1\n",
+        createMissingProducts=True,
+    )
+    assert payload["errors"] == [], payload
+    before = await counts(engine)
+
+    download = await http.get("/exports/inventory.csv", headers=admin.headers)
+    rows = {row["SKU"]: row for row in csv.DictReader(io.StringIO(download.text))}
+    assert set(rows) == {"'" + formula, "'-5", "PLAIN"}
+    assert rows["'" + formula]["ProductName"] == "'+cmd"
+    assert rows["'-5"]["ProductName"] == "'@sum"
+    assert rows["PLAIN"]["ProductName"] == "Plain"
+
+    response = await upload(http, admin.token or "", download.content, "round-trip.csv")
+    job = response.json()["data"]["importInventory"]["job"]
+    assert (job["rowsTotal"], job["unchanged"], job["created"]) == (3, 3, 0), job
+    assert await counts(engine) == before
+    found = await admin("{ products(first: 5) { nodes { sku name } } }")
+    assert {(p["sku"], p["name"]) for p in found["products"]["nodes"]} == {
+        (formula, "+cmd"),
+        ("-5", "@sum"),
+        ("PLAIN", "Plain"),
+    }

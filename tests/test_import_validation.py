@@ -98,6 +98,14 @@ FILE_CASES = {
         'SKU,WarehouseCode,Quantity\nV-1,DC-1,1\n"V-2,DC-1,2\n',
         {(3, None, "INVALID")},
     ),
+    "a NUL character": (
+        "SKU,WarehouseCode,Quantity\nV-1,DC-1,1\nV-\x002,DC-1,2\n",
+        {(3, None, "INVALID")},
+    ),
+    "an unpaired surrogate": (
+        "SKU,WarehouseCode,Quantity\nV-1,DC-1,1\nV-1,DC-1,2\nV-\ud8002,DC-1,2\n",
+        {(4, None, "INVALID")},
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -31,9 +32,11 @@ class Client:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
-        return await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=self.headers
-        )
+        # Escaped to ASCII as JavaScript's JSON.stringify does, so that a test can send any
+        # string a browser could, a lone surrogate included.
+        body = json.dumps({"query": query, "variables": variables or {}})
+        headers = {**self.headers, "content-type": "application/json"}
+        return await self.http.post("/graphql", content=body, headers=headers)
 
     async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The whole response body, errors and all."""

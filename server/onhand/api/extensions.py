@@ -14,6 +14,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
 from onhand.core.errors import DomainError
+from onhand.core.validation import UNSTORABLE
 from onhand.db.transactions import sqlstate
 
 log = logging.getLogger("onhand.graphql")
@@ -68,6 +69,8 @@ def _request_error(error: GraphQLError) -> bool:
         code = "GRAPHQL_VALIDATION_FAILED"
     elif isinstance(original, GraphQLError):
         code = "BAD_USER_INPUT"  # graphql-core refused a variable's value
+    elif isinstance(original, ValueError | TypeError):
+        code = "GRAPHQL_VALIDATION_FAILED"  # a scalar refused a literal in the document
     else:
         return False
     error.extensions = {"code": code, **(error.extensions or {})}
@@ -87,10 +90,19 @@ def _expected(error: GraphQLError) -> bool:
 
 
 def _refused_text(error: GraphQLError) -> bool:
-    """Did PostgreSQL refuse text the client sent? It stores no NUL character (U+0000), which
-    JSON and GraphQL strings may carry; the statement failed, so nothing was written."""
+    """Did PostgreSQL refuse text the client sent? It stores no NUL character (U+0000) and no
+    unpaired surrogate, which JSON and GraphQL strings may carry; the statement failed, so
+    nothing was written."""
     original = error.original_error
-    return isinstance(original, DBAPIError) and sqlstate(original) == CHARACTER_NOT_IN_REPERTOIRE
+    if isinstance(original, DBAPIError) and sqlstate(original) == CHARACTER_NOT_IN_REPERTOIRE:
+        return True
+    # An unpaired surrogate: UTF-8 cannot encode it, so the driver never sent the statement.
+    cause: BaseException | None = original
+    while cause is not None:
+        if isinstance(cause, UnicodeEncodeError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -109,7 +121,7 @@ class MaskUnexpectedErrors(MaskErrors):
         # The database's own message would show the statement: say what was wrong instead.
         masked = super().anonymise_error(error)
         if _refused_text(error):
-            masked.message = "text may not contain the NUL character (U+0000)"
+            masked.message = f"text {UNSTORABLE}"
             masked.extensions = {"code": "BAD_USER_INPUT"}
         return masked
 

@@ -13,6 +13,9 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 SKU_PATTERN = re.compile(r"^\S(.{0,126}\S)?$")
 # PostgreSQL text cannot hold it, though JSON and GraphQL strings can.
 NUL = "\x00"
+# Half of a UTF-16 pair without its other half: JSON can escape one ("\ud800"), UTF-8 and so
+# PostgreSQL cannot store it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A business timestamp may run ahead of our clock by this much (clock skew), no more.
 FUTURE_TOLERANCE = timedelta(hours=1)
 
@@ -52,9 +55,28 @@ def text(
         errors.add(ErrorCode.REQUIRED, f"{field} must not be blank", field)
     elif len(stripped) > max_length:
         errors.invalid(field, f"{field} must be at most {max_length} characters")
-    elif NUL in stripped:
-        errors.invalid(field, f"{field} must not contain the NUL character (U+0000)")
+    elif not storable(stripped):
+        errors.invalid(field, f"{field} {UNSTORABLE}")
     return stripped or None
+
+
+UNSTORABLE = "must not contain the NUL character (U+0000) or an unpaired surrogate"
+
+
+def storable(value: str) -> bool:
+    """Can PostgreSQL's text hold this string?"""
+    return NUL not in value and not LONE_SURROGATE.search(value)
+
+
+def coordinates(
+    errors: Collector, latitude: float | None, longitude: float | None, field: str | None = None
+) -> None:
+    """Degrees on the globe; `field` names both in one error (a shipping address) when given."""
+    for name, value, limit in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+        if value is not None and not -limit <= value <= limit:
+            errors.invalid(field or name, f"{name} must be between -{limit} and {limit}")
+    if field is not None and (latitude is None) != (longitude is None):
+        errors.invalid(field, "give both latitude and longitude, or neither")
 
 
 def code(errors: Collector, field: str, value: str | None, *, required: bool = True) -> None:
@@ -71,7 +93,7 @@ def code(errors: Collector, field: str, value: str | None, *, required: bool = T
 
 
 def sku(errors: Collector, field: str, value: str | None) -> None:
-    if value is None or not SKU_PATTERN.match(value) or NUL in value:
+    if value is None or not SKU_PATTERN.match(value) or not storable(value):
         errors.invalid(
             field, f"{field} must be 1-128 characters without leading or trailing spaces"
         )

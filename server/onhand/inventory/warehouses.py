@@ -29,6 +29,7 @@ class Capability(StrEnum):
 
 
 ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country", "latitude", "longitude")
+MAX_TIMEZONE = 64  # the longest IANA name is 32 characters
 EDITABLE = (
     "code",
     "name",
@@ -60,10 +61,7 @@ def _validate(values: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
     for name in ("street", "city", "state", "postal_code", "country"):
         if name in values:
             clean[name] = check.text(errors, check.camel(name), values[name], max_length=200)
-    for name, limit in (("latitude", 90), ("longitude", 180)):
-        value = values.get(name)
-        if value is not None and not -limit <= value <= limit:
-            errors.invalid(name, f"{name} must be between -{limit} and {limit}")
+    check.coordinates(errors, values.get("latitude"), values.get("longitude"))
     if "timezone" in values:
         clean["timezone"] = _timezone(values["timezone"], errors)
     if "priority" in values:
@@ -82,9 +80,12 @@ def _timezone(value: str | None, errors: Collector) -> str | None:
     if value is None:
         errors.invalid("timezone", "timezone must be an IANA name such as America/Chicago")
         return None
+    if len(value) > MAX_TIMEZONE:
+        errors.invalid("timezone", f"timezone must be at most {MAX_TIMEZONE} characters")
+        return value
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: not a usable file name
         errors.invalid("timezone", f"unknown timezone {value!r} (use an IANA name)")
     return value
 

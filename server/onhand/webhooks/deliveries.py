@@ -291,6 +291,11 @@ async def retry(conn: AsyncConnection, delivery_id: int) -> Delivery:
     return Delivery.from_row(row)
 
 
+async def deliveries_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Delivery]:
+    rows = await conn.execute(select(webhook_deliveries).where(webhook_deliveries.c.id.in_(ids)))
+    return {row.id: Delivery.from_row(row) for row in rows}
+
+
 def delivery_listing(webhook_id: int | None = None, status: str | None = None) -> Listing:
     query = select(webhook_deliveries)
     if webhook_id is not None:

@@ -129,7 +129,8 @@ async def _read(input: ImportInventoryInput) -> tuple[bytes, str | None]:
         errors.invalid("file", f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,}")
     errors.raise_if_any()
     if input.csv is not None:
-        return input.csv.encode(), input.file_name
+        # A lone surrogate passes as bytes that are not UTF-8: the parser names its line.
+        return input.csv.encode(errors="surrogatepass"), input.file_name
     data = await upload.read()
     return data, getattr(upload, "filename", None) or input.file_name
 

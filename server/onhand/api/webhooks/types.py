@@ -129,6 +129,15 @@ class WebhookDelivery(relay.Node):
         )
 
     @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[WebhookDelivery | None]:
+        check(info, Permission.MANAGE_WEBHOOKS)
+        wanted = node_ids_of(node_ids, "WebhookDelivery")
+        found = await info.context.read(lambda conn: deliveries.deliveries_by_ids(conn, wanted))
+        return [cls.from_record(found[i]) if i in found else None for i in wanted]
+
+    @classmethod
     def from_row(cls, row: Any) -> WebhookDelivery:
         return cls.from_record(deliveries.Delivery.from_row(row))
 

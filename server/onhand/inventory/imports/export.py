@@ -23,10 +23,19 @@ from onhand.inventory.imports.columns import EXPORTED, CsvColumn
 # Chunks of CSV waiting to be sent: COPY pauses when the client reads slower than this.
 QUEUED_CHUNKS = 16
 
+
+
+def _spreadsheet_safe(column: str) -> str:
+    """Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
+    apostrophe, as OWASP advises against CSV injection; the import takes it off again
+    (staging.py), so an exported file still imports unchanged."""
+    return f"CASE WHEN {column} ~ E'^[-=+@\\t\\r]' THEN E'\\'' || {column} ELSE {column} END"
+
+
 _VALUES = {
     CsvColumn.PRODUCT_ID: "encode(convert_to('Product:' || p.id, 'UTF8'), 'base64')",
-    CsvColumn.PRODUCT_NAME: "p.name",
-    CsvColumn.SKU: "p.sku",
+    CsvColumn.PRODUCT_NAME: _spreadsheet_safe("p.name"),
+    CsvColumn.SKU: _spreadsheet_safe("p.sku"),
     CsvColumn.WAREHOUSE_CODE: "w.code",
     CsvColumn.QUANTITY: "l.on_hand",
     CsvColumn.RESERVED: "l.reserved",

@@ -71,7 +71,7 @@ def _decode(data: bytes) -> str:
         )
     try:
         # utf-8-sig: a byte order mark (as Excel writes) is dropped, its absence is fine.
-        return data.decode("utf-8-sig")
+        decoded = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise FileRefusedError(
@@ -83,6 +83,18 @@ def _decode(data: bytes) -> str:
                 " save the file as UTF-8",
             )
         ) from error
+    nul = decoded.find("\x00")
+    if nul >= 0:
+        line = decoded.count("\n", 0, nul) + 1
+        raise FileRefusedError(
+            RowProblem(
+                line,
+                None,
+                ErrorCode.INVALID,
+                f"line {line} holds a NUL character (U+0000), which no value may contain",
+            )
+        )
+    return decoded
 
 
 def _delimiter(text: str) -> str:

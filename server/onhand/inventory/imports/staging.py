@@ -13,6 +13,7 @@ from onhand.inventory.imports.columns import STAGED_NAMES, CsvColumn
 from onhand.inventory.imports.parsing import ParsedFile
 
 ROWS = "import_rows"
+FORMULA_ESCAPED = (CsvColumn.PRODUCT_NAME, CsvColumn.SKU)
 
 
 async def stage(conn: AsyncConnection, parsed: ParsedFile) -> None:
@@ -36,7 +37,11 @@ def named_rows(parsed: ParsedFile) -> str:
     for column in CsvColumn:
         name = STAGED_NAMES[column]
         if column in where:
-            cells.append(f"nullif(btrim({where[column]}, E' \\t\\r\\n'), '') AS {name}")
+            value = f"nullif(btrim({where[column]}, E' \\t\\r\\n'), '')"
+            if column in FORMULA_ESCAPED:
+                # The apostrophe an export puts before what a spreadsheet would run.
+                value = f"regexp_replace({value}, E'^\\'(?=[-=+@\\t\\r])', '')"
+            cells.append(f"{value} AS {name}")
         else:
             cells.append(f"CAST(NULL AS text) AS {name}")
     return f"SELECT line, {', '.join(cells)} FROM {ROWS}"

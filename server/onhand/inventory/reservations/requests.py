@@ -48,6 +48,12 @@ class Terms:
     transfer_ttl: timedelta = timedelta(hours=24)
     max_lines: int = 100
     utilization: Mapping[tuple[int, float], float] = field(default_factory=dict)
+    # The furthest a client may set expiresAt: a forgotten cart must not hold stock for years.
+    longest_cart: timedelta = timedelta(days=7)
+    longest_transfer: timedelta = timedelta(days=90)
+
+    def longest_hold(self, kind: ReservationType) -> timedelta:
+        return self.longest_transfer if kind == ReservationType.TRANSFER else self.longest_cart
 
 
 @dataclass(frozen=True)

@@ -155,11 +155,16 @@ def _validate(request: ReserveRequest, terms: Terms) -> IdempotencyClaim | None:
             errors.invalid("expiresAt", "expiresAt must include a timezone")
         elif request.expires_at <= datetime.now(UTC):
             errors.invalid("expiresAt", "expiresAt must be in the future")
+        elif request.expires_at > datetime.now(UTC) + terms.longest_hold(request.type):
+            longest = terms.longest_hold(request.type)
+            errors.invalid(
+                "expiresAt", f"a {request.type.value} hold lasts at most {longest} from now"
+            )
     destination = request.destination
-    if destination is not None and (destination.latitude is None) != (
-        destination.longitude is None
-    ):
-        errors.invalid("shippingAddress", "give both latitude and longitude, or neither")
+    if destination is not None:
+        check.coordinates(
+            errors, destination.latitude, destination.longitude, field="shippingAddress"
+        )
     claim = claim_for(request.operation, request.idempotency_key, request)
     errors.raise_if_any()
     return claim

@@ -53,8 +53,7 @@ async def fulfillment_plan(
         errors.invalid("lines", f"at most {MAX_LINES} lines")
     for line in lines:
         check.quantity(errors, f"{line.field}quantity", line.quantity, allow_zero=False)
-    if (destination.latitude is None) != (destination.longitude is None):
-        errors.invalid("shippingAddress", "give both latitude and longitude, or neither")
+    check.coordinates(errors, destination.latitude, destination.longitude, field="shippingAddress")
     errors.raise_if_any()
     product_ids = await resolve_products(conn, [line.product for line in lines])
     found = await resolve_channel(conn, channel) if channel is not None else None
