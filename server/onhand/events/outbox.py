@@ -47,13 +47,20 @@ class Event:
     channel_id: int | None = None
 
 
+def insert_events(rows: str) -> str:
+    """SQL writing events to the outbox: `rows` is a SELECT giving, in this order, topic,
+    product_id, warehouse_id, channel_id and payload (jsonb). Set-based changes embed it in
+    their own statement (the ledger, reservations), so that their events cost no round trip of
+    their own; `append` writes events built in Python through it."""
+    return f"INSERT INTO outbox (topic, product_id, warehouse_id, channel_id, payload)\n{rows}"
+
+
 _APPEND = text(
-    """
-    INSERT INTO outbox (topic, payload, product_id, warehouse_id, channel_id)
-    SELECT * FROM unnest(CAST(:topic AS text[]), CAST(:payload AS jsonb[]),
-        CAST(:product_id AS bigint[]), CAST(:warehouse_id AS bigint[]),
-        CAST(:channel_id AS bigint[]))
-    """
+    insert_events(
+        """SELECT * FROM unnest(CAST(:topic AS text[]), CAST(:product_id AS bigint[]),
+        CAST(:warehouse_id AS bigint[]), CAST(:channel_id AS bigint[]),
+        CAST(:payload AS jsonb[]))"""
+    )
 )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core.errors import DomainError, ErrorCode, Problem
 from onhand.core.records import Level
 from onhand.db.tables import BUCKETS
+from onhand.events.outbox import insert_events
 
 
 class MovementType(StrEnum):
@@ -264,6 +265,24 @@ _ALL_OR_NOTHING = "SELECT bool_and(failure IS NULL) AS all_ok FROM judged"
 _JUDGE_ONLY = "SELECT false AS all_ok"
 
 
+# One INVENTORY_UPDATED event per movement written, in the ledger's own statement.
+_EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.channel_id,
+        jsonb_build_object(
+            'movementId', g.id, 'changeId', g.change_id, 'levelId', j.level_id,
+            'productId', j.product_id, 'warehouseId', j.warehouse_id,
+            'type', j.type, 'reason', j.reason, 'source', CAST(:source AS text),
+            'actor', CAST(:actor AS text), 'referenceId', j.reference_id,
+            'correlationId', CAST(:correlation_id AS text), 'channelId', j.channel_id,
+            'reservationId', j.reservation_id, 'occurredAt', g.occurred_at,
+            'version', j.old_version + 1,
+            'before', {_payload_quantities("b_")}, 'after', {_payload_quantities("a_")}
+        )
+    FROM judged j
+    JOIN numbered n ON n.ord = j.ord
+    JOIN ledger g ON g.id = n.movement_id
+    ORDER BY j.ord"""
+
+
 def _statement(source: str, tail: str, verdict: str = _ALL_OR_NOTHING) -> str:
     """The change as one statement: the movements `source` selects (its columns those of
     _INPUT_TYPES, then `ord`) are judged, written when `verdict` allows, answered by `tail`."""
@@ -365,22 +384,7 @@ ledger AS (
     RETURNING id, change_id, occurred_at
 ),
 events AS (
-    INSERT INTO outbox (topic, product_id, warehouse_id, channel_id, payload)
-    SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.channel_id,
-        jsonb_build_object(
-            'movementId', g.id, 'changeId', g.change_id, 'levelId', j.level_id,
-            'productId', j.product_id, 'warehouseId', j.warehouse_id,
-            'type', j.type, 'reason', j.reason, 'source', CAST(:source AS text),
-            'actor', CAST(:actor AS text), 'referenceId', j.reference_id,
-            'correlationId', CAST(:correlation_id AS text), 'channelId', j.channel_id,
-            'reservationId', j.reservation_id, 'occurredAt', g.occurred_at,
-            'version', j.old_version + 1,
-            'before', {_payload_quantities("b_")}, 'after', {_payload_quantities("a_")}
-        )
-    FROM judged j
-    JOIN numbered n ON n.ord = j.ord
-    JOIN ledger g ON g.id = n.movement_id
-    ORDER BY j.ord
+    {insert_events(_EVENT_ROWS)}
 )
 {tail}
 """

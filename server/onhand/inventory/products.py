@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +16,7 @@ from onhand.core.pagination import Listing
 from onhand.core.records import Product
 from onhand.db.sql import contains_any
 from onhand.db.tables import products
+from onhand.db.versioned import versioned_update
 
 EDITABLE = ("sku", "name", "external_product_id", "external_variant_id", "is_active")
 MAX_UPSERT = 1000
@@ -78,30 +79,15 @@ async def update_product(
     errors = Collector()
     clean = _validate(changes, errors)
     errors.raise_if_any()
-    condition = products.c.id == product_id
-    if expected_version is not None:
-        condition = and_(condition, products.c.version == expected_version)
-    statement = (
-        update(products)
-        .where(condition)
-        .values(**clean, version=products.c.version + 1, updated_at=func.now())
-        .returning(products)
+    row = await versioned_update(
+        conn,
+        products,
+        product_id,
+        clean,
+        expected_version,
+        "product",
+        lambda: _duplicate_sku(clean.get("sku")),
     )
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(statement)).first()
-    except IntegrityError as error:
-        raise _duplicate_sku(clean.get("sku")) from error
-    if row is None:
-        current = await get_product(conn, product_id)
-        if current is None:
-            raise DomainError.of(ErrorCode.NOT_FOUND, f"product {product_id} does not exist", "id")
-        raise DomainError.of(
-            ErrorCode.VERSION_CONFLICT,
-            f"product is at version {current.version}, not {expected_version}",
-            "expectedVersion",
-            current_version=current.version,
-        )
     return Product.from_row(row)
 
 

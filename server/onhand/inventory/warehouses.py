@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, any_, func, insert, literal, select, update
+from sqlalchemy import any_, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +18,7 @@ from onhand.core.pagination import Listing
 from onhand.core.records import Warehouse
 from onhand.db.sql import contains_any
 from onhand.db.tables import warehouses
+from onhand.db.versioned import versioned_update
 
 
 class Capability(StrEnum):
@@ -119,32 +120,15 @@ async def update_warehouse(
     errors = Collector()
     clean = _validate(changes, errors)
     errors.raise_if_any()
-    condition = warehouses.c.id == warehouse_id
-    if expected_version is not None:
-        condition = and_(condition, warehouses.c.version == expected_version)
-    statement = (
-        update(warehouses)
-        .where(condition)
-        .values(**clean, version=warehouses.c.version + 1, updated_at=func.now())
-        .returning(warehouses)
+    row = await versioned_update(
+        conn,
+        warehouses,
+        warehouse_id,
+        clean,
+        expected_version,
+        "warehouse",
+        lambda: _duplicate_code(clean.get("code")),
     )
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(statement)).first()
-    except IntegrityError as error:
-        raise _duplicate_code(clean.get("code")) from error
-    if row is None:
-        current = await get_warehouse(conn, warehouse_id)
-        if current is None:
-            raise DomainError.of(
-                ErrorCode.NOT_FOUND, f"warehouse {warehouse_id} does not exist", "id"
-            )
-        raise DomainError.of(
-            ErrorCode.VERSION_CONFLICT,
-            f"warehouse is at version {current.version}, not {expected_version}",
-            "expectedVersion",
-            current_version=current.version,
-        )
     return Warehouse.from_row(row)
 
 

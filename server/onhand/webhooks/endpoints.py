@@ -9,13 +9,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.pagination import Listing
 from onhand.core.records import FromRow
 from onhand.db.event_tables import webhooks
+from onhand.db.versioned import versioned_update
 from onhand.events.outbox import Topic
 
 EDITABLE = ("url", "topics", "channel_id", "secret", "description", "is_active")
@@ -88,31 +89,11 @@ async def update_webhook(
     errors = Collector()
     clean = _validate(changes, errors)
     errors.raise_if_any()
-    condition = webhooks.c.id == webhook_id
-    if expected_version is not None:
-        condition = and_(condition, webhooks.c.version == expected_version)
-    extra: dict[str, Any] = {}
+    values = dict(clean)
     if "url" in clean or clean.get("is_active"):
         # A new address, or switching it back on, starts with a closed circuit.
-        extra = {"consecutive_failures": 0, "circuit_open_until": None}
-    row = (
-        await conn.execute(
-            update(webhooks)
-            .where(condition)
-            .values(**clean, **extra, version=webhooks.c.version + 1, updated_at=func.now())
-            .returning(webhooks)
-        )
-    ).first()
-    if row is None:
-        current = await get_webhook(conn, webhook_id)
-        if current is None:
-            raise DomainError.of(ErrorCode.NOT_FOUND, f"webhook {webhook_id} does not exist", "id")
-        raise DomainError.of(
-            ErrorCode.VERSION_CONFLICT,
-            f"webhook is at version {current.version}, not {expected_version}",
-            "expectedVersion",
-            current_version=current.version,
-        )
+        values.update(consecutive_failures=0, circuit_open_until=None)
+    row = await versioned_update(conn, webhooks, webhook_id, values, expected_version, "webhook")
     return Webhook.from_row(row)
 
 

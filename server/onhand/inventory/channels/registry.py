@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +19,7 @@ from onhand.core.pagination import Listing
 from onhand.core.refs import Ref, resolve_warehouses
 from onhand.db.channel_tables import channel_warehouses, channels
 from onhand.db.sql import contains_any
+from onhand.db.versioned import versioned_update
 
 
 class ChannelKind(StrEnum):
@@ -164,30 +165,15 @@ async def update_channel(
     clean = _validate(changes, errors)
     errors.raise_if_any()
     warehouse_ids = await resolve_warehouses(conn, warehouses) if warehouses else []
-    condition = channels.c.id == channel_id
-    if expected_version is not None:
-        condition = and_(condition, channels.c.version == expected_version)
-    statement = (
-        update(channels)
-        .where(condition)
-        .values(**clean, version=channels.c.version + 1, updated_at=func.now())
-        .returning(channels)
+    row = await versioned_update(
+        conn,
+        channels,
+        channel_id,
+        clean,
+        expected_version,
+        "channel",
+        lambda: _duplicate_code(clean.get("code")),
     )
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(statement)).first()
-    except IntegrityError as error:
-        raise _duplicate_code(clean.get("code")) from error
-    if row is None:
-        current = await get_channel(conn, channel_id)
-        if current is None:
-            raise DomainError.of(ErrorCode.NOT_FOUND, f"channel {channel_id} does not exist", "id")
-        raise DomainError.of(
-            ErrorCode.VERSION_CONFLICT,
-            f"channel is at version {current.version}, not {expected_version}",
-            "expectedVersion",
-            current_version=current.version,
-        )
     if warehouses is not None:
         await conn.execute(
             delete(channel_warehouses).where(channel_warehouses.c.channel_id == row.id)

@@ -24,7 +24,6 @@ from onhand.inventory.imports.columns import EXPORTED, CsvColumn
 QUEUED_CHUNKS = 16
 
 
-
 def _spreadsheet_safe(column: str) -> str:
     """Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
     apostrophe, as OWASP advises against CSV injection; the import takes it off again

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.pagination import Listing
 from onhand.db.channel_tables import reservations
+from onhand.events.outbox import insert_events
 
 
 class ReservationType(StrEnum):
@@ -167,7 +168,8 @@ def event_payload(alias: str, kind: str) -> str:
 
 def event_insert(alias: str, kind: str, source: str) -> str:
     """An INSERT of one RESERVATION_CHANGED event per row of `source` (a CTE name)."""
-    return f"""INSERT INTO outbox (topic, payload, product_id, warehouse_id, channel_id)
-        SELECT 'RESERVATION_CHANGED', {event_payload(alias, kind)}, {alias}.product_id,
-            {alias}.warehouse_id, {alias}.channel_id
+    return insert_events(
+        f"""SELECT 'RESERVATION_CHANGED', {alias}.product_id, {alias}.warehouse_id,
+            {alias}.channel_id, {event_payload(alias, kind)}
         FROM {source} {alias} ORDER BY {alias}.id"""
+    )
