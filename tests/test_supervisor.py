@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from onhand.config import Settings
+from onhand.core.failures import MAX_BACKOFF_SECONDS, Failures
 from onhand.services import Services
 from onhand.workers import runner
-from onhand.workers.supervisor import MAX_BACKOFF_SECONDS, Failures, Healthy, Supervisor
+from onhand.workers.supervisor import Healthy, Supervisor
 from support.server import running_server
 from support.waiting import until
 

@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import strawberry
 
@@ -25,11 +25,16 @@ from onhand.api.context import Context
 from onhand.api.extensions import code_domain_error
 from onhand.api.ws.documents import replays
 
-if TYPE_CHECKING:
-    from onhand.api.ws.connection import Connection
-
 log = logging.getLogger(__name__)
 READY_TIMEOUT = 30.0
+
+
+class Connection(Protocol):
+    """What a shared subscription needs of each socket it feeds (ws/connection.py)."""
+
+    def send_next(self, operation_id: str, payload_json: str) -> None: ...
+
+    def finish(self, operation_id: str, errors_json: str | None) -> None: ...
 
 
 def encode_result(result: Any) -> str:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from onhand.core.failures import Failures
 from onhand.db.import_tables import import_jobs
 from onhand.inventory.imports.jobs import JobPhase
-from onhand.workers.supervisor import Failures
 
 HEARTBEAT_SECONDS = 2.0
 # Progress is written at most this often (the last of a phase always is).
