@@ -1,55 +1,65 @@
-"""Per-request dataloaders: every relation is fetched in one query per batch, never per row."""
+"""Per-request dataloaders: every relation is fetched in one query per batch, never per row.
+The ledger's own (warehouses, products, levels, movements) are here; each other domain's are
+in its own loaders.py, made on first use in a request."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from functools import cached_property
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from onhand.core.records import LedgerEntry, Level, Product, Warehouse
+from onhand.api.alerts.loaders import AlertLoaders
+from onhand.api.channels.loaders import ChannelLoaders
+from onhand.api.dataloading import by_key
+from onhand.api.imports.loaders import ImportLoaders
+from onhand.api.reservations.loaders import ReservationLoaders
+from onhand.api.source_events.loaders import SourceEventLoaders
+from onhand.api.transfers.loaders import TransferLoaders
+from onhand.api.webhooks.loaders import WebhookLoaders
+from onhand.core.records import Level
 from onhand.inventory import levels, movements, products, warehouses
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._extra: dict[str, DataLoader[Any, Any]] = {}
-        self.warehouse = self._by_key(warehouses.warehouses_by_ids)
-        self.warehouse_by_code = self._by_key(warehouses.warehouses_by_codes)
-        self.product = self._by_key(products.products_by_ids)
-        self.product_by_sku = self._by_key(products.products_by_skus)
-        self.level = self._by_key(levels.levels_by_ids)
-        self.level_by_pair = self._by_key(levels.levels_by_pairs)
-        self.levels_of_product: DataLoader[int, list[Level]] = self._by_key(
-            levels.levels_by_products
+        self.warehouse = by_key(engine, warehouses.warehouses_by_ids)
+        self.warehouse_by_code = by_key(engine, warehouses.warehouses_by_codes)
+        self.product = by_key(engine, products.products_by_ids)
+        self.product_by_sku = by_key(engine, products.products_by_skus)
+        self.level = by_key(engine, levels.levels_by_ids)
+        self.level_by_pair = by_key(engine, levels.levels_by_pairs)
+        self.levels_of_product: DataLoader[int, list[Level] | None] = by_key(
+            engine, levels.levels_by_products
         )
-        self.totals_of_product = self._by_key(levels.totals_by_products)
-        self.movement = self._by_key(movements.movements_by_ids)
+        self.totals_of_product = by_key(engine, levels.totals_by_products)
+        self.movement = by_key(engine, movements.movements_by_ids)
 
-    def _by_key(
-        self, fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
-    ) -> DataLoader[K, V | None]:
-        async def load(keys: list[K]) -> list[V | None]:
-            async with self._engine.connect() as conn:
-                found = await fetch(conn, keys)
-            return [found.get(key) for key in keys]
+    @cached_property
+    def alerts(self) -> AlertLoaders:
+        return AlertLoaders(self._engine)
 
-        return DataLoader(load_fn=load)
+    @cached_property
+    def channels(self) -> ChannelLoaders:
+        return ChannelLoaders(self._engine)
 
-    def custom(
-        self,
-        name: str,
-        fetch: Callable[[AsyncConnection, Sequence[Any]], Awaitable[dict[Any, Any]]],
-    ) -> DataLoader[Any, Any]:
-        """A loader for another domain (channels, reservations, ...), created on first use."""
-        if name not in self._extra:
-            self._extra[name] = self._by_key(fetch)
-        return self._extra[name]
+    @cached_property
+    def imports(self) -> ImportLoaders:
+        return ImportLoaders(self._engine)
 
+    @cached_property
+    def reservations(self) -> ReservationLoaders:
+        return ReservationLoaders(self._engine)
 
-__all__ = ["LedgerEntry", "Level", "Loaders", "Product", "Warehouse"]
+    @cached_property
+    def source_events(self) -> SourceEventLoaders:
+        return SourceEventLoaders(self._engine)
+
+    @cached_property
+    def transfers(self) -> TransferLoaders:
+        return TransferLoaders(self._engine)
+
+    @cached_property
+    def webhooks(self) -> WebhookLoaders:
+        return WebhookLoaders(self._engine)

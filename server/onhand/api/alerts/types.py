@@ -42,7 +42,7 @@ AlertStatus = strawberry.enum(
 
 
 async def _load_alerts(info: Info, alert_ids: list[int]) -> list[alerts.Alert | None]:
-    loader = info.context.loaders.custom("alert", alerts.alerts_by_ids)
+    loader = info.context.loaders.alerts.by_id
     return list(await loader.load_many(alert_ids))
 
 

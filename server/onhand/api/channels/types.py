@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry import relay
 
 from onhand.api import ids
@@ -42,13 +41,13 @@ async def product_ids_of(
 
 
 async def load_channel(info: Info, channel_id: int) -> channels.Channel | None:
-    loader = info.context.loaders.custom("channel", channels.channels_by_ids)
+    loader = info.context.loaders.channels.by_id
     found: channels.Channel | None = await loader.load(channel_id)
     return found
 
 
 async def load_channel_by_code(info: Info, code: str) -> channels.Channel | None:
-    loader = info.context.loaders.custom("channel_by_code", channels.channels_by_codes)
+    loader = info.context.loaders.channels.by_code
     found: channels.Channel | None = await loader.load(code)
     return found
 
@@ -127,7 +126,7 @@ class Channel(relay.Node):
     async def warehouses(self, info: Info) -> list[Warehouse]:
         # Through a loader, not the record: a listing's rows carry no warehouses, and a page
         # of channels must cost one query, not one per channel.
-        loader = info.context.loaders.custom("channel_warehouses", channels.warehouses_of_channels)
+        loader = info.context.loaders.channels.warehouse_ids
         warehouse_ids = await loader.load(self.id) or []
         found = await info.context.loaders.warehouse.load_many(warehouse_ids)
         return [Warehouse.from_record(w) for w in found if w is not None]
@@ -236,20 +235,10 @@ class ChannelInventory:
         return [ChannelWarehouseStock.from_record(s) for s in self.stocks]
 
 
-async def _availability_of_products(
-    conn: AsyncConnection, product_ids: Sequence[int]
-) -> dict[int, list[ChannelAvailability]]:
-    active = await channels.active_channels(conn)
-    found = await availability(conn, active, product_ids)
-    return {
-        pid: [found[(c.id, pid)] for c in active if (c.id, pid) in found] for pid in product_ids
-    }
-
-
 async def product_channel_availability(info: Info, product_id: int) -> list[ChannelInventory]:
     """A product's availability on every active channel (a bound token: its own only)."""
     check(info, Permission.READ_CHANNEL)
-    loader = info.context.loaders.custom("channel_availability", _availability_of_products)
+    loader = info.context.loaders.channels.availability_of_product
     bound = scope(info.context)
     entries = await loader.load(product_id) or []
     return [

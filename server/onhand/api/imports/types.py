@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry import relay
 
 from onhand.api import ids
@@ -167,14 +166,8 @@ class ImportJob(relay.Node):
 ImportJobConnection = Connection[ImportJob]
 
 
-async def _fetch_jobs(conn: AsyncConnection, job_ids: Sequence[int]) -> dict[int, jobs.ImportJob]:
-    found = await jobs.jobs_by_ids(conn, job_ids)
-    await conn.commit()  # jobs found abandoned on the way are recorded as FAILED
-    return found
-
-
 async def load_jobs(info: Info, job_ids: list[int]) -> list[jobs.ImportJob | None]:
-    loader = info.context.loaders.custom("import_job", _fetch_jobs)
+    loader = info.context.loaders.imports.job
     return list(await loader.load_many(job_ids))
 
 

@@ -37,7 +37,7 @@ ReservationStatusEnum = strawberry.enum(domain.ReservationStatus, name="Reservat
 
 
 async def load_reservation(info: Info, reservation_id: int) -> domain.Reservation | None:
-    loader = info.context.loaders.custom("reservation", domain.reservations_by_ids)
+    loader = info.context.loaders.reservations.by_id
     found: domain.Reservation | None = await loader.load(reservation_id)
     return found
 

@@ -22,7 +22,6 @@ from onhand.core.errors import DomainError, ErrorCode, Problem
 from onhand.core.refs import Ref
 from onhand.inventory.source_events import recording as source_events
 from onhand.inventory.source_events.inputs import EventInput
-from onhand.inventory.source_events.records import source_events_by_ids
 from onhand.inventory.source_events.results import EventResult
 
 
@@ -212,9 +211,7 @@ class SourceEventMutation:
                 results += outcome.results
                 released += outcome.released
             results.sort(key=lambda r: r.index)
-            found = await context.loaders.custom("source_event", source_events_by_ids).load_many(
-                released
-            )
+            found = await context.loaders.source_events.by_id.load_many(released)
             return RecordInventoryEventsPayload(
                 results=[_result(r) for r in results],
                 released=[SourceEvent.from_record(r) for r in found if r],

@@ -47,7 +47,7 @@ SourceEventOutcomeEnum = strawberry.enum(
 
 
 async def load_source_event(info: Info, event_id: int) -> records.SourceEvent | None:
-    loader = info.context.loaders.custom("source_event", records.source_events_by_ids)
+    loader = info.context.loaders.source_events.by_id
     found: records.SourceEvent | None = await loader.load(event_id)
     return found
 

@@ -18,7 +18,6 @@ from onhand.api.products.types import Product
 from onhand.api.reservations.types import Reservation, load_reservation
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
-from onhand.inventory.transfers import discrepancies
 from onhand.inventory.transfers import orders as transfers
 
 TransferOrderStatusEnum = strawberry.enum(
@@ -116,7 +115,7 @@ class TransferDiscrepancy:
 
 
 async def load_transfer_order(info: Info, order_id: int) -> transfers.TransferOrder | None:
-    loader = info.context.loaders.custom("transfer_order", transfers.transfer_orders_by_ids)
+    loader = info.context.loaders.transfers.by_id
     found: transfers.TransferOrder | None = await loader.load(order_id)
     return found
 
@@ -181,7 +180,7 @@ class TransferOrder(relay.Node):
     async def lines(self, info: Info) -> list[TransferOrderLine]:
         lines = self.loaded_lines
         if lines is None:
-            loader = info.context.loaders.custom("transfer_lines", transfers.lines_by_orders)
+            loader = info.context.loaders.transfers.lines_of_order
             lines = tuple(await loader.load(self.id) or ())
         return [TransferOrderLine.from_record(line) for line in lines]
 
@@ -195,9 +194,7 @@ class TransferOrder(relay.Node):
 
     @strawberry.field(description="Lines closed short, to investigate.")
     async def discrepancies(self, info: Info) -> list[TransferDiscrepancy]:
-        loader = info.context.loaders.custom(
-            "transfer_discrepancies", discrepancies.discrepancies_by_orders
-        )
+        loader = info.context.loaders.transfers.discrepancies_of_order
         rows = await loader.load(self.id)
         return [TransferDiscrepancy.from_row(row) for row in rows or []]
 

@@ -37,7 +37,7 @@ DeliveryStatus = strawberry.enum(
 
 
 async def _load_webhooks(info: Info, ids: list[int]) -> list[Any]:
-    loader = info.context.loaders.custom("webhook", webhooks.webhooks_by_ids)
+    loader = info.context.loaders.webhooks.by_id
     return list(await loader.load_many(ids))
 
 
