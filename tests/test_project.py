@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -77,6 +78,27 @@ def test_ruff(command: list[str]) -> None:
         [str(RUFF), *command], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, f"ruff {' '.join(command)} failed:\n{done.stdout}{done.stderr}"
+
+
+def test_mypy() -> None:
+    """The types hold (pyproject.toml's [tool.mypy]); a `type: ignore` names its error code
+    and says why."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "server/onhand"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"mypy failed:\n{done.stdout}{done.stderr}"
+    bare = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "server").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if "# type: ignore" in line
+        and not re.search(r"# type: ignore\[[a-z-]+(, [a-z-]+)*\]  # \S", line)
+    ]
+    assert bare == [], f"type: ignore without an error code and a reason: {bare}"
 
 
 def quick_start() -> list[str]:

@@ -46,7 +46,8 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
             ws_per_message_deflate=False,
             # On SIGTERM, requests in flight get this long to finish; then the server stops
             # anyway (a stuck client or request must not keep a rolling deploy waiting).
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            # Typed int, but uvicorn waits with asyncio, which takes fractions of a second.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]  # see above
         )
         shown_host = f"[{host}]" if ":" in host else host  # an IPv6 address
         address = f"http://{shown_host}:{listener.getsockname()[1]}/graphql"

@@ -15,6 +15,7 @@ from onhand.api.errors import forbidden
 from onhand.api.loaders import Loaders
 from onhand.auth.roles import Permission, Role
 from onhand.auth.tokens import Principal
+from onhand.config import Settings
 from onhand.db.transactions import in_transaction
 from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.ledger import ChangeContext, MovementSource
@@ -48,7 +49,7 @@ class Context:
         self.listening_event.set()
 
     @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self) -> Settings:
         return self.services.settings
 
     def require(self, permission: Permission) -> Principal:

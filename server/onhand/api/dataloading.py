@@ -24,3 +24,15 @@ def by_key(engine: AsyncEngine, fetch: Fetch[K, V]) -> DataLoader[K, V | None]:
         return [found.get(key) for key in keys]
 
     return DataLoader(load_fn=load)
+
+
+def for_every_key(engine: AsyncEngine, fetch: Fetch[K, V]) -> DataLoader[K, V]:
+    """A loader for a `fetch` that answers every key it is given (zeros, say, for a product
+    with no stock)."""
+
+    async def load(keys: list[K]) -> list[V]:
+        async with engine.connect() as conn:
+            found = await fetch(conn, keys)
+        return [found[key] for key in keys]
+
+    return DataLoader(load_fn=load)

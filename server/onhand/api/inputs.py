@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,9 +23,18 @@ IDEMPOTENCY_KEY = strawberry.field(
 )
 
 
-async def filter_id(
-    info: Info, ref: Ref | None, resolve: Callable[[AsyncConnection, Ref], Awaitable[int]]
-) -> int | None:
+Resolve = Callable[[AsyncConnection, Ref], Awaitable[int]]
+
+
+@overload
+async def filter_id(info: Info, ref: Ref, resolve: Resolve) -> int: ...
+
+
+@overload
+async def filter_id(info: Info, ref: Ref | None, resolve: Resolve) -> int | None: ...
+
+
+async def filter_id(info: Info, ref: Ref | None, resolve: Resolve) -> int | None:
     """The id a list filter names (None: no filter); NOTHING for an unknown natural key, so
     that the list comes back empty rather than as an error."""
     if ref is None or ref.id is not None:

@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from onhand.api.alerts.loaders import AlertLoaders
 from onhand.api.channels.loaders import ChannelLoaders
-from onhand.api.dataloading import by_key
+from onhand.api.dataloading import by_key, for_every_key
 from onhand.api.imports.loaders import ImportLoaders
 from onhand.api.reservations.loaders import ReservationLoaders
 from onhand.api.source_events.loaders import SourceEventLoaders
@@ -33,7 +33,7 @@ class Loaders:
         self.levels_of_product: DataLoader[int, list[Level] | None] = by_key(
             engine, levels.levels_by_products
         )
-        self.totals_of_product = by_key(engine, levels.totals_by_products)
+        self.totals_of_product = for_every_key(engine, levels.totals_by_products)
         self.movement = by_key(engine, movements.movements_by_ids)
 
     @cached_property

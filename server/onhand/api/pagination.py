@@ -98,7 +98,7 @@ async def paginate(
     after_key = decode_cursor(after)
     async with info.context.services.engine.connect() as conn:
         page = await pagination.fetch_page(conn, listing, size, after_key)
-    key = listing.key.key
+    key = listing.key_name
     edges = [Edge(node=to_node(row), cursor=encode_cursor(row[key])) for row in page.rows]
     return connection(
         edges=edges,

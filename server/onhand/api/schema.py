@@ -53,7 +53,7 @@ from onhand.config import Settings
 @strawberry.type(description="The caller, as its API token names it.")
 class Viewer:
     name: str
-    role: strawberry.enum(Role, name="Role")  # type: ignore[valid-type]
+    role: strawberry.enum(Role, name="Role")  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
 
 
 def node_query() -> type:

@@ -19,6 +19,13 @@ class Listing:
     key: ColumnElement[Any]
     descending: bool = False
 
+    @property
+    def key_name(self) -> str:
+        """The key column's name in the listing's rows."""
+        name = self.key.key
+        assert name is not None, "a listing is keyed by a named column"
+        return name
+
 
 @dataclass(frozen=True)
 class Page:
@@ -27,7 +34,7 @@ class Page:
     has_previous: bool
 
     def key_of(self, row: RowMapping, listing: Listing) -> Any:
-        return row[listing.key.key]
+        return row[listing.key_name]
 
 
 async def fetch_page(

@@ -11,7 +11,7 @@ class FromRow:
     @classmethod
     def from_row(cls, row: Any) -> Self:
         mapping = row._mapping if hasattr(row, "_mapping") else row
-        return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+        return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]  # a row holds each field
 
 
 @dataclass(frozen=True, slots=True)

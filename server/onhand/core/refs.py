@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, ErrorCode, Problem
@@ -38,7 +39,13 @@ async def resolve_products(conn: AsyncConnection, refs: Sequence[Ref]) -> list[i
     return await _resolve(conn, refs, "product", products.c.id, products.c.sku)
 
 
-async def _resolve(conn, refs, what, id_column, key_column) -> list[int]:  # type: ignore[no-untyped-def]
+async def _resolve(
+    conn: AsyncConnection,
+    refs: Sequence[Ref],
+    what: str,
+    id_column: Column[Any],
+    key_column: Column[Any],
+) -> list[int]:
     """One query for all refs; every unknown one is reported, by field."""
     ids = {r.id for r in refs if r.id is not None}
     keys = {r.key for r in refs if r.key is not None}

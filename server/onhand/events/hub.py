@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -179,7 +179,7 @@ class Hub:
         after: int | None = None,
         topics: tuple[str, ...] = (),
         capacity: int | None = None,
-    ) -> AsyncIterator[Published]:
+    ) -> AsyncGenerator[Published, None]:
         """The events a subscriber accepts, in order: first those after `after` read back from
         the outbox, then live ones, with no gap and no duplicate between the two."""
         listener = self.listen(accepts, capacity)

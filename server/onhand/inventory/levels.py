@@ -227,7 +227,7 @@ def _change_to_json(change: LevelChange) -> dict[str, object]:
 
 
 def _change_from_json(data: dict[str, object]) -> LevelChange:
-    return LevelChange(Level.from_json(data["level"]), data["movement_id"])  # type: ignore[arg-type]
+    return LevelChange(Level.from_json(data["level"]), data["movement_id"])  # type: ignore[arg-type]  # JSON written by _change_to_json
 
 
 async def get_level(conn: AsyncConnection, product_id: int, warehouse_id: int) -> Level | None:

@@ -230,14 +230,16 @@ async def _ids(conn: AsyncConnection, product: Ref, warehouse: Ref) -> tuple[int
 
 async def _product_ids(conn: AsyncConnection, refs: list[Ref]) -> list[int]:
     """Ids as given, looking up only refs given by natural key (the hot path needs none)."""
-    if all(ref.id is not None for ref in refs):
-        return [ref.id for ref in refs]  # type: ignore[misc]
+    given = [ref.id for ref in refs if ref.id is not None]
+    if len(given) == len(refs):
+        return given
     return await resolve_products(conn, refs)
 
 
 async def _warehouse_ids(conn: AsyncConnection, refs: list[Ref]) -> list[int]:
-    if all(ref.id is not None for ref in refs):
-        return [ref.id for ref in refs]  # type: ignore[misc]
+    given = [ref.id for ref in refs if ref.id is not None]
+    if len(given) == len(refs):
+        return given
     return await resolve_warehouses(conn, refs)
 
 

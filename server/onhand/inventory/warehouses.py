@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -143,12 +143,12 @@ async def get_warehouse(conn: AsyncConnection, warehouse_id: int) -> Warehouse |
     return Warehouse.from_row(row) if row else None
 
 
-async def warehouses_by_ids(conn: AsyncConnection, ids: list[int]) -> dict[int, Warehouse]:
+async def warehouses_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Warehouse]:
     rows = await conn.execute(select(warehouses).where(warehouses.c.id.in_(ids)))
     return {row.id: Warehouse.from_row(row) for row in rows}
 
 
-async def warehouses_by_codes(conn: AsyncConnection, codes: list[str]) -> dict[str, Warehouse]:
+async def warehouses_by_codes(conn: AsyncConnection, codes: Sequence[str]) -> dict[str, Warehouse]:
     rows = await conn.execute(select(warehouses).where(warehouses.c.code.in_(codes)))
     return {row.code: Warehouse.from_row(row) for row in rows}
 

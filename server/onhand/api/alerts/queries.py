@@ -28,11 +28,11 @@ STOCK = [requires(Permission.READ_STOCK)]
 
 @strawberry.input
 class AlertFilterInput:
-    status: list[AlertStatus] | None = strawberry.field(  # type: ignore[valid-type]
+    status: list[AlertStatus] | None = strawberry.field(  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         default=None, description="One status or several (e.g. [OPEN, ACKNOWLEDGED])."
     )
-    kind: list[AlertKind] | None = None  # type: ignore[valid-type]
-    severity: list[AlertSeverity] | None = None  # type: ignore[valid-type]
+    kind: list[AlertKind] | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    severity: list[AlertSeverity] | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     product_id: strawberry.ID | None = None
     sku: str | None = None
     warehouse_id: strawberry.ID | None = None

@@ -55,8 +55,8 @@ class AlertSubscription:
     async def alert_raised(
         self,
         info: Info,
-        kinds: list[AlertKind] | None = None,  # type: ignore[valid-type]
-        severities: list[AlertSeverity] | None = None,  # type: ignore[valid-type]
+        kinds: list[AlertKind] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+        severities: list[AlertSeverity] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         product_ids: list[strawberry.ID] | None = None,
         skus: list[str] | None = None,
         warehouse_ids: list[strawberry.ID] | None = None,
@@ -80,8 +80,8 @@ class AlertSubscription:
     async def alert_resolved(
         self,
         info: Info,
-        kinds: list[AlertKind] | None = None,  # type: ignore[valid-type]
-        severities: list[AlertSeverity] | None = None,  # type: ignore[valid-type]
+        kinds: list[AlertKind] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+        severities: list[AlertSeverity] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         product_ids: list[strawberry.ID] | None = None,
         skus: list[str] | None = None,
         warehouse_ids: list[strawberry.ID] | None = None,

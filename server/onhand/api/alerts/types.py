@@ -8,10 +8,12 @@ from typing import Any
 
 import strawberry
 from strawberry import relay
+from strawberry.scalars import JSON
 
 from onhand.api import ids
 from onhand.api.channels.types import Channel, load_channel
 from onhand.api.context import Info
+from onhand.api.events.scalars import Long
 from onhand.api.events.types import StreamEvent, register
 from onhand.api.pagination import Connection
 from onhand.api.permissions import check
@@ -56,9 +58,9 @@ def _number(value: Any) -> int | None:
 )
 class Alert(relay.Node):
     id: relay.NodeID[int]
-    kind: AlertKind  # type: ignore[valid-type]
-    severity: AlertSeverity  # type: ignore[valid-type]
-    status: AlertStatus  # type: ignore[valid-type]
+    kind: AlertKind  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    severity: AlertSeverity  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    status: AlertStatus  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     message: str
     details: strawberry.scalars.JSON = strawberry.field(
         description="The facts of the condition when it was raised."
@@ -89,7 +91,7 @@ class Alert(relay.Node):
             severity=alerts.AlertSeverity(alert.severity),
             status=alerts.AlertStatus(alert.status),
             message=alert.message,
-            details=details,
+            details=JSON(details),
             quantity=_number(details.get("quantity")),
             threshold=_number(details.get("threshold")),
             reorder_quantity=_number(details.get("reorderQuantity")),
@@ -132,7 +134,7 @@ class Alert(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Alert | None]:
         check(info, Permission.READ_STOCK)
@@ -170,7 +172,7 @@ class AlertEvent(StreamEvent):
     @classmethod
     def from_event(cls, event: Published) -> AlertEvent:
         return cls(
-            sequence=event.sequence,
+            sequence=Long(event.sequence),
             published_at=event.created_at,
             topic=event.topic,
             alert=Alert.from_payload(event.payload),

@@ -68,7 +68,7 @@ class CustomAllocationInput:
 class AllocateInventoryToChannelsInput:
     product_ids: list[strawberry.ID] | None = None
     skus: list[str] | None = None
-    strategy: AllocationStrategyEnum = Strategy.PROPORTIONAL  # type: ignore[valid-type]
+    strategy: AllocationStrategyEnum = Strategy.PROPORTIONAL  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Default: every active channel."
     )

@@ -79,7 +79,7 @@ class ChannelFeed:
         "`{productId: ID, sku: String, availableToSell: Int}`."
     )
     def entries(self) -> list[JSON]:
-        return [item.to_json() for item in self.records]
+        return [JSON(item.to_json()) for item in self.records]
 
 
 @strawberry.type(description="Where a channel's connector is in its feed.")

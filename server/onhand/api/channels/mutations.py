@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import strawberry
 
@@ -23,7 +24,7 @@ WAREHOUSES = "The warehouses that fulfil the channel (their stock is what it sel
 class CreateChannelInput:
     code: str = strawberry.field(description="Unique: WEBSITE, POS, MOBILE_APP, AMAZON, ...")
     name: str
-    kind: ChannelKindEnum = channels.ChannelKind.REALTIME  # type: ignore[valid-type]
+    kind: ChannelKindEnum = channels.ChannelKind.REALTIME  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     priority: int = 0
     safety_buffer_percent: float | None = strawberry.field(
         default=None, description="Default from configuration (5)."
@@ -47,7 +48,7 @@ class UpdateChannelInput:
     )
     code: str | None = strawberry.UNSET
     name: str | None = strawberry.UNSET
-    kind: ChannelKindEnum | None = strawberry.UNSET  # type: ignore[valid-type]
+    kind: ChannelKindEnum | None = strawberry.UNSET  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     priority: int | None = strawberry.UNSET
     safety_buffer_percent: float | None = strawberry.UNSET
     oversell_protection: bool | None = strawberry.UNSET
@@ -85,7 +86,11 @@ def warehouse_refs(
     return refs
 
 
-def _given(value: object) -> object:
+T = TypeVar("T")
+
+
+def _given(value: Sequence[T] | None) -> Sequence[T] | None:
+    """A list input as given: None when the client left it out (UNSET) or sent null."""
     return None if value is strawberry.UNSET else value
 
 
@@ -128,8 +133,8 @@ class ChannelMutation:
                 input, exclude={"id", "expected_version", "warehouse_ids", "warehouse_codes"}
             )
             refs = warehouse_refs(
-                _given(input.warehouse_ids),  # type: ignore[arg-type]
-                _given(input.warehouse_codes),  # type: ignore[arg-type]
+                _given(input.warehouse_ids),
+                _given(input.warehouse_codes),
             )
             record = await context.transaction(
                 lambda conn: channels.update_channel(

@@ -28,7 +28,7 @@ MAX_PRODUCTS = 250
 @strawberry.input
 class ChannelFilterInput:
     is_active: bool | None = None
-    kind: ChannelKindEnum | None = None  # type: ignore[valid-type]
+    kind: ChannelKindEnum | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     search: str | None = strawberry.field(default=None, description="Part of a code or name.")
 
 

@@ -72,7 +72,7 @@ class Channel(relay.Node):
     id: relay.NodeID[int]
     code: str = strawberry.field(description="Unique, e.g. WEBSITE, POS, AMAZON.")
     name: str
-    kind: ChannelKindEnum  # type: ignore[valid-type]
+    kind: ChannelKindEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     priority: int = strawberry.field(description="Higher first (PRIORITY allocations).")
     safety_buffer_percent: float = strawberry.field(
         description="Kept back from sale when the channel has no allocation of a product: "
@@ -112,7 +112,7 @@ class Channel(relay.Node):
         return cls.from_record(channels.Channel.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Channel | None]:
         check(info, Permission.READ_CHANNEL)

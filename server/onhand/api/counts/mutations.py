@@ -39,7 +39,7 @@ async def _review(
         line = await context.transaction(
             lambda conn: review_line(conn, target, approve, note, change)
         )
-        return payload(cycle_count_line=CycleCountLine.from_record(line))  # type: ignore[call-arg]
+        return payload(cycle_count_line=CycleCountLine.from_record(line))  # type: ignore[call-arg]  # both review payloads have it
 
     return await mutate(info, STOCK, payload, work)
 

@@ -85,7 +85,7 @@ class CountQuery:
         info: Info,
         first: int | None = None,
         after: str | None = None,
-        status: list[CycleCountLineStatusEnum] | None = None,  # type: ignore[valid-type]
+        status: list[CycleCountLineStatusEnum] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         warehouse_id: strawberry.ID | None = None,
         warehouse_code: str | None = None,
     ) -> CycleCountLineConnection:

@@ -82,7 +82,7 @@ ReconciliationDiscrepancyConnection = Connection[ReconciliationDiscrepancy]
 @strawberry.type(description="One reconciliation: what was checked and what disagreed.")
 class ReconciliationRun:
     id: strawberry.ID
-    trigger: ReconciliationTriggerEnum  # type: ignore[valid-type]
+    trigger: ReconciliationTriggerEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     actor: str
     levels_checked: int
     discrepancy_count: int
@@ -131,7 +131,7 @@ class CycleCountLine:
     counted_quantity: int
     system_quantity: int = strawberry.field(description="onHand when counted.")
     difference: int = strawberry.field(description="counted - system.")
-    status: CycleCountLineStatusEnum  # type: ignore[valid-type]
+    status: CycleCountLineStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     reviewed_by: str | None
     reviewed_at: datetime | None
     review_note: str | None

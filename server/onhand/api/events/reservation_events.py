@@ -47,10 +47,10 @@ def _when(value: str | None) -> datetime | None:
 
 @strawberry.type(description="A reservation changed state.")
 class ReservationChange(StreamEvent):
-    kind: ReservationChangeKindEnum  # type: ignore[valid-type]
+    kind: ReservationChangeKindEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     reservation_id: strawberry.ID
-    type: ReservationTypeEnum  # type: ignore[valid-type]
-    status: ReservationStatusEnum  # type: ignore[valid-type]
+    type: ReservationTypeEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    status: ReservationStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     product_id: strawberry.ID
     warehouse_id: strawberry.ID
     channel_id: strawberry.ID | None
@@ -72,7 +72,7 @@ class ReservationChange(StreamEvent):
         p = event.payload
         channel = p.get("channelId")
         return cls(
-            sequence=event.sequence,
+            sequence=Long(event.sequence),
             published_at=event.created_at,
             kind=ChangeKind(p["kind"]),
             reservation_id=strawberry.ID(ids.encode("Reservation", p["reservationId"])),
@@ -152,7 +152,7 @@ class ReservationSubscription:
         channel_code: str | None = None,
         product_ids: list[strawberry.ID] | None = None,
         skus: list[str] | None = None,
-        kinds: list[ReservationChangeKindEnum] | None = None,  # type: ignore[valid-type]
+        kinds: list[ReservationChangeKindEnum] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         after: Annotated[
             Long | None,
             strawberry.argument(

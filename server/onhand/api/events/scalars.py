@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 Long = NewType("Long", int)
 LONG_RANGE = range(-(2**63), 2**63)
@@ -20,7 +22,8 @@ def _parse_long(value: object) -> int:
     return number
 
 
-SCALARS = {
+# Keyed by object: StrawberryConfig maps any Python type to its scalar.
+SCALARS: Mapping[object, ScalarDefinition] = {
     Long: strawberry.scalar(
         name="Long",
         description="A 64-bit integer (event sequences).",

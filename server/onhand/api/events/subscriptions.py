@@ -136,6 +136,6 @@ class EventQuery:
         events = page[:first]
         return EventPage(
             events=[to_graphql(e) for e in events],
-            last_sequence=events[-1].sequence if events else after,
+            last_sequence=Long(events[-1].sequence if events else after),
             has_more=len(page) > first,
         )

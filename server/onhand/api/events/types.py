@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from onhand.api import ids
 from onhand.api.context import Info
@@ -54,7 +55,7 @@ class InventoryUpdate(StreamEvent):
         p = event.payload
         before, after = p["before"], p["after"]
         return cls(
-            sequence=event.sequence,
+            sequence=Long(event.sequence),
             published_at=event.created_at,
             product_id=strawberry.ID(ids.encode("Product", p["productId"])),
             warehouse_id=strawberry.ID(ids.encode("Warehouse", p["warehouseId"])),
@@ -102,7 +103,7 @@ class InventoryTransfer(StreamEvent):
     def from_event(cls, event: Published) -> InventoryTransfer:
         p = event.payload
         return cls(
-            sequence=event.sequence,
+            sequence=Long(event.sequence),
             published_at=event.created_at,
             product_id=strawberry.ID(ids.encode("Product", p["productId"])),
             from_warehouse_id=strawberry.ID(ids.encode("Warehouse", p["fromWarehouseId"])),
@@ -142,9 +143,9 @@ def to_graphql(event: Published) -> Any:
     event_type = EVENT_TYPES.get(event.topic)
     if event_type is None:
         return OtherEvent(
-            sequence=event.sequence,
+            sequence=Long(event.sequence),
             published_at=event.created_at,
             topic=event.topic,
-            payload=event.payload,
+            payload=JSON(event.payload),
         )
     return event_type.from_event(event)

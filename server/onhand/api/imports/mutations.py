@@ -38,7 +38,7 @@ class ImportInventoryInput:
     file_name: str | None = strawberry.field(
         default=None, description="A name for the CSV text (an upload has its own)."
     )
-    mode: ImportModeEnum = strawberry.field(  # type: ignore[valid-type]
+    mode: ImportModeEnum = strawberry.field(  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         default=ImportMode.SET,
         description="SET (the default): Quantity is the count on hand. ADJUST: a change.",
     )

@@ -83,7 +83,7 @@ class ImportQuery:
         info: Info,
         first: int | None = None,
         after: str | None = None,
-        status: ImportStatusEnum | None = None,  # type: ignore[valid-type]
+        status: ImportStatusEnum | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     ) -> ImportJobConnection:
         # Jobs whose process died are marked FAILED before they are listed.
         async with info.context.services.engine.begin() as conn:

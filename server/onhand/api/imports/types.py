@@ -44,7 +44,7 @@ class ImportRowError:
         description="The file's line (the header is line 1); null for the whole file."
     )
     column: str | None
-    code: ErrorCodeEnum  # type: ignore[valid-type]
+    code: ErrorCodeEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     message: str
     value: str | None = strawberry.field(description="The offending value, as the file had it.")
 
@@ -67,9 +67,9 @@ ImportErrorConnection = Connection[ImportRowError]
 )
 class ImportJob(relay.Node):
     id: relay.NodeID[int]
-    status: ImportStatusEnum  # type: ignore[valid-type]
-    phase: ImportPhaseEnum  # type: ignore[valid-type]
-    mode: ImportModeEnum  # type: ignore[valid-type]
+    status: ImportStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    phase: ImportPhaseEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    mode: ImportModeEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     dry_run: bool
     allow_partial: bool
     create_missing_products: bool
@@ -128,7 +128,7 @@ class ImportJob(relay.Node):
         return cls.from_record(jobs.ImportJob.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[ImportJob | None]:
         check(info, Permission.MANAGE_STOCK)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 
@@ -128,9 +129,10 @@ class TransferInventoryPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _level_payload(
-    payload: type[InventoryLevelPayload], level: Level, movement_id: int | None
-) -> InventoryLevelPayload:
+LP = TypeVar("LP", bound="InventoryLevelPayload")
+
+
+def _level_payload(payload: type[LP], level: Level, movement_id: int | None) -> LP:
     return payload(inventory_level=InventoryLevel.from_record(level), movement_id=movement_id)
 
 
@@ -140,7 +142,7 @@ class InventoryMutation:
     async def create_inventory_level(
         self, info: Info, input: CreateInventoryLevelInput
     ) -> CreateInventoryLevelPayload:
-        async def work(context: Context) -> InventoryLevelPayload:
+        async def work(context: Context) -> CreateInventoryLevelPayload:
             request = levels.CreateLevel(
                 product=product_ref(input.product_id, input.sku),
                 warehouse=warehouse_ref(input.warehouse_id, input.warehouse_code),
@@ -163,7 +165,7 @@ class InventoryMutation:
     async def set_inventory_level(
         self, info: Info, input: SetInventoryLevelInput
     ) -> SetInventoryLevelPayload:
-        async def work(context: Context) -> InventoryLevelPayload:
+        async def work(context: Context) -> SetInventoryLevelPayload:
             request = levels.SetLevel(
                 product=product_ref(input.product_id, input.sku),
                 warehouse=warehouse_ref(input.warehouse_id, input.warehouse_code),
@@ -190,7 +192,7 @@ class InventoryMutation:
     async def adjust_inventory(
         self, info: Info, input: AdjustInventoryInput
     ) -> AdjustInventoryPayload:
-        async def work(context: Context) -> InventoryLevelPayload:
+        async def work(context: Context) -> AdjustInventoryPayload:
             request = stock.Adjust(
                 product=product_ref(input.product_id, input.sku),
                 warehouse=warehouse_ref(input.warehouse_id, input.warehouse_code),

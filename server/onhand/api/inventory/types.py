@@ -106,7 +106,7 @@ class InventoryLevel(relay.Node):
         return cls.from_record(records.Level.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[InventoryLevel | None]:
         check(info, Permission.READ_STOCK)
@@ -197,7 +197,7 @@ class InventoryMovement(relay.Node):
         return cls.from_record(records.LedgerEntry.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[InventoryMovement | None]:
         check(info, Permission.READ_AUDIT)

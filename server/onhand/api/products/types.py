@@ -64,7 +64,7 @@ class Product(relay.Node):
         return cls.from_record(records.Product.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Product | None]:
         check(info, Permission.READ_CATALOG)

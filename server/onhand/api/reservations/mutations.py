@@ -53,7 +53,7 @@ class CreateReservationInput:
         "product alone, or must agree with productId or sku.",
     )
     quantity: int
-    type: ReservationTypeEnum = ReservationType.CART  # type: ignore[valid-type]
+    type: ReservationTypeEnum = ReservationType.CART  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     reference_id: str | None = strawberry.field(
         default=None, description="The cart, order or transfer id."
     )
@@ -80,7 +80,7 @@ class ReservationLineInput:
 class ReserveCartInput:
     reference_id: str | None = strawberry.field(default=None, description="The cart id.")
     lines: list[ReservationLineInput]
-    type: ReservationTypeEnum = ReservationType.CART  # type: ignore[valid-type]
+    type: ReservationTypeEnum = ReservationType.CART  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None = None
     channel_code: str | None = None
     expires_at: datetime | None = EXPIRES_AT

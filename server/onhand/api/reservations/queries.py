@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import strawberry
@@ -38,8 +39,8 @@ STOCK = [requires(Permission.READ_STOCK)]
 @strawberry.input
 class ReservationFilterInput:
     reference_id: str | None = None
-    statuses: list[ReservationStatusEnum] | None = None  # type: ignore[valid-type]
-    types: list[ReservationTypeEnum] | None = None  # type: ignore[valid-type]
+    statuses: list[ReservationStatusEnum] | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    types: list[ReservationTypeEnum] | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None = None
     channel_code: str | None = None
     product_id: strawberry.ID | None = None
@@ -68,7 +69,9 @@ class FulfillmentPlanInput:
     channel_code: str | None = None
 
 
-def _optional(make, node_id: str | None, key: str | None) -> Ref | None:  # type: ignore[no-untyped-def]
+def _optional(
+    make: Callable[[str | None, str | None], Ref], node_id: str | None, key: str | None
+) -> Ref | None:
     return None if node_id is None and key is None else make(node_id, key)
 
 

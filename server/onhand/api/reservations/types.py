@@ -45,8 +45,8 @@ async def load_reservation(info: Info, reservation_id: int) -> domain.Reservatio
 @strawberry.type(description="Stock held for a cart, an order or a transfer.")
 class Reservation(relay.Node):
     id: relay.NodeID[int]
-    type: ReservationTypeEnum  # type: ignore[valid-type]
-    status: ReservationStatusEnum  # type: ignore[valid-type]
+    type: ReservationTypeEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    status: ReservationStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     quantity: int = strawberry.field(description="Units reserved.")
     fulfilled_quantity: int = strawberry.field(description="Units shipped so far.")
     held_quantity: int = strawberry.field(description="Units it holds now (0 once it ended).")
@@ -93,7 +93,7 @@ class Reservation(relay.Node):
         return cls.from_record(domain.Reservation.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Reservation | None]:
         check(info, Permission.RESERVE_STOCK)

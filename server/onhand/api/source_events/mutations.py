@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import strawberry
 
@@ -39,7 +40,7 @@ class InventoryEventInput:
     sequence: Long | None = strawberry.field(
         default=None, description="Per source system: 1, 2, 3, ... with no gaps."
     )
-    type: SourceEventTypeEnum | None = None  # type: ignore[valid-type]
+    type: SourceEventTypeEnum | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     product_id: strawberry.ID | None = None
     sku: str | None = None
     warehouse_id: strawberry.ID | None = None
@@ -76,7 +77,7 @@ class SourceEventResult:
     source_system: str | None
     event_id: str | None
     sequence: Long | None
-    status: SourceEventOutcomeEnum  # type: ignore[valid-type]
+    status: SourceEventOutcomeEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     expected_sequence: Long | None = strawberry.field(
         description="The next sequence the source system is expected to send."
     )
@@ -204,9 +205,7 @@ class SourceEventMutation:
             # waiting for another's.
             for code, group in groups.items():
                 outcome = await context.transaction(
-                    lambda conn, code=code, group=group: source_events.record_group(
-                        conn, code, group, actor
-                    )
+                    partial(source_events.record_group, code=code, group=group, actor=actor)
                 )
                 results += outcome.results
                 released += outcome.released

@@ -36,7 +36,7 @@ class SourceEventQuery:
         first: int | None = None,
         after: str | None = None,
         source_system: str | None = None,
-        status: list[SourceEventStatusEnum] | None = None,  # type: ignore[valid-type]
+        status: list[SourceEventStatusEnum] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         event_id: str | None = None,
     ) -> Connection[SourceEvent]:
         listing = source_event_listing(

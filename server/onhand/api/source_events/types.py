@@ -58,8 +58,8 @@ class SourceEvent(relay.Node):
     source_system: str
     event_id: str = strawberry.field(description="The source's own id of the event.")
     sequence: Long = strawberry.field(description="Its place in its source's sequence.")
-    type: SourceEventTypeEnum  # type: ignore[valid-type]
-    status: SourceEventStatusEnum  # type: ignore[valid-type]
+    type: SourceEventTypeEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    status: SourceEventStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     quantity: int = strawberry.field(
         description="The signed change at the warehouse; for a COUNT the counted quantity."
     )
@@ -105,7 +105,7 @@ class SourceEvent(relay.Node):
         return cls.from_record(records.SourceEvent.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[SourceEvent | None]:
         check(info, Permission.READ_AUDIT)

@@ -23,7 +23,7 @@ STOCK = [requires(Permission.READ_STOCK)]
 
 @strawberry.input
 class TransferOrderFilterInput:
-    status: list[TransferOrderStatusEnum] | None = None  # type: ignore[valid-type]
+    status: list[TransferOrderStatusEnum] | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     warehouse_id: strawberry.ID | None = strawberry.field(
         default=None, description="Orders from or to this warehouse."
     )

@@ -77,7 +77,7 @@ class TransferDiscrepancy:
     received: int
     difference: int = strawberry.field(description="received - shipped (negative: missing).")
     reason: str
-    status: DiscrepancyStatusEnum  # type: ignore[valid-type]
+    status: DiscrepancyStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     actor: str
     created_at: datetime
     resolved_at: datetime | None
@@ -124,7 +124,7 @@ async def load_transfer_order(info: Info, order_id: int) -> transfers.TransferOr
 class TransferOrder(relay.Node):
     id: relay.NodeID[int]
     number: str = strawberry.field(description="TO-<n>; the referenceId of its reservations.")
-    status: TransferOrderStatusEnum  # type: ignore[valid-type]
+    status: TransferOrderStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     expected_delivery: datetime | None
     tracking_number: str | None
     notes: str | None
@@ -163,7 +163,7 @@ class TransferOrder(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[TransferOrder | None]:
         check(info, Permission.READ_STOCK)

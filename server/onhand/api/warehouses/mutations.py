@@ -35,7 +35,7 @@ class CreateWarehouseInput:
     timezone: str = strawberry.field(default="UTC", description="IANA name.")
     is_active: bool = True
     priority: int = 0
-    capabilities: list[WarehouseCapability] = strawberry.field(default_factory=list)
+    capabilities: list[WarehouseCapability] = strawberry.field(default_factory=list)  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     allow_backorders: bool = False
 
 
@@ -51,7 +51,7 @@ class UpdateWarehouseInput:
     timezone: str | None = strawberry.UNSET
     is_active: bool | None = strawberry.UNSET
     priority: int | None = strawberry.UNSET
-    capabilities: list[WarehouseCapability] | None = strawberry.UNSET
+    capabilities: list[WarehouseCapability] | None = strawberry.UNSET  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     allow_backorders: bool | None = strawberry.UNSET
 
 

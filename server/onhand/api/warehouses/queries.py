@@ -18,7 +18,7 @@ CATALOG = [requires(Permission.READ_CATALOG)]
 @strawberry.input
 class WarehouseFilterInput:
     is_active: bool | None = None
-    capability: WarehouseCapability | None = None
+    capability: WarehouseCapability | None = None  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     search: str | None = strawberry.field(default=None, description="Part of a code or name.")
     codes: list[str] | None = None
 

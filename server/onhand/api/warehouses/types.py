@@ -44,7 +44,7 @@ class Warehouse(relay.Node):
     timezone: str
     is_active: bool
     priority: int
-    capabilities: list[WarehouseCapability]
+    capabilities: list[WarehouseCapability]  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     allow_backorders: bool = strawberry.field(
         description="When true, stock here may be sold below zero (backorders)."
     )
@@ -90,7 +90,7 @@ class Warehouse(relay.Node):
         return cls.from_record(records.Warehouse.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Warehouse | None]:
         check(info, Permission.READ_CATALOG)

@@ -20,7 +20,7 @@ from onhand.webhooks import endpoints as webhooks
 @strawberry.input
 class CreateWebhookInput:
     url: str
-    events: list[WebhookEvent]
+    events: list[WebhookEvent]  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only this channel's events (its warehouses' stock changes)."
     )
@@ -36,7 +36,7 @@ class UpdateWebhookInput:
     id: strawberry.ID
     expected_version: int | None = None
     url: str | None = strawberry.UNSET
-    events: list[WebhookEvent] | None = strawberry.UNSET
+    events: list[WebhookEvent] | None = strawberry.UNSET  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None = strawberry.UNSET
     secret: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET

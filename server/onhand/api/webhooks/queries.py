@@ -44,7 +44,7 @@ class WebhookQuery:
         self,
         info: Info,
         webhook_id: strawberry.ID | None = None,
-        status: DeliveryStatus | None = None,
+        status: DeliveryStatus | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
         first: int | None = None,
         after: str | None = None,
     ) -> WebhookDeliveryConnection:

@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 from strawberry import relay
+from strawberry.scalars import JSON
 
 from onhand.api.context import Info
 from onhand.api.ids import node_ids as node_ids_of
@@ -45,7 +46,7 @@ async def _load_webhooks(info: Info, ids: list[int]) -> list[Any]:
 class Webhook(relay.Node):
     id: relay.NodeID[int]
     url: str
-    events: list[WebhookEvent]
+    events: list[WebhookEvent]  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None
     description: str | None
     is_active: bool
@@ -86,7 +87,7 @@ class Webhook(relay.Node):
         return cls.from_record(webhooks.Webhook.from_row(row))
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Webhook | None]:
         check(info, Permission.MANAGE_WEBHOOKS)
@@ -100,7 +101,7 @@ class WebhookDelivery(relay.Node):
     webhook_id: strawberry.Private[int]
     event: str = strawberry.field(description="The event's topic.")
     sequence: int | None
-    status: DeliveryStatus
+    status: DeliveryStatus  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
@@ -125,11 +126,11 @@ class WebhookDelivery(relay.Node):
             last_status_code=delivery.last_status_code,
             created_at=delivery.created_at,
             delivered_at=delivery.delivered_at,
-            body=delivery.body,
+            body=JSON(delivery.body),
         )
 
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
+    async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[WebhookDelivery | None]:
         check(info, Permission.MANAGE_WEBHOOKS)

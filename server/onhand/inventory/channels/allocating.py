@@ -136,7 +136,7 @@ async def _strategy_rows(
     sold = await sales(conn, channel_ids, product_ids, request.lookback_days)
     # Lock before writing, in the order every path locks these rows.
     await conn.execute(LOCK, {"channels": channel_ids, "products": product_ids})
-    rows = []
+    rows: list[AllocationRow] = []
     for product_id in product_ids:
         total = request.total_quantity if request.total_quantity is not None else totals[product_id]
         demands = [Demand(c.id, c.priority, sold.get((c.id, product_id), 0)) for c in channels]

@@ -101,9 +101,8 @@ async def set_allocation(conn: AsyncConnection, request: SetAllocation) -> Chann
     channel = await resolve_channel(conn, request.channel)
     if request.variant_id is not None:
         await check_variant(conn, product_id, request.variant_id)
-    [current] = (
-        await conn.execute(LOCK, {"channels": [channel.id], "products": [product_id]})
-    ).all() or [None]
+    found = (await conn.execute(LOCK, {"channels": [channel.id], "products": [product_id]})).all()
+    current = found[0] if found else None
     version = current.version if current is not None else 0
     if request.expected_version is not None and request.expected_version != version:
         raise DomainError.of(

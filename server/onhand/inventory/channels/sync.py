@@ -210,4 +210,4 @@ def stall_deadline(channel: Channel, state: Any) -> datetime:
     """When the channel stalls if it does not sync before."""
     synced = [t for t in (state.last_pull_at, state.last_push_accepted_at) if t is not None]
     since = max(synced) if synced else max(state.created_at, channel.created_at)
-    return since + STALL_INTERVALS * interval_of(channel)  # type: ignore[no-any-return]
+    return since + STALL_INTERVALS * interval_of(channel)  # type: ignore[no-any-return]  # the state row is untyped

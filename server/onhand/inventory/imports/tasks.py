@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,7 +32,8 @@ class ImportTasks:
         )
         self.running.add(task)
         task.add_done_callback(self._ended)
-        await asyncio.wait({opened, task}, return_when=asyncio.FIRST_COMPLETED)
+        first: set[asyncio.Future[Any]] = {opened, task}
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         if opened.done():
             return opened.result(), task
         return task.result().id, task  # a replay, or refused before a job was opened

@@ -176,7 +176,7 @@ async def lock_reservations(
             raise _not_theirs(row, access, field)
         if row.transfer_order_id is not None:
             raise _transfer_order_hold(row.id, row.transfer_order_id, field)
-    return rows
+    return list(rows)
 
 
 # An active hold of a transfer order with this reference (a transfer order's number).

@@ -209,8 +209,8 @@ def _route(
                         pick.quantity,
                     )
                 )
-                key = (pick.product_id, shipment.warehouse_id)
-                taken[key] = taken.get(key, 0) + pick.quantity
+                stock_key = (pick.product_id, shipment.warehouse_id)
+                taken[stock_key] = taken.get(stock_key, 0) + pick.quantity
         holds.sort(key=lambda h: (h.line, h.warehouse_id))
         return holds, failures
     return [], failures

@@ -92,7 +92,7 @@ async def reserve_many(
             except DomainError as error:
                 outcomes[i] = error
     # Keys are claimed in key order, so that two batches sharing keys cannot deadlock.
-    for i in sorted(resolved, key=lambda i: claims[i].key if claims[i] else ""):  # type: ignore[union-attr]
+    for i in sorted(resolved, key=lambda i: _claimed_key(claims[i])):
         try:
             replay = await claim_key(conn, claims[i], context.actor)
         except DomainError as error:
@@ -129,6 +129,10 @@ async def reserve_many(
     return [
         o if o is not None else DomainError.of(ErrorCode.INVALID, "not processed") for o in outcomes
     ]
+
+
+def _claimed_key(claim: IdempotencyClaim | None) -> str:
+    return claim.key if claim is not None else ""
 
 
 def _validate(request: ReserveRequest, terms: Terms) -> IdempotencyClaim | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -89,7 +90,7 @@ async def fulfillment_plan(
     )
 
 
-def _within_channel(found: dict, channel_id: int, lines: Sequence[Line]) -> None:  # type: ignore[type-arg]
+def _within_channel(found: dict[Any, Any], channel_id: int, lines: Sequence[Line]) -> None:
     needs: dict[int, int] = {}
     for line in lines:
         needs[line.product_id] = needs.get(line.product_id, 0) + line.quantity

@@ -93,14 +93,12 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def distance_km(site: Site, destination: Destination) -> float | None:
-    if not destination.located or site.latitude is None or site.longitude is None:
+    to_latitude, to_longitude = destination.latitude, destination.longitude
+    if to_latitude is None or to_longitude is None:
         return None
-    return haversine_km(
-        site.latitude,
-        site.longitude,
-        destination.latitude,  # type: ignore[arg-type]
-        destination.longitude,  # type: ignore[arg-type]
-    )
+    if site.latitude is None or site.longitude is None:
+        return None
+    return haversine_km(site.latitude, site.longitude, to_latitude, to_longitude)
 
 
 def score(site: Site, destination: Destination, available_ratio: float) -> float:

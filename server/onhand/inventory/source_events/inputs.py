@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
@@ -197,7 +198,9 @@ async def resolve(conn: AsyncConnection, events: Sequence[Checked]) -> None:
             )
 
 
-async def _lookup(conn, refs, id_column, key_column) -> tuple[set[int], dict[str, int]]:  # type: ignore[no-untyped-def]
+async def _lookup(
+    conn: AsyncConnection, refs: Sequence[Ref], id_column: Column[Any], key_column: Column[Any]
+) -> tuple[set[int], dict[str, int]]:
     ids = {r.id for r in refs if r.id is not None}
     keys = {r.key for r in refs if r.key is not None}
     if not ids and not keys:

@@ -184,7 +184,7 @@ async def receive_transfer_order(
                     MovementType.TRANSFER_IN,
                     Quantities(on_hand=r.received, incoming=-r.received),
                     reason="transfer order received",
-                    **common,  # type: ignore[arg-type]
+                    **common,  # type: ignore[arg-type]  # the keyword arguments Movement takes
                 )
             )
         if r.closed:
@@ -195,7 +195,7 @@ async def receive_transfer_order(
                     MovementType.TRANSFER_SHORT,
                     Quantities(incoming=-r.closed),
                     reason=r.reason,
-                    **common,  # type: ignore[arg-type]
+                    **common,  # type: ignore[arg-type]  # the keyword arguments Movement takes
                 )
             )
     change = ChangeContext(

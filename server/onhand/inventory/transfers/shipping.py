@@ -111,7 +111,7 @@ async def ship_transfer_order(
     for i, line in enumerate(order.lines):
         held = reservations.get(line.reservation_id or 0)
         active = held is not None and held.status == ReservationStatus.ACTIVE
-        if active:
+        if held is not None and active:
             consumed.append(held.id)
         # What an active reservation still holds moves from reserved out of the building;
         # the rest (all of it without one) must still be available.
@@ -125,7 +125,7 @@ async def ship_transfer_order(
                 out,
                 reason="transfer order shipped",
                 reference_id=number,
-                reservation_id=held.id if active else None,
+                reservation_id=held.id if held is not None and active else None,
                 metadata={"transferOrderId": order.id, "toWarehouseId": order.to_warehouse_id},
                 field=f"lines.{i}.quantity",
             )
@@ -185,7 +185,7 @@ async def cancel_transfer_order(
                     order.to_warehouse_id,
                     MovementType.TRANSFER_RETURN,
                     Quantities(incoming=-line.outstanding),
-                    **common,  # type: ignore[arg-type]
+                    **common,  # type: ignore[arg-type]  # the keyword arguments Movement takes
                 )
             )
             movements.append(
@@ -194,7 +194,7 @@ async def cancel_transfer_order(
                     order.from_warehouse_id,
                     MovementType.TRANSFER_RETURN,
                     Quantities(on_hand=line.outstanding),
-                    **common,  # type: ignore[arg-type]
+                    **common,  # type: ignore[arg-type]  # the keyword arguments Movement takes
                 )
             )
         await apply_change(conn, movements, _context(context))
