@@ -164,15 +164,23 @@ async def test_a_failing_endpoint_trips_its_circuit_and_does_not_hold_up_others(
             await adjust(admin, "HOOK-5", "DC-1", delta)
         await until(lambda: len(healthy.succeeded()) >= 6, "six deliveries to the healthy endpoint")
         await until(lambda: len(failing.received) >= 5, "five attempts at the failing endpoint")
-        state = await admin(
-            "query($id: ID!) { node(id: $id) { ... on Webhook {"
-            " consecutiveFailures circuitOpenUntil } } }",
-            {"id": bad["webhook"]["id"]},
-        )
+        state: dict = {}
+
+        async def circuit_open() -> bool:
+            # The receiver counts an attempt when it arrives; the server records its failure
+            # once the answer is back: wait for the record.
+            found = await admin(
+                "query($id: ID!) { node(id: $id) { ... on Webhook {"
+                " consecutiveFailures circuitOpenUntil } } }",
+                {"id": bad["webhook"]["id"]},
+            )
+            state.update(found["node"])
+            return state["circuitOpenUntil"] is not None
+
+        await until(circuit_open, "the failing endpoint's circuit recorded open")
         attempts_when_open = len(failing.received)
         await asyncio.sleep(0.5)
-    assert state["node"]["consecutiveFailures"] >= 5
-    assert state["node"]["circuitOpenUntil"] is not None
+    assert state["consecutiveFailures"] >= 5
     # While open, nothing more is sent to it.
     assert len(failing.received) == attempts_when_open
 
