@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.tokens import Authenticator
 from onhand.config import Settings
+from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.imports.tasks import ImportTasks
+from onhand.inventory.reservations.coalescing import Coalescer
 from onhand.inventory.routing.utilization import UtilizationCache
 from onhand.workers.alerter import AlerterState
 from onhand.workers.supervisor import Supervisor
@@ -33,8 +35,16 @@ class Services:
     # Keeps this process's background loops running; /readyz asks it which are not.
     supervisor: Supervisor = field(default_factory=Supervisor)
     alerter: AlerterState = field(default_factory=AlerterState)
-    # Other components' long-lived objects, by name.
-    extras: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def group_commit(self) -> GroupCommit:
+        """Stock adjustments on one level arriving together, written together."""
+        return GroupCommit(self.engine)
+
+    @cached_property
+    def coalescer(self) -> Coalescer:
+        """Reservations of one caller arriving together, written together."""
+        return Coalescer(self.engine)
 
     @cached_property
     def import_tasks(self) -> ImportTasks:

@@ -17,12 +17,10 @@ from onhand.auth.roles import Permission, Role
 from onhand.auth.tokens import Principal
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
-from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.ledger import ChangeContext, MovementSource
 from onhand.services import Services
 
 T = TypeVar("T")
-GROUP_COMMIT = "group_commit"
 
 
 @dataclass
@@ -78,13 +76,9 @@ class Context:
     ) -> T:
         """`work` in one transaction, shared with other work on the same `key` arriving at the
         same moment when write coalescing is on (inventory/group_commit.py)."""
-        services = self.services
-        if not services.settings.coalesce_writes:
+        if not self.settings.coalesce_writes:
             return await self.transaction(work)
-        group = services.extras.get(GROUP_COMMIT)
-        if group is None:
-            group = services.extras[GROUP_COMMIT] = GroupCommit(services.engine)
-        return await group.submit(key, work, exclusive)
+        return await self.services.group_commit.submit(key, work, exclusive)
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self.services.engine.connect() as conn:

@@ -1,6 +1,6 @@
 """Making reservations: createReservation (one line) and reserveCart (several lines, all or
 nothing unless partial), for one request or for a batch of independent requests sharing one
-transaction (see api/reservations/coalescing.py).
+transaction (see coalescing.py).
 
 In one transaction, locks taken in the one order every reservation path keeps:
 1. the idempotency key (claimed first, as every operation does);

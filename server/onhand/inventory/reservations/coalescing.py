@@ -1,0 +1,75 @@
+"""Group commit for reservations (inventory/group_commit.py): requests that arrive while
+earlier ones are being written wait a moment and are then written together, in one
+transaction, by one set-based call (reserving.reserve_many).
+
+On a hot product every reservation must take the same channel x product row lock and wait
+for the commit before the next may; written one by one, the lock is held across each
+request's round trips and commit, and the event loop's other work. Written together, the lock
+and the commit are paid once per batch.
+
+Each request still succeeds or fails on its own (a cart is all or nothing, never a batch).
+Batches are per caller (the ledger records one actor per change) and never hold two requests
+with the same idempotency key; two batches may be in flight per caller, which cannot deadlock
+on idempotency keys because reserve_many claims them in key order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from onhand.core.errors import DomainError
+from onhand.inventory.group_commit import Batcher, Strategy
+from onhand.inventory.ledger import ChangeContext
+from onhand.inventory.reservations.reserving import (
+    Reserved,
+    ReserveRequest,
+    Terms,
+    reserve,
+    reserve_many,
+)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    request: ReserveRequest
+    context: ChangeContext
+    terms: Terms
+
+
+class _ReservationStrategy(Strategy[_Asked, Reserved]):
+    max_batch = 200
+    max_weight = 2000  # lines per transaction
+    # Two batches in flight per caller: one is prepared while the other commits.
+    pipelines = 2
+
+    def weight(self, item: _Asked) -> int:
+        return len(item.request.lines)
+
+    def exclusive(self, item: _Asked) -> str | None:
+        return item.request.idempotency_key
+
+    async def write_batch(
+        self, conn: AsyncConnection, items: list[_Asked]
+    ) -> list[Reserved | DomainError]:
+        # One caller's batch: its first request's context; the latest terms (utilization).
+        return await reserve_many(
+            conn, [item.request for item in items], items[0].context, items[-1].terms
+        )
+
+    async def write_one(self, conn: AsyncConnection, item: _Asked) -> Reserved:
+        return await reserve(conn, item.request, item.context, item.terms)
+
+
+class Coalescer:
+    """One per process: a queue per caller."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.batcher: Batcher[_Asked, Reserved] = Batcher(engine, _ReservationStrategy())
+
+    async def submit(
+        self, request: ReserveRequest, context: ChangeContext, terms: Terms
+    ) -> Reserved:
+        key = (context.actor, str(context.source))
+        return await self.batcher.submit(key, _Asked(request, context, terms))
