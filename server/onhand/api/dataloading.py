@@ -4,13 +4,14 @@ resolved is fetched in one query, never one per row."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 K = TypeVar("K")
 V = TypeVar("V")
+D = TypeVar("D")
 
 Fetch = Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
 
@@ -36,3 +37,28 @@ def for_every_key(engine: AsyncEngine, fetch: Fetch[K, V]) -> DataLoader[K, V]:
         return [found[key] for key in keys]
 
     return DataLoader(load_fn=load)
+
+
+class DomainLoaders(Generic[D]):
+    """A domain's loaders as an attribute of the request's loaders, made on first use (most
+    requests need few domains): `alerts = DomainLoaders(AlertLoaders)`."""
+
+    def __init__(self, make: Callable[[AsyncEngine], D]) -> None:
+        self.make = make
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, holder: None, owner: type) -> DomainLoaders[D]: ...
+
+    @overload
+    def __get__(self, holder: Any, owner: type) -> D: ...
+
+    def __get__(self, holder: Any, owner: type) -> DomainLoaders[D] | D:
+        if holder is None:
+            return self
+        made = self.make(holder.engine)
+        holder.__dict__[self.name] = made  # later reads find it there, not here
+        return made

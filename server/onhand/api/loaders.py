@@ -4,14 +4,12 @@ in its own loaders.py, made on first use in a request."""
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from onhand.api.alerts.loaders import AlertLoaders
 from onhand.api.channels.loaders import ChannelLoaders
-from onhand.api.dataloading import by_key, for_every_key
+from onhand.api.dataloading import DomainLoaders, by_key, for_every_key
 from onhand.api.imports.loaders import ImportLoaders
 from onhand.api.reservations.loaders import ReservationLoaders
 from onhand.api.source_events.loaders import SourceEventLoaders
@@ -23,7 +21,7 @@ from onhand.inventory import levels, movements, products, warehouses
 
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self.engine = engine
         self.warehouse = by_key(engine, warehouses.warehouses_by_ids)
         self.warehouse_by_code = by_key(engine, warehouses.warehouses_by_codes)
         self.product = by_key(engine, products.products_by_ids)
@@ -36,30 +34,10 @@ class Loaders:
         self.totals_of_product = for_every_key(engine, levels.totals_by_products)
         self.movement = by_key(engine, movements.movements_by_ids)
 
-    @cached_property
-    def alerts(self) -> AlertLoaders:
-        return AlertLoaders(self._engine)
-
-    @cached_property
-    def channels(self) -> ChannelLoaders:
-        return ChannelLoaders(self._engine)
-
-    @cached_property
-    def imports(self) -> ImportLoaders:
-        return ImportLoaders(self._engine)
-
-    @cached_property
-    def reservations(self) -> ReservationLoaders:
-        return ReservationLoaders(self._engine)
-
-    @cached_property
-    def source_events(self) -> SourceEventLoaders:
-        return SourceEventLoaders(self._engine)
-
-    @cached_property
-    def transfers(self) -> TransferLoaders:
-        return TransferLoaders(self._engine)
-
-    @cached_property
-    def webhooks(self) -> WebhookLoaders:
-        return WebhookLoaders(self._engine)
+    alerts = DomainLoaders(AlertLoaders)
+    channels = DomainLoaders(ChannelLoaders)
+    imports = DomainLoaders(ImportLoaders)
+    reservations = DomainLoaders(ReservationLoaders)
+    source_events = DomainLoaders(SourceEventLoaders)
+    transfers = DomainLoaders(TransferLoaders)
+    webhooks = DomainLoaders(WebhookLoaders)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from onhand.core.errors import Collector, ErrorCode
 
@@ -90,6 +92,17 @@ def code(errors: Collector, field: str, value: str | None, *, required: bool = T
             f"{field} {value!r} must be 1-64 letters, digits, '.', '_' or '-',"
             " starting with a letter or digit",
         )
+
+
+def code_and_name(errors: Collector, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The given values, with the `code` and `name` of a warehouse or channel checked (the
+    name stripped)."""
+    clean = dict(values)
+    if "code" in values:
+        code(errors, "code", values["code"])
+    if "name" in values:
+        clean["name"] = text(errors, "name", values["name"], max_length=200, required=True)
+    return clean
 
 
 def sku(errors: Collector, field: str, value: str | None) -> None:

@@ -54,11 +54,7 @@ class WarehouseFilter:
 
 def _validate(values: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
     """Check and normalize the given fields (camelCase names in messages, as clients send)."""
-    clean = dict(values)
-    if "code" in values:
-        check.code(errors, "code", values["code"])
-    if "name" in values:
-        clean["name"] = check.text(errors, "name", values["name"], max_length=200, required=True)
+    clean = check.code_and_name(errors, values)
     for name in ("street", "city", "state", "postal_code", "country"):
         if name in values:
             clean[name] = check.text(errors, check.camel(name), values[name], max_length=200)

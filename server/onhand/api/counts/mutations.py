@@ -25,7 +25,7 @@ from onhand.inventory.counts.reviews import review_line
 STOCK = Permission.MANAGE_STOCK
 
 
-P = TypeVar("P")
+P = TypeVar("P", bound="CycleCountLinePayload")
 
 
 async def _review(
@@ -39,7 +39,7 @@ async def _review(
         line = await context.transaction(
             lambda conn: review_line(conn, target, approve, note, change)
         )
-        return payload(cycle_count_line=CycleCountLine.from_record(line))  # type: ignore[call-arg]  # both review payloads have it
+        return payload(cycle_count_line=CycleCountLine.from_record(line))
 
     return await mutate(info, STOCK, payload, work)
 
@@ -57,15 +57,19 @@ class RecordCycleCountPayload:
 
 
 @strawberry.type
-class ApproveCycleCountLinePayload:
+class CycleCountLinePayload:
     cycle_count_line: CycleCountLine | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class RejectCycleCountLinePayload:
-    cycle_count_line: CycleCountLine | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+class ApproveCycleCountLinePayload(CycleCountLinePayload):
+    pass
+
+
+@strawberry.type
+class RejectCycleCountLinePayload(CycleCountLinePayload):
+    pass
 
 
 @strawberry.type

@@ -12,9 +12,9 @@ from onhand.api.counts.types import (
     CycleCountLine,
     CycleCountLineConnection,
     CycleCountLineStatusEnum,
-    ReconciliationDiscrepancy,
     ReconciliationDiscrepancyConnection,
     ReconciliationRun,
+    discrepancy_page,
 )
 from onhand.api.inputs import warehouse_filter_id
 from onhand.api.pagination import paginate
@@ -44,14 +44,7 @@ class ReconciliationReport:
     ) -> ReconciliationDiscrepancyConnection:
         warehouse = ids.decode(warehouse_id, "Warehouse", "warehouseId") if warehouse_id else None
         listing = reconciliation.discrepancy_listing(open_only=True, warehouse_id=warehouse)
-        return await paginate(
-            info,
-            listing,
-            ReconciliationDiscrepancy.from_row,
-            first,
-            after,
-            ReconciliationDiscrepancyConnection,
-        )
+        return await discrepancy_page(info, listing, first, after)
 
     @strawberry.field(description="Transfer order lines closed short, under investigation.")
     async def transfer_discrepancies(

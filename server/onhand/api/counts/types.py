@@ -13,6 +13,7 @@ from onhand.api.inventory.types import InventoryLevel, InventoryMovement
 from onhand.api.pagination import Connection, paginate
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
+from onhand.core.pagination import Listing
 from onhand.inventory.counts import cycle_counts as counts
 from onhand.inventory.counts import reconciliation
 
@@ -114,14 +115,7 @@ class ReconciliationRun:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ReconciliationDiscrepancyConnection:
         listing = reconciliation.discrepancy_listing(run_id=self.run_id)
-        return await paginate(
-            info,
-            listing,
-            ReconciliationDiscrepancy.from_row,
-            first,
-            after,
-            ReconciliationDiscrepancyConnection,
-        )
+        return await discrepancy_page(info, listing, first, after)
 
 
 @strawberry.type(description="A physical count of one product, compared with onHand.")
@@ -207,3 +201,17 @@ class CycleCount:
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:
         return await Warehouse.load(info, self.warehouse_id)
+
+
+async def discrepancy_page(
+    info: Info, listing: Listing, first: int | None, after: str | None
+) -> ReconciliationDiscrepancyConnection:
+    """A page of reconciliation discrepancies."""
+    return await paginate(
+        info,
+        listing,
+        ReconciliationDiscrepancy.from_row,
+        first,
+        after,
+        ReconciliationDiscrepancyConnection,
+    )

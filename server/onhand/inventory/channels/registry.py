@@ -95,11 +95,7 @@ class ChannelFilter:
 
 
 def _validate(values: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
-    clean = dict(values)
-    if "code" in values:
-        check.code(errors, "code", values["code"])
-    if "name" in values:
-        clean["name"] = check.text(errors, "name", values["name"], max_length=200, required=True)
+    clean = check.code_and_name(errors, values)
     if "kind" in values:
         if values["kind"] is None:
             errors.invalid("kind", "kind must be REALTIME or BATCH")
