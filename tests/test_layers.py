@@ -110,3 +110,18 @@ def test_layers_point_one_way(
                 if target.startswith(forbidden) and not target.startswith(allowed or ("\0",)):
                     wrong.append(f"{name} imports {target}")
     assert wrong == []
+
+
+def test_the_domain_and_below_hold_no_command_line_code() -> None:
+    """argparse and terminal output belong to cli/."""
+    found = [
+        name
+        for name, path in MODULES.items()
+        if name.startswith(("onhand.core", "onhand.inventory", "onhand.events", "onhand.db"))
+        and any(
+            (isinstance(node, ast.Import) and node.names[0].name in ("argparse", "rich"))
+            or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "rich")
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    ]
+    assert found == []

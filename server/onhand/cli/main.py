@@ -13,8 +13,8 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
+from onhand.cli.import_arguments import add_export_arguments, add_import_arguments
 from onhand.config import Settings, get_settings
-from onhand.inventory.imports.arguments import add_export_arguments, add_import_arguments
 
 Handler = Callable[[argparse.Namespace, Settings], int | None]
 
