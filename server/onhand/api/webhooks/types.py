@@ -16,6 +16,7 @@ from onhand.api.pagination import Connection
 from onhand.api.permissions import check
 from onhand.auth.roles import Permission
 from onhand.events.outbox import Topic
+from onhand.events.payloads import global_id
 from onhand.webhooks import deliveries
 from onhand.webhooks import endpoints as webhooks
 
@@ -61,8 +62,6 @@ class Webhook(relay.Node):
 
     @classmethod
     def from_record(cls, hook: webhooks.Webhook) -> Webhook:
-        from onhand.events.payloads import global_id
-
         return cls(
             id=hook.id,
             url=hook.url,
