@@ -5,19 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from support import factories
 from support.channels import channel
 from support.client import Client, operation
+from support.statements import statements
 
 ONHAND = Path(sys.executable).parent / "onhand"
 CHANNEL = "channel { code name kind priority safetyBufferPercent isActive version }"
@@ -139,21 +136,6 @@ async def test_channels_are_read_by_id_code_filter_and_node(admin: Client) -> No
         "query($id: ID!) { node(id: $id) { ... on Channel { code } } }", {"id": web["id"]}
     )
     assert node["node"] == {"code": "WEBSITE"}
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """Every SQL statement any engine of this process (the test server's too) runs meanwhile."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])  # (connection, cursor, statement, parameters, context, many)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def test_a_page_of_channels_lists_each_ones_warehouses_in_one_query(admin: Client) -> None:

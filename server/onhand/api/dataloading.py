@@ -3,7 +3,7 @@ resolved is fetched in one query, never one per row."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,7 +13,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 D = TypeVar("D")
 
-Fetch = Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
+Fetch = Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]]
 
 
 def by_key(engine: AsyncEngine, fetch: Fetch[K, V]) -> DataLoader[K, V | None]:

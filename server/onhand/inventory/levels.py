@@ -14,7 +14,7 @@ from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.pagination import Listing
 from onhand.core.records import Level
-from onhand.core.refs import Ref, resolve_product, resolve_warehouse
+from onhand.core.refs import Ref
 from onhand.db.tables import inventory_levels
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import (
@@ -26,6 +26,7 @@ from onhand.inventory.ledger import (
     StockRule,
     apply_change,
 )
+from onhand.inventory.refs import resolve_product, resolve_warehouse
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.records import Level
-from onhand.core.refs import Ref, resolve_products, resolve_warehouses
+from onhand.core.refs import Ref
 from onhand.events.outbox import Event, Topic, append
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import (
@@ -22,6 +22,7 @@ from onhand.inventory.ledger import (
     Quantities,
     apply_change,
 )
+from onhand.inventory.refs import resolve_products, resolve_warehouses
 
 # Reasons that name a movement type themselves, as clients send them
 # (reason: 'TRANSFER_OUT' records a TRANSFER_OUT movement).

@@ -20,8 +20,9 @@ from onhand.api.inputs import filter_id, product_ref, warehouse_ref
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
-from onhand.core.refs import Ref, resolve_product, resolve_warehouse
+from onhand.core.refs import Ref
 from onhand.inventory.alerts.model import AlertFilter, alert_listing
+from onhand.inventory.refs import resolve_product, resolve_warehouse
 
 STOCK = [requires(Permission.READ_STOCK)]
 

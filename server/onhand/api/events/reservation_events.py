@@ -27,10 +27,11 @@ from onhand.api.reservations.types import (
 )
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
-from onhand.core.refs import Ref, resolve_products
+from onhand.core.refs import Ref
 from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
 from onhand.inventory.channels.registry import resolve_channel
+from onhand.inventory.refs import resolve_products
 from onhand.inventory.reservations.model import ChangeKind, ReservationStatus, ReservationType
 
 ReservationChangeKindEnum = strawberry.enum(

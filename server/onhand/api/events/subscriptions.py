@@ -17,10 +17,11 @@ from onhand.api.events.streams import KeyFilter, stream
 from onhand.api.events.types import InventoryTransfer, InventoryUpdate, StreamEvent, to_graphql
 from onhand.api.permissions import check, requires
 from onhand.auth.roles import Permission
-from onhand.core.refs import Ref, resolve_products, resolve_warehouses
+from onhand.core.refs import Ref
 from onhand.events import store
 from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
+from onhand.inventory.refs import resolve_products, resolve_warehouses
 
 AFTER = strawberry.argument(
     description="Replay what was published after this sequence first, then go live."

@@ -21,9 +21,10 @@ from onhand.api.inventory.types import (
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
-from onhand.core.refs import Ref, resolve_product, resolve_warehouse
+from onhand.core.refs import Ref
 from onhand.inventory.levels import LevelFilter, level_listing
 from onhand.inventory.movements import MovementFilter, movement_listing
+from onhand.inventory.refs import resolve_product, resolve_warehouse
 
 STOCK = [requires(Permission.READ_STOCK)]
 AUDIT = [requires(Permission.READ_AUDIT)]

@@ -23,7 +23,8 @@ from onhand.api.reservations.types import (
     load_reservation,
 )
 from onhand.auth.roles import Permission
-from onhand.core.refs import Ref, resolve_product, resolve_warehouse
+from onhand.core.refs import Ref
+from onhand.inventory.refs import resolve_product, resolve_warehouse
 from onhand.inventory.reservations.model import (
     ReservationFilter,
     expired_listing,

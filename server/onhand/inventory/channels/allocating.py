@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
-from onhand.core.refs import Ref, resolve_products
+from onhand.core.refs import Ref
 from onhand.inventory.channels.allocation import LOCK, AllocationRow, sales, write_allocations
 from onhand.inventory.channels.availability import ChannelAvailability, availability
 from onhand.inventory.channels.registry import (
@@ -28,6 +28,7 @@ from onhand.inventory.channels.strategies import (
     Strategy,
     allocate,
 )
+from onhand.inventory.refs import resolve_products
 
 MAX_PRODUCTS = 1000
 

@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
-from onhand.core.refs import Ref, resolve_product
+from onhand.core.refs import Ref
 from onhand.events.outbox import Event, Topic, append
 from onhand.inventory.channels.availability import ChannelAvailability, availability
 from onhand.inventory.channels.registry import ChannelRef, resolve_channel
+from onhand.inventory.refs import resolve_product
 
 KEEP: Any = object()  # a value the caller did not give: left as it is
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import Collector
-from onhand.core.refs import Ref, resolve_products
+from onhand.core.refs import Ref
 from onhand.inventory.channels.allocation import AllocationRow, sales, write_allocations
 from onhand.inventory.channels.registry import active_channels
 from onhand.inventory.channels.strategies import (
@@ -19,6 +19,7 @@ from onhand.inventory.channels.strategies import (
     Demand,
     days_of_supply,
 )
+from onhand.inventory.refs import resolve_products
 
 
 @dataclass(frozen=True)

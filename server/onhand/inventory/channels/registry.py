@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
 from onhand.core.pagination import Listing
-from onhand.core.refs import Ref, resolve_warehouses
+from onhand.core.refs import Ref
 from onhand.db.channel_tables import channel_warehouses, channels
 from onhand.db.sql import contains_any
 from onhand.db.versioned import versioned_update
+from onhand.inventory.refs import resolve_warehouses
 
 
 class ChannelKind(StrEnum):

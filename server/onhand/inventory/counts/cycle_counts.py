@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
-from onhand.core.refs import Ref, resolve_products, resolve_warehouse
+from onhand.core.refs import Ref
 from onhand.db.operation_tables import cycle_count_lines, cycle_counts
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import (
@@ -30,6 +30,7 @@ from onhand.inventory.ledger import (
     StockRule,
     apply_change,
 )
+from onhand.inventory.refs import resolve_products, resolve_warehouse
 
 MAX_COUNTS = 1000
 

@@ -25,10 +25,11 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.pagination import Listing
-from onhand.core.refs import Ref, resolve_warehouse
+from onhand.core.refs import Ref
 from onhand.db.operation_tables import reconciliation_discrepancies, reconciliation_runs
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import Event, Topic, append
+from onhand.inventory.refs import resolve_warehouse
 
 
 class Trigger(StrEnum):

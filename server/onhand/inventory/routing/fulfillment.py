@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
-from onhand.core.refs import Ref, resolve_products
+from onhand.core.refs import Ref
 from onhand.inventory.channels.availability import availability
 from onhand.inventory.channels.registry import ChannelRef, resolve_channel
+from onhand.inventory.refs import resolve_products
 from onhand.inventory.routing.planning import Destination, Line, Plan, Site, plan, utilization
 
 MAX_LINES = 250

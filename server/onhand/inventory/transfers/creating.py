@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
-from onhand.core.refs import Ref, resolve_products, resolve_warehouses
+from onhand.core.refs import Ref
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import ChangeContext
+from onhand.inventory.refs import resolve_products, resolve_warehouses
 from onhand.inventory.reservations.model import ReservationType
 from onhand.inventory.reservations.requests import ReserveLine, ReserveRequest, Terms
 from onhand.inventory.reservations.reserving import reserve

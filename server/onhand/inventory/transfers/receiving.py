@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
-from onhand.core.refs import Ref, resolve_products
+from onhand.core.refs import Ref
 from onhand.events.outbox import Event, Topic, append
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
+from onhand.inventory.refs import resolve_products
 from onhand.inventory.transfers.orders import (
     MAX_ITEMS,
     MAX_TEXT,
