@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -655,3 +656,21 @@ async def test_a_burst_of_bad_requests_leaves_the_server_and_stock_intact(
         assert refused, answer
     assert await snapshot(engine) == before
     await still_serving(admin)
+
+
+async def test_client_errors_are_not_logged_and_documents_never_reach_the_log(
+    admin: Client, world: Ids, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bad document, a bad id or a refused value is the client's business: nothing is
+    logged as an error, and a secret written inline in a document never reaches the log."""
+    with caplog.at_level(logging.DEBUG):
+        await admin.raw('{ warehouses(search: "SECRET-INLINE-1") { nope } }')
+        await admin.raw('{ node(id: "SECRET-INLINE-2") { id } }')
+        await admin.raw(
+            mutation("adjustInventory"),
+            {"input": level(world, adjustment=1, reason="x", idempotencyKey="SECRET\x00-3")},
+        )
+        await still_serving(admin)
+    logged = [record.getMessage() + str(record.exc_info or "") for record in caplog.records]
+    assert not [line for line in logged if "SECRET" in line]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
@@ -12,6 +13,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from onhand.api.alerts.mutations import AlertMutation
 from onhand.api.alerts.queries import AlertQuery
@@ -113,6 +115,16 @@ SUBSCRIPTIONS: tuple[type, ...] = (
 )
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log nothing here. strawberry logs every error with the document around it: a bad
+        document is the client's business (and may carry a secret written inline), a coded
+        domain error is an answer. Unexpected errors are logged once, with their traceback
+        and path but not the document, by MaskUnexpectedErrors."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # The limits rule is built once: the validation cache is keyed by the rule classes, so a
@@ -129,7 +141,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     query = merge_types("Query", (node_query(), *QUERIES))
     mutation = merge_types("Mutation", MUTATIONS)
     subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
-    return strawberry.Schema(
+    return Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
