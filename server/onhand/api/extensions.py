@@ -4,6 +4,7 @@ anything unexpected is masked (and logged), and every operation is measured."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 
@@ -20,6 +21,13 @@ from onhand.db.transactions import sqlstate
 log = logging.getLogger("onhand.graphql")
 
 CHARACTER_NOT_IN_REPERTOIRE = "22021"
+
+# Operation names are chosen by clients: labelled as they are for the first few hundred names
+# a process sees (an application's own operations), "other" beyond, so that /metrics stays
+# small whatever clients send.
+MAX_OPERATION_NAMES = 200
+_OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+_labelled_names: set[str] = set()
 
 OPERATIONS = Counter(
     "onhand_graphql_operations_total",
@@ -137,5 +145,17 @@ class Metrics(SchemaExtension):
             kind = "invalid"
         result = context.result
         outcome = "error" if getattr(result, "errors", None) else "ok"
-        OPERATIONS.labels(kind, context.operation_name or "anonymous", outcome).inc()
+        OPERATIONS.labels(kind, operation_label(context.operation_name), outcome).inc()
         DURATION.labels(kind).observe(time.perf_counter() - started)
+
+
+def operation_label(name: str | None) -> str:
+    """The operation's name as a metrics label: bounded in number and shape."""
+    if not name:
+        return "anonymous"
+    if name in _labelled_names:
+        return name
+    if len(_labelled_names) < MAX_OPERATION_NAMES and _OPERATION_NAME.fullmatch(name):
+        _labelled_names.add(name)
+        return name
+    return "other"
