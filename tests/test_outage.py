@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections import Counter
 
 import asyncpg
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.roles import Role
 from onhand.auth.tokens import create_token
+from onhand.config import Settings
 from onhand.db.engine import create_engine, plain_url
 from onhand.inventory.ledger import (
     ChangeContext,
@@ -31,6 +33,7 @@ from support.client import Client
 from support.database import published, refusing_connections
 from support.factories import adjust
 from support.processes import onhand_process
+from support.server import running_server
 from support.waiting import until
 from support.ws import UPDATED, Subscriber
 
@@ -151,3 +154,62 @@ async def test_subscribers_hear_every_event_after_a_database_outage(
         failures = Counter(FAILED.findall(said()))
         assert "hub" in failures, said()
         assert max(failures.values()) == 1, said()
+
+
+async def test_requests_during_an_outage_fail_fast_with_a_coded_unavailable_error(
+    database_server: str, fresh_database: str, settings: Settings
+) -> None:
+    engine = create_engine(fresh_database)
+    async with engine.begin() as conn:
+        known = (await create_token(conn, "outage-writer", Role.ADMIN)).secret
+        unseen = (await create_token(conn, "outage-stranger", Role.ADMIN)).secret
+    await engine.dispose()
+    with running_server(settings, fresh_database) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            writer = Client(http, known)
+            await factories.stocked(writer, "OUT-2", {"DC-1": 1})  # its token is now cached
+            async with refusing_connections(database_server, fresh_database):
+                started = time.monotonic()
+                # A write by a token the server knows: the change cannot be made.
+                write = await writer.raw(
+                    factories.ADJUST,
+                    {
+                        "input": {
+                            "sku": "OUT-2",
+                            "warehouseCode": "DC-1",
+                            "adjustment": 1,
+                            "reason": "RECEIPT",
+                        }
+                    },
+                )
+                # A token it has not checked yet: it cannot be checked.
+                stranger = await http.post(
+                    "/graphql",
+                    json={"query": "{ viewer { name } }"},
+                    headers={"Authorization": f"Bearer {unseen}"},
+                )
+                took = time.monotonic() - started
+            assert [e["extensions"]["code"] for e in write["errors"]] == ["UNAVAILABLE"], write
+            assert stranger.status_code == 503, stranger.text
+            assert stranger.headers["retry-after"] == "1"
+            assert stranger.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+            assert took < 10, took
+
+            async def written() -> bool:
+                body = await writer.raw(
+                    factories.ADJUST,
+                    {
+                        "input": {
+                            "sku": "OUT-2",
+                            "warehouseCode": "DC-1",
+                            "adjustment": 1,
+                            "reason": "RECEIPT",
+                        }
+                    },
+                )
+                return "errors" not in body
+
+            await until(written, "a write once the database is back")
+            assert (await Client(http, unseen)("{ viewer { name } }"))["viewer"]["name"] == (
+                "outage-stranger"
+            )

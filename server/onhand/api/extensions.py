@@ -16,8 +16,9 @@ from strawberry.relay.types import GlobalIDValueError
 
 from onhand.core.errors import DomainError
 from onhand.core.validation import UNSTORABLE
-from onhand.db.transactions import sqlstate
+from onhand.db.transactions import database_unavailable, sqlstate
 
+UNAVAILABLE_MESSAGE = "the database is unavailable: retry shortly"
 log = logging.getLogger("onhand.graphql")
 
 CHARACTER_NOT_IN_REPERTOIRE = "22021"
@@ -121,14 +122,20 @@ class MaskUnexpectedErrors(MaskErrors):
     def _should_mask(error: GraphQLError) -> bool:
         if _expected(error):
             return False
-        if not _refused_text(error):
+        if database_unavailable(error.original_error):
+            # An outage, logged by every background loop that meets it: one line here.
+            log.warning("database unavailable in %s: %s", error.path, error.original_error)
+        elif not _refused_text(error):
             log.error("unexpected error in %s", error.path, exc_info=error.original_error)
         return True
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         # The database's own message would show the statement: say what was wrong instead.
         masked = super().anonymise_error(error)
-        if _refused_text(error):
+        if database_unavailable(error.original_error):
+            masked.message = UNAVAILABLE_MESSAGE
+            masked.extensions = {"code": "UNAVAILABLE"}
+        elif _refused_text(error):
             masked.message = f"text {UNSTORABLE}"
             masked.extensions = {"code": "BAD_USER_INPUT"}
         return masked

@@ -14,6 +14,7 @@ a bearer token on its own, and a request without one is refused.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -26,10 +27,14 @@ from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTIO
 
 from onhand.api import graphiql
 from onhand.api.context import Context
+from onhand.api.extensions import UNAVAILABLE_MESSAGE
 from onhand.api.ws.endpoint import WebSocketEndpoint
 from onhand.auth.tokens import HOW_TO_AUTHENTICATE
+from onhand.db.transactions import database_unavailable
 from onhand.services import Services
 
+log = logging.getLogger(__name__)
+UNAVAILABLE = {"code": "UNAVAILABLE"}
 UNAUTHENTICATED = {
     "errors": [
         {
@@ -86,7 +91,20 @@ class AuthenticatedEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization = _header(scope, b"authorization")
         if scope["type"] == "http" and not _wants_graphiql(scope):
-            principal = await self.services.authenticator.authenticate(authorization)
+            try:
+                principal = await self.services.authenticator.authenticate(authorization)
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                # No token can be checked: say so as a coded GraphQL error, not a bare 500.
+                log.warning("database unavailable for authentication: %s", error)
+                unavailable = JSONResponse(
+                    {"errors": [{"message": UNAVAILABLE_MESSAGE, "extensions": UNAVAILABLE}]},
+                    status_code=503,
+                    headers={"Retry-After": "1"},
+                )
+                await unavailable(scope, receive, send)
+                return
             if principal is None:
                 response = JSONResponse(
                     UNAUTHENTICATED, status_code=401, headers={"WWW-Authenticate": "Bearer"}
