@@ -10,6 +10,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from onhand.auth.roles import Role
+from onhand.config import Settings
+from support.server import running_server
+
 CONTENT_TYPES = {
     "script": ("text/javascript", "application/javascript"),
     "link": ("text/css",),
@@ -50,3 +54,24 @@ async def test_graphiql_loads_nothing_from_other_hosts(http: httpx.AsyncClient) 
 
 async def test_an_unknown_asset_is_404(http: httpx.AsyncClient) -> None:
     assert (await http.get("/graphiql/nothing.js")).status_code == 404
+
+
+async def test_a_server_not_exposing_its_schema_refuses_introspection_and_serves_no_graphiql(
+    settings: Settings, database_url: str, tokens: dict[Role, str]
+) -> None:
+    hidden = settings.model_copy(update={"expose_schema": False})
+    headers = {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
+    with running_server(hidden, database_url) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            page = await http.get("/graphql", headers={"Accept": "text/html"})
+            introspection = await http.post(
+                "/graphql", json={"query": "{ __schema { types { name } } }"}, headers=headers
+            )
+            typename = await http.post(
+                "/graphql", json={"query": "{ __typename viewer { name } }"}, headers=headers
+            )
+    assert "graphiql" not in page.text.lower()
+    refused = introspection.json()
+    assert refused.get("data") is None
+    assert {e["extensions"]["code"] for e in refused["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+    assert typename.json()["data"]["viewer"]["name"] == "test-admin"

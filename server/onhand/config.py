@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=250, ge=1)
     default_page_size: int = Field(default=50, ge=1)
     graphiql: bool = True
+    # Off in production when the schema is not for outsiders: introspection is refused and
+    # GraphiQL is not served (clients keep working from graphql/schema.graphql).
+    expose_schema: bool = True
 
     # Reservations: how long each type holds stock when the caller gives no expiry.
     cart_reservation_minutes: float = Field(default=30, gt=0)

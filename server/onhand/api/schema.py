@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
@@ -137,6 +138,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             fragments=settings.max_fragments,
         )
     )
+    rules: list[type[ASTValidationRule]] = [limits_rule]
+    if not settings.expose_schema:
+        rules.append(NoSchemaIntrospectionCustomRule)
     bound_field_merging()
     query = merge_types("Query", (node_query(), *QUERIES))
     mutation = merge_types("Mutation", MUTATIONS)
@@ -153,7 +157,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=1024),
-            lambda: AddValidationRules([limits_rule]),
+            lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
             DomainErrorCodes,
             MaskUnexpectedErrors,

@@ -49,7 +49,9 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, schema: Any, services: Services) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if services.settings.graphiql else None,
+            graphql_ide="graphiql"
+            if services.settings.graphiql and services.settings.expose_schema
+            else None,
             multipart_uploads_enabled=True,
             # Subscriptions over HTTP: Server-Sent Events and multipart responses. WebSockets
             # are served by api/ws.
