@@ -3,7 +3,10 @@ bound, the rest count as "other"."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from onhand.api.extensions import MAX_OPERATION_NAMES
@@ -33,3 +36,32 @@ async def test_client_chosen_operation_names_do_not_grow_the_metrics_without_bou
     assert len(names - {"other", "anonymous"}) <= MAX_OPERATION_NAMES
     assert "N" * 300 not in names
     assert len(metrics) < 400_000, len(metrics)
+
+
+def failures_counted(metrics: str) -> float:
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "onhand_authentication_failures_total":
+                return float(sample.value)
+    return 0.0
+
+
+async def test_refused_tokens_are_counted_and_logged_without_what_was_sent(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = failures_counted((await http.get("/metrics")).text)
+    with caplog.at_level(logging.INFO):
+        for secret in ("oh_live_GUESSED-SECRET-1", "oh_live_GUESSED-SECRET-2"):
+            refused = await http.post(
+                "/graphql",
+                json={"query": "{ viewer { name } }"},
+                headers={"Authorization": f"Bearer {secret}"},
+            )
+            assert refused.status_code == 401
+        assert (
+            await http.post("/graphql", json={"query": "{ viewer { name } }"})
+        ).status_code == 401
+    assert failures_counted((await http.get("/metrics")).text) == before + 3
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "unknown token" in logged
+    assert "GUESSED-SECRET" not in logged

@@ -17,6 +17,7 @@ import json
 import logging
 from typing import Any
 
+from prometheus_client import Counter
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -34,6 +35,9 @@ from onhand.db.transactions import database_unavailable
 from onhand.services import Services
 
 log = logging.getLogger(__name__)
+AUTHENTICATION_FAILURES = Counter(
+    "onhand_authentication_failures_total", "Requests refused for a missing or unknown token"
+)
 UNAVAILABLE = {"code": "UNAVAILABLE"}
 UNAUTHENTICATED = {
     "errors": [
@@ -108,6 +112,15 @@ class AuthenticatedEndpoint:
                 await unavailable(scope, receive, send)
                 return
             if principal is None:
+                # Counted and logged, never with what was sent: it may be a real secret
+                # with a typo, or one being guessed.
+                AUTHENTICATION_FAILURES.inc()
+                client = scope.get("client") or ("?", 0)
+                log.info(
+                    "refused a request from %s: %s token",
+                    client[0],
+                    "an unknown" if authorization else "no",
+                )
                 response = JSONResponse(
                     UNAUTHENTICATED, status_code=401, headers={"WWW-Authenticate": "Bearer"}
                 )
