@@ -80,6 +80,14 @@ def transfer(ids: Ids, **values: Any) -> dict[str, Any]:
     }
 
 
+# What a message must never show: the internals of a decoder or the database.
+LEAKS = ("padding", "literal for int", "Traceback", "asyncpg", "sqlalchemy", "SELECT")
+
+
+def leaks(messages: list[str]) -> list[str]:
+    return [m for m in messages if any(leak in m for leak in LEAKS)]
+
+
 HUGE = 1_000_000_001
 INT_MAX = 2**31 - 1
 
@@ -278,6 +286,7 @@ async def test_bad_mutation_input_is_a_user_error_and_changes_nothing(
     errors = body["data"][field]["errors"]
     assert [(e["field"], e["code"]) for e in errors] == [expected]
     assert all(e["message"] for e in errors)
+    assert leaks([e["message"] for e in errors]) == []
     assert await snapshot(engine) == before
     await still_serving(admin)
 
@@ -513,6 +522,7 @@ async def test_bad_queries_are_coded_graphql_errors(
     assert body["errors"], body
     assert {e.get("extensions", {}).get("code") for e in body["errors"]} == {code}, body
     assert all(e["message"] != "Unexpected error." for e in body["errors"])
+    assert leaks([e["message"] for e in body["errors"]]) == []
     assert await snapshot(engine) == before
     await still_serving(admin)
 

@@ -20,31 +20,34 @@ def decode(value: str, type_name: str, field: str) -> int:
     """The integer id inside a global id of `type_name`, or INVALID_ID naming the field."""
     try:
         global_id = relay.GlobalID.from_id(value)
-        if global_id.type_name != type_name:
-            raise ValueError(f"a {global_id.type_name} id")
-        node_id = _number(global_id.node_id)
     except (ValueError, TypeError) as error:
-        raise DomainError.of(
-            ErrorCode.INVALID_ID, f"{field} is not a valid {type_name} id ({error})", field
-        ) from error
-    return node_id
+        raise _invalid(field, type_name, "it is not an id this API gave out") from error
+    if global_id.type_name != type_name:
+        raise _invalid(field, type_name, f"it is a {global_id.type_name} id")
+    return _number(global_id.node_id, field, type_name)
 
 
 def node_ids(values: Iterable[str], type_name: str) -> list[int]:
     """The integer ids inside the global ids given to node(id:) and nodes(ids:)."""
+    return [_number(value, "id", type_name) for value in values]
+
+
+def _number(node_id: str, field: str, type_name: str) -> int:
+    # Said in the client's terms: the decoder's own messages ("Incorrect padding", "invalid
+    # literal for int()") describe our code, not their input.
     try:
-        return [_number(value) for value in values]
+        number = int(node_id)
     except ValueError as error:
-        raise DomainError.of(
-            ErrorCode.INVALID_ID, f"id is not a valid {type_name} id ({error})", "id"
-        ) from error
-
-
-def _number(node_id: str) -> int:
-    number = int(node_id)
+        raise _invalid(field, type_name, "it names no object") from error
     if not 0 < number <= MAX_ID:
-        raise ValueError("out of range")
+        raise _invalid(field, type_name, "it names no object")
     return number
+
+
+def _invalid(field: str, type_name: str, why: str) -> DomainError:
+    return DomainError.of(
+        ErrorCode.INVALID_ID, f"{field} is not a valid {type_name} id: {why}", field
+    )
 
 
 def decode_optional(value: str | None, type_name: str, field: str) -> int | None:
