@@ -119,6 +119,14 @@ async def test_the_sweeper_releases_expired_reservations_through_the_ledger(
     first = (await storefront("{ reservations(first: 1) { nodes { id } } }"))["reservations"]
     again = await storefront(operation("ReleaseReservation"), {"id": first["nodes"][0]["id"]})
     assert [e["code"] for e in again["releaseReservation"]["errors"]] == ["INVALID_TRANSITION"]
+    # By its reference too: the same code, saying why.
+    by_reference = await storefront(
+        'mutation { releaseReservation(input: {referenceId: "cart-0"})'
+        " { errors { field code message } } }"
+    )
+    [error] = by_reference["releaseReservation"]["errors"]
+    assert (error["field"], error["code"]) == ("referenceId", "INVALID_TRANSITION")
+    assert "EXPIRED" in error["message"]
     await check_invariants(engine)
 
 

@@ -57,6 +57,16 @@ LOCK_REFERENCE = text(
     """
 )
 
+# The newest reservation of a reference the caller may see, whatever its status.
+_LATEST_OF_REFERENCE = text(
+    """
+    SELECT r.status FROM reservations r
+    WHERE r.reference_id = :reference AND r.type = ANY(CAST(:types AS text[]))
+      AND (CAST(:scope AS bigint) IS NULL OR r.channel_id = :scope)
+    ORDER BY r.id DESC LIMIT 1
+    """
+)
+
 
 @dataclass(frozen=True)
 class HoldAccess:
@@ -170,7 +180,7 @@ async def lock_reservations(
             )
         ).all()
         if not rows:
-            raise await _none_active(conn, reference_id, access, field)
+            raise await _none_active(conn, reference_id, types, access, field)
     for row in rows:
         if not access.allows(row):
             raise _not_theirs(row, access, field)
@@ -191,14 +201,36 @@ _TRANSFER_ORDER_HOLD = text(
 
 
 async def _none_active(
-    conn: AsyncConnection, reference_id: str | None, access: HoldAccess, field: str
+    conn: AsyncConnection,
+    reference_id: str | None,
+    types: Sequence[ReservationType],
+    access: HoldAccess,
+    field: str,
 ) -> DomainError:
     """Why a reference selected nothing: it names a transfer order's holds, which a type
-    filter (a cart's, an order's) left out, or it names no active reservation at all."""
+    filter (a cart's, an order's) left out; or reservations that have ended (the same
+    INVALID_TRANSITION as by id); or nothing the caller may see."""
     if access.channel_id is None:
         held = (await conn.execute(_TRANSFER_ORDER_HOLD, {"reference": reference_id})).first()
         if held is not None:
             return _transfer_order_hold(held.id, held.transfer_order_id, field)
+    ended = (
+        await conn.execute(
+            _LATEST_OF_REFERENCE,
+            {
+                "reference": reference_id,
+                "types": [str(t) for t in types],
+                "scope": access.channel_id,
+            },
+        )
+    ).first()
+    if ended is not None:
+        return DomainError.of(
+            ErrorCode.INVALID_TRANSITION,
+            f"the reservations with referenceId {reference_id!r} are {ended.status}:"
+            " only ACTIVE ones can change",
+            field,
+        )
     return DomainError.of(
         ErrorCode.NOT_FOUND, f"no active reservation has referenceId {reference_id!r}", field
     )
