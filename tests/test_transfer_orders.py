@@ -337,13 +337,13 @@ async def test_invalid_transitions_are_refused_and_change_nothing(
     pending = await new_order(operator)
     before = await snapshot(engine)
     refused = await receive(operator, id=pending["id"], items=[{"sku": "SKU-A", "quantity": 1}])
-    assert codes(refused) == [("id", "INVALID_STATE")]
+    assert codes(refused) == [("id", "INVALID_TRANSITION")]
     assert await snapshot(engine) == before
 
     await ship(operator, id=pending["id"])
     before = await snapshot(engine)
     twice = await ship(operator, id=pending["id"])
-    assert codes(twice) == [("id", "INVALID_STATE")]
+    assert codes(twice) == [("id", "INVALID_TRANSITION")]
     too_many = await receive(operator, id=pending["id"], items=[{"sku": "SKU-A", "quantity": 11}])
     assert codes(too_many) == [("items.0.quantity", "EXCEEDS_SHIPPED")]
     assert too_many["errors"][0]["available"] == 10
@@ -363,7 +363,7 @@ async def test_invalid_transitions_are_refused_and_change_nothing(
         await ship(operator, id=cancelled["id"]),
         await cancel(operator, id=cancelled["id"]),
     ):
-        assert codes(refused) == [("id", "INVALID_STATE")]
+        assert codes(refused) == [("id", "INVALID_TRANSITION")]
     assert await snapshot(engine) == before
 
     await receive(
@@ -373,7 +373,7 @@ async def test_invalid_transitions_are_refused_and_change_nothing(
     )
     before = await snapshot(engine)
     completed = await cancel(operator, id=pending["id"])
-    assert codes(completed) == [("id", "INVALID_STATE")]
+    assert codes(completed) == [("id", "INVALID_TRANSITION")]
     assert await snapshot(engine) == before
     await check_invariants(engine)
 
@@ -658,7 +658,7 @@ async def test_a_discrepancy_is_resolved_once(operator: Client, stock: dict[str,
     assert resolved["resolvedAt"] is not None
     again = await operator(RESOLVE, {"input": {"id": open_one["id"], "resolution": "again"}})
     assert again["resolveTransferDiscrepancy"]["errors"] == [
-        {"field": "id", "code": "INVALID_STATE"}
+        {"field": "id", "code": "INVALID_TRANSITION"}
     ]
     found = await operator("{ reconciliationReport { transferDiscrepancies { nodes { id } } } }")
     assert found["reconciliationReport"]["transferDiscrepancies"]["nodes"] == []
@@ -670,7 +670,7 @@ async def test_concurrent_ships_and_receipts_move_stock_once(
     order = await new_order(operator, 10, 5)
     shipped = await asyncio.gather(*(ship(operator, id=order["id"]) for _ in range(6)))
     assert sorted(codes(s) == [] for s in shipped) == [False] * 5 + [True]
-    assert all(codes(s) in ([], [("id", "INVALID_STATE")]) for s in shipped)
+    assert all(codes(s) in ([], [("id", "INVALID_TRANSITION")]) for s in shipped)
     # Six receipts of 3 race for 10 units in transit: three fit, the others are refused.
     receipts = await asyncio.gather(
         *(

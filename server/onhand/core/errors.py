@@ -26,9 +26,8 @@ class ErrorCode(StrEnum):
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
     # A sync acknowledgement ahead of what was handed out, or going backwards.
     INVALID_CURSOR = "INVALID_CURSOR"
-    # Transfer orders: a transition the order's status does not allow; more received than
-    # shipped.
-    INVALID_STATE = "INVALID_STATE"
+    # Transfer orders: more received than shipped. (A transition a status does not allow is
+    # INVALID_TRANSITION everywhere: reservations, transfer orders, count lines.)
     EXCEEDS_SHIPPED = "EXCEEDS_SHIPPED"
     # A TRANSFER hold of a transfer order: only shipping or cancelling the order ends it.
     TRANSFER_ORDER_HOLD = "TRANSFER_ORDER_HOLD"

@@ -4,7 +4,7 @@ Approving applies the difference found at count time (counted - system then) as 
 CYCLE_COUNT movement, not "set onHand to counted": units sold or received between the count
 and the approval are movements of their own, and setting the old count would silently undo
 them. Rejecting changes no stock. Either way the line records who reviewed it and when, and
-only a PENDING_REVIEW line may be reviewed (INVALID_STATE otherwise).
+only a PENDING_REVIEW line may be reviewed (INVALID_TRANSITION otherwise).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ async def review_line(
     line = CountLine.from_row(row)
     if line.status != LineStatus.PENDING_REVIEW:
         raise DomainError.of(
-            ErrorCode.INVALID_STATE,
+            ErrorCode.INVALID_TRANSITION,
             f"this count line is {line.status}; only PENDING_REVIEW lines can be reviewed",
             "id",
         )

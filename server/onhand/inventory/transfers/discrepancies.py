@@ -75,4 +75,4 @@ async def resolve_discrepancy(
     )
     if exists.first() is None:
         raise DomainError.of(ErrorCode.NOT_FOUND, f"no transfer discrepancy {discrepancy_id}", "id")
-    raise DomainError.of(ErrorCode.INVALID_STATE, "this discrepancy is already resolved", "id")
+    raise DomainError.of(ErrorCode.INVALID_TRANSITION, "this discrepancy is already resolved", "id")

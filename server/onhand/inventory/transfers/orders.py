@@ -201,7 +201,7 @@ async def lock_order(
     order = TransferOrder.from_row(row, lines)
     if order.status not in allowed:
         raise DomainError.of(
-            ErrorCode.INVALID_STATE,
+            ErrorCode.INVALID_TRANSITION,
             f"transfer order {order.number} is {order.status}; it cannot be {action}"
             f" (only {', '.join(allowed)} orders can)",
             "id",
