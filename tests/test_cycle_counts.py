@@ -133,9 +133,13 @@ async def test_a_larger_difference_waits_and_approval_keeps_later_changes(
 
     before = await snapshot(engine)
     twice = await operator(APPROVE, {"input": {"id": line["id"]}})
-    assert twice["approveCycleCountLine"]["errors"] == [{"field": "id", "code": "INVALID_TRANSITION"}]
+    assert twice["approveCycleCountLine"]["errors"] == [
+        {"field": "id", "code": "INVALID_TRANSITION"}
+    ]
     rejected = await operator(REJECT, {"input": {"id": line["id"]}})
-    assert rejected["rejectCycleCountLine"]["errors"] == [{"field": "id", "code": "INVALID_TRANSITION"}]
+    assert rejected["rejectCycleCountLine"]["errors"] == [
+        {"field": "id", "code": "INVALID_TRANSITION"}
+    ]
     assert await snapshot(engine) == before
     await check_invariants(engine)
 
