@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import math
 import os
+import re
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +130,80 @@ def onhand_process(database_url: str, port: int, **env: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("onhand serve did not start")
             time.sleep(0.1)
+        if int(env.get("ONHAND_WORKERS", "1")) > 1:
+            time.sleep(3)  # /readyz answered from one process; the others start alongside
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One measured run: operations per second and latency percentiles in milliseconds."""
+
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def rate_of(count: int, seconds: float, latencies_ms: Sequence[float]) -> Rate:
+    return Rate(count / seconds, percentile(latencies_ms, 50), percentile(latencies_ms, 99))
+
+
+def pgbench(url: str, script: str, clients: int, seconds: float) -> Rate:
+    """`script` (pgbench's language) run by pgbench with `clients` connections for `seconds`,
+    each transaction's latency logged: the baseline no Python client can slow down."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "script.sql"
+        path.write_text(script)
+        found = subprocess.run(
+            [
+                "pgbench", "--no-vacuum", "--protocol=prepared", f"--client={clients}",
+                "--jobs=2", f"--time={max(1, round(seconds))}", f"--file={path}",
+                "--log", f"--log-prefix={Path(folder) / 'log'}", plain_url(url),
+            ],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if found.returncode != 0:
+            raise RuntimeError(f"pgbench failed: {found.stderr.strip()[-600:]}")
+        latencies = [
+            int(fields[2]) / 1000
+            for log in Path(folder).glob("log*")
+            for fields in (line.split() for line in log.read_text().splitlines())
+            if fields[2].isdigit()  # not "failed" or "skipped"
+        ]
+    tps = re.search(r"tps = ([\d.]+) \(without initial", found.stdout)
+    if tps is None:
+        raise RuntimeError(f"pgbench printed no rate: {found.stdout[-600:]}")
+    return Rate(float(tps.group(1)), percentile(latencies, 50), percentile(latencies, 99))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Repeated runs of one side: the median and the spread, never the best run."""
+
+    runs: tuple[Rate, ...]
+
+    @property
+    def median(self) -> Rate:
+        return Rate(
+            statistics.median(r.per_second for r in self.runs),
+            statistics.median(r.p50_ms for r in self.runs),
+            statistics.median(r.p99_ms for r in self.runs),
+        )
+
+    @property
+    def spread(self) -> str:
+        rates = [r.per_second for r in self.runs]
+        return f"{min(rates):,.0f}-{max(rates):,.0f}"
+
+
+def interleaved(sides: dict[str, Callable[[], Rate]], rounds: int) -> dict[str, Summary]:
+    """Each side run `rounds` times, alternating (A, B, A, B, ...), so that a machine getting
+    busier or quieter during the benchmark moves every side alike."""
+    runs: dict[str, list[Rate]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            runs[name].append(run())
+    return {name: Summary(tuple(found)) for name, found in runs.items()}

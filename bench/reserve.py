@@ -1,21 +1,24 @@
-"""Reservations: through GraphQL beside the same SQL transaction run directly, and the sweeper.
+"""Reservations: createReservation through GraphQL beside the fewest writes it needs, and the
+sweeper.
 
-    python bench/reserve.py [--seconds 8] [--concurrency 64] [--skus 48000] [--expired 100000]
+    python bench/reserve.py [--seconds 8] [--concurrency 16] [--rounds 3] [--skus 48000]
+                            [--expired 100000] [--without-coalescing]
 
-Starts a fresh database (one warehouse, one channel, a hot SKU and `skus` more), then:
+Starts a fresh database (one warehouse, one channel, a hot SKU and `skus` more), then, on one
+hot SKU and then on a random SKU of `skus` each time, interleaved (baseline, onhand, baseline,
+onhand, ...) for `rounds` rounds:
 
-1. raw: the transaction createReservation runs (lock the channel x product row and the
-   levels, insert the reservation with its event, apply the ledger movement), its very SQL
-   statements sent with asyncpg from `concurrency` connections, for `seconds`: on one hot SKU,
-   then on a random SKU of `skus` each time;
-2. graphql: createReservation documents over HTTP/1.1 keep-alive connections (a minimal raw
+1. baseline: the physical limit. The fewest durable writes a CART reservation needs, in
+   onhand's own tables (sql/reserve_fewest_writes.sql: the channel hold, the level, the
+   reservation, its ledger row and two outbox events) as one function call per reservation,
+   driven by pgbench with `concurrency` connections;
+2. onhand: createReservation documents over HTTP/1.1 keep-alive connections (a minimal raw
    socket client in its own process, so that the client takes little of the CPU the server
-   needs) against one `onhand serve`, on the same two workloads; with request coalescing on
-   (the default) and off;
+   needs) against `onhand serve --workers N` (default 2) started for the run;
 3. sweeper: `expired` reservations made through the domain, then made due, then released by
    one sweeper (batch after batch), timed; rows per second.
 
-Prints transactions per second and the GraphQL / raw ratio for each workload.
+Prints each side's median rate, spread, p50 and p99, and onhand / baseline.
 """
 
 from __future__ import annotations
@@ -34,10 +37,17 @@ import asyncpg
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Database, free_port, onhand_process
+from common import (
+    Database,
+    Rate,
+    free_port,
+    interleaved,
+    onhand_process,
+    pgbench,
+    rate_of,
+)
 from onhand.core.refs import Ref
 from onhand.db.engine import create_engine
 from onhand.inventory import ledger
@@ -45,11 +55,10 @@ from onhand.inventory.channels.registry import ChannelRef, create_channel
 from onhand.inventory.ledger import ChangeContext, Movement, MovementSource, MovementType
 from onhand.inventory.reservations import reserving
 from onhand.inventory.reservations.model import ReservationType
-from onhand.inventory.reservations.state import LOCK
 from onhand.inventory.warehouses import create_warehouse
 from onhand.workers.sweeper import sweep_all
 
-console = Console()
+console = Console(width=150)
 HERE = Path(__file__).resolve().parent
 STOCK = 1_000_000_000
 CONTEXT = ChangeContext(actor="bench", source=MovementSource.SYSTEM)
@@ -81,6 +90,14 @@ async def setup(db: Database, skus: int) -> dict[str, Any]:
             {"n": skus},
         )
         ids = (await conn.execute(text("SELECT id FROM products ORDER BY id"))).scalars().all()
+        # The channel x product rows exist, as they do once a product has been sold.
+        await conn.execute(
+            text(
+                "INSERT INTO channel_inventory (channel_id, product_id)"
+                " SELECT :channel, id FROM products"
+            ),
+            {"channel": channel.id},
+        )
     # Stock arrives through the ledger, as any stock does.
     context = ChangeContext(actor="bench", source=MovementSource.IMPORT, create_missing_levels=True)
     for start in range(0, len(ids), 10_000):
@@ -104,118 +121,44 @@ async def setup(db: Database, skus: int) -> dict[str, Any]:
     }
 
 
-# -- raw: the same SQL transaction with asyncpg ---------------------------------------------
+# -- the baseline: the fewest writes, one call each, driven by pgbench -----------------------
+
+FEWEST_WRITES = (HERE / "sql" / "reserve_fewest_writes.sql").read_text()
 
 
-def _asyncpg_sql(statement: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
-    compiled = statement.compile(dialect=postgresql.asyncpg.dialect())
-    positions = compiled.positiontup or []
-    return compiled.string, [params[name] for name in positions]
+async def install_baseline(db: Database) -> None:
+    conn = await asyncpg.connect(db.plain_url)
+    try:
+        await conn.execute(FEWEST_WRITES)
+    finally:
+        await conn.close()
 
 
-class RawReservation:
-    """The statements createReservation sends, prepared once per connection."""
-
-    def __init__(self, world: dict[str, Any]) -> None:
-        self.world = world
-        one = {"channels": [1], "products": [1], "warehouses": [None]}
-        self.lock_sql, _ = _asyncpg_sql(LOCK, one)
-        self.lock_names = list(LOCK.compile(dialect=postgresql.asyncpg.dialect()).positiontup)
-        insert = reserving._INSERT
-        self.insert_sql = str(insert.compile(dialect=postgresql.asyncpg.dialect()))
-        self.insert_names = list(insert.compile(dialect=postgresql.asyncpg.dialect()).positiontup)
-        apply = text(ledger._APPLY_SQL)
-        self.apply_sql = str(apply.compile(dialect=postgresql.asyncpg.dialect()))
-        self.apply_names = list(apply.compile(dialect=postgresql.asyncpg.dialect()).positiontup)
-
-    async def once(self, conn: asyncpg.Connection, product: int) -> None:
-        w = self.world
-        async with conn.transaction():
-            await conn.fetchrow(
-                self.lock_sql,
-                *self._values(
-                    self.lock_names,
-                    {
-                        "channels": [w["channel"]],
-                        "products": [product],
-                        "warehouses": [None],
-                    },
-                ),
-            )
-            made = await conn.fetchrow(
-                self.insert_sql,
-                *self._values(
-                    self.insert_names,
-                    {
-                        "type": ["CART"],
-                        "product_id": [product],
-                        "warehouse_id": [w["warehouse"]],
-                        "channel_id": [w["channel"]],
-                        "quantity": [1],
-                        "reference_id": ["cart"],
-                        "variant_id": [None],
-                        "expires_at": [None],
-                        "ttl": [1800.0],
-                        "actor": "bench",
-                    },
-                ),
-            )
-            columns = ledger._columns(
-                [
-                    Movement(
-                        product,
-                        w["warehouse"],
-                        MovementType.RESERVED,
-                        ledger.Quantities(reserved=1),
-                        channel_id=w["channel"],
-                        reservation_id=made["id"],
-                        reference_id="cart",
-                    )
-                ]
-            )
-            await conn.fetch(
-                self.apply_sql,
-                *self._values(
-                    self.apply_names,
-                    {
-                        **columns,
-                        "source": "API",
-                        "actor": "bench",
-                        "correlation_id": None,
-                        "occurred_at": None,
-                    },
-                ),
-            )
-
-    @staticmethod
-    def _values(names: list[str], params: dict[str, Any]) -> list[Any]:
-        return [params[name] for name in names]
-
-
-async def raw_rate(
-    db: Database, world: dict[str, Any], hot: bool, seconds: float, concurrency: int
-) -> float:
-    raw = RawReservation(world)
-    pool = await asyncpg.create_pool(
-        db.plain_url, min_size=concurrency, max_size=concurrency, server_settings={"jit": "off"}
-    )
-    done = 0
-    deadline = time.perf_counter() + seconds
+def baseline_rate(
+    db: Database, world: dict[str, Any], hot: bool, seconds: float, clients: int
+) -> Rate:
     spread = world["spread"]
+    product = (
+        f"\\set product {world['hot']}\n"
+        if hot
+        else f"\\set product random({min(spread)}, {max(spread)})\n"
+    )
+    script = product + (
+        f"SELECT bench_reserve(:product, {world['warehouse']}, {world['channel']}, 1);\n"
+    )
+    rate = pgbench(db.url, script, clients, seconds)
+    asyncio.run(_forget_baseline_events(db))
+    return rate
 
-    async def worker() -> None:
-        nonlocal done
-        async with pool.acquire() as conn:
-            while time.perf_counter() < deadline:
-                product = world["hot"] if hot else random.choice(spread)
-                await raw.once(conn, product)
-                done += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    await pool.close()
-    return done / elapsed
+async def _forget_baseline_events(db: Database) -> None:
+    """The baseline's events would otherwise be published by the next onhand run's relay,
+    on onhand's time."""
+    conn = await asyncpg.connect(db.plain_url)
+    try:
+        await conn.execute("DELETE FROM outbox WHERE sequence IS NULL")
+    finally:
+        await conn.close()
 
 
 # -- graphql: a minimal HTTP/1.1 keep-alive client in its own process ------------------------
@@ -225,6 +168,7 @@ async def _client(
     port: int, token: str, bodies: list[bytes], seconds: float, concurrency: int
 ) -> dict[str, Any]:
     ok = errors = 0
+    latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
     async def connection(index: int) -> None:
@@ -234,6 +178,7 @@ async def _client(
         while time.perf_counter() < deadline:
             body = bodies[(index + sent * concurrency) % len(bodies)]
             sent += 1
+            began = time.perf_counter()
             writer.write(
                 b"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
                 b"Authorization: Bearer " + token.encode() + b"\r\n"
@@ -248,6 +193,7 @@ async def _client(
             payload = await reader.readexactly(length)
             if b'"errors":[]' in payload:
                 ok += 1
+                latencies.append((time.perf_counter() - began) * 1000)
             else:
                 errors += 1
                 if errors < 3:
@@ -256,7 +202,12 @@ async def _client(
 
     started = time.perf_counter()
     await asyncio.gather(*(connection(i) for i in range(concurrency)))
-    return {"ok": ok, "errors": errors, "seconds": time.perf_counter() - started}
+    return {
+        "ok": ok,
+        "errors": errors,
+        "seconds": time.perf_counter() - started,
+        "latencies": latencies,
+    }
 
 
 def client_main() -> None:
@@ -270,7 +221,7 @@ def client_main() -> None:
 
 def graphql_rate(
     url: str, token: str, world: dict[str, Any], hot: bool, seconds: float, concurrency: int
-) -> float:
+) -> Rate:
     products = (
         [world["hot"]] if hot else random.sample(world["spread"], min(5000, len(world["spread"])))
     )
@@ -311,7 +262,7 @@ def graphql_rate(
     result = json.loads(found.stdout)
     if result["errors"]:
         console.print(f"[red]{result['errors']} requests failed")
-    return result["ok"] / result["seconds"]
+    return rate_of(result["ok"], result["seconds"], result["latencies"])
 
 
 # -- the sweeper -----------------------------------------------------------------------------
@@ -386,52 +337,66 @@ async def sweeper_rate(
 # -- main ------------------------------------------------------------------------------------
 
 
+def onhand_rate(
+    db: Database, world: dict[str, Any], hot: bool, args: argparse.Namespace, coalesce: bool
+) -> Rate:
+    """One run against a server started for it (and stopped before the baseline runs, so
+    that its background loops take nothing from the baseline's time)."""
+    env = {
+        "ONHAND_COALESCE_RESERVATIONS": "true" if coalesce else "false",
+        "ONHAND_WORKERS": str(args.workers),
+        "ONHAND_DB_POOL_SIZE": "24",
+        "ONHAND_DB_MAX_OVERFLOW": "0",
+    }
+    with onhand_process(db.url, free_port(), **env) as url:
+        return graphql_rate(url, db.token, world, hot, args.seconds, args.concurrency)
+
+
+def measure(db: Database, world: dict[str, Any], args: argparse.Namespace) -> None:
+    table = Table(title="createReservation: onhand against the fewest writes (pgbench)")
+    table.caption = (
+        f"{args.concurrency} connections each side; median of {args.rounds} interleaved runs"
+        " (spread: slowest-fastest); onhand is `onhand serve --workers"
+        f" {args.workers}`"
+    )
+    for column in ("workload", "path", "per second", "spread", "p50 ms", "p99 ms", "vs baseline"):
+        table.add_column(column, justify="right")
+    for hot in (True, False):
+        label = "one hot SKU" if hot else f"spread over {args.skus:,} SKUs"
+        sides = {
+            "baseline: one function call (pgbench)": lambda hot=hot: baseline_rate(
+                db, world, hot, args.seconds, args.concurrency
+            ),
+            "onhand (GraphQL over HTTP)": lambda hot=hot: onhand_rate(db, world, hot, args, True),
+        }
+        if args.without_coalescing:
+            sides["onhand, coalescing off"] = lambda hot=hot: onhand_rate(
+                db, world, hot, args, False
+            )
+        found = interleaved(sides, args.rounds)
+        baseline = next(iter(found.values())).median.per_second
+        for path, summary in found.items():
+            median = summary.median
+            console.print(f"{label}, {path}: {median.per_second:,.0f}/s ({summary.spread})")
+            table.add_row(
+                label,
+                path,
+                f"{median.per_second:,.0f}",
+                summary.spread,
+                f"{median.p50_ms:.1f}",
+                f"{median.p99_ms:.1f}",
+                f"{median.per_second / baseline:.2f}x",
+            )
+    console.print(table)
+
+
 async def main(args: argparse.Namespace) -> None:
     async with Database.fresh() as db:
         console.print(f"setting up: 1 warehouse, 1 channel, 1 hot SKU + {args.skus:,} SKUs")
         world = await setup(db, args.skus)
-        rows = []
-        for hot in () if args.only_sweeper else (True, False):
-            label = "one hot SKU" if hot else f"spread over {args.skus:,} SKUs"
-            raw = await raw_rate(db, world, hot, args.seconds, args.concurrency)
-            console.print(f"raw SQL, {label}: {raw:,.0f} tx/s")
-            results = {}
-            for coalesce in (True, False):
-                env = {
-                    "ONHAND_COALESCE_RESERVATIONS": "true" if coalesce else "false",
-                    "ONHAND_DB_POOL_SIZE": "24",
-                    "ONHAND_DB_MAX_OVERFLOW": "0",
-                }
-                with onhand_process(db.url, free_port(), **env) as url:
-                    rate = await asyncio.to_thread(
-                        graphql_rate, url, db.token, world, hot, args.seconds, args.concurrency
-                    )
-                results[coalesce] = rate
-                console.print(f"graphql, {label}, coalescing {coalesce}: {rate:,.0f} req/s")
-            rows.append((label, raw, results[True], results[False]))
-        table = Table(title="createReservation: GraphQL vs the same SQL transaction")
-        table.caption = (
-            f"{args.concurrency} concurrent clients; GraphQL against one `onhand serve` process"
-        )
-        for column in (
-            "workload",
-            "raw SQL tx/s",
-            "GraphQL req/s",
-            "ratio",
-            "GraphQL, no coalescing",
-            "ratio",
-        ):
-            table.add_column(column, justify="right")
-        for label, raw, on, off in rows:
-            table.add_row(
-                label,
-                f"{raw:,.0f}",
-                f"{on:,.0f}",
-                f"{on / raw:.0%}",
-                f"{off:,.0f}",
-                f"{off / raw:.0%}",
-            )
-        console.print(table)
+        await install_baseline(db)
+        if not args.only_sweeper:
+            await asyncio.to_thread(measure, db, world, args)
         swept = await sweeper_rate(db, world, args.expired, 5000, args.sweepers)
         released = swept["released"]
         console.print(
@@ -449,7 +414,10 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each side")
+    parser.add_argument("--without-coalescing", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="onhand serve --workers")
     parser.add_argument("--skus", type=int, default=48_000)
     parser.add_argument("--expired", type=int, default=100_000)
     parser.add_argument("--sweepers", type=int, default=2, help="sweeper transactions at once")

@@ -140,3 +140,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     )
     app.state.services = services
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app as a process of `onhand serve --workers N` makes it: everything from the
+    environment the parent set (ONHAND_DATABASE_URL of a migrated database)."""
+    from onhand.config import get_settings
+    from onhand.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    if not settings.database_url:
+        raise RuntimeError("ONHAND_DATABASE_URL is not set")
+    return create_app(settings, settings.database_url)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS), e.g. ["https://shop.example.com"].
     cors_origins: list[str] = Field(default_factory=list)
     port: int = Field(default=8000, ge=0, le=65535)
+    # Server processes of `onhand serve` (--workers): one per core the API may use.
+    workers: int = Field(default=1, ge=1, le=64)
     # Seconds an API token lookup is cached in the process; a revoked token stops working
     # after at most this long (its open WebSockets are closed a second later at most).
     token_cache_seconds: float = Field(default=10.0, ge=0)

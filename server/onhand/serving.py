@@ -15,45 +15,51 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
 from onhand.app import create_app
 from onhand.config import Settings
-from onhand.db.engine import create_engine
-from onhand.runtime import bootstrap_admin, database_url, migrated_engine
-
-CREATE_TOKEN = "onhand token create --role ADMIN --name NAME"
+from onhand.runtime import database_url, migrated_engine
+from onhand.serving_announce import announce
+from onhand.serving_processes import serve_processes
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    workers = args.workers if args.workers is not None else settings.workers
     try:
-        listener = _bind(host, port)
+        listener = _bind(host, port, share=workers > 1)
     except OSError as error:
         print(f"error: {_cannot_listen(host, port, error)}", file=sys.stderr)
         return 1
     with listener:
         url = database_url(settings)
         asyncio.run(_prepare(url, demo=args.demo))
-        config = uvicorn.Config(
-            create_app(settings, url),
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
-            # Compressing each WebSocket message for each subscriber separately would cost
-            # more than sending it: events are small and fanned out to many sockets.
-            ws_per_message_deflate=False,
-            # On SIGTERM, requests in flight get this long to finish; then the server stops
-            # anyway (a stuck client or request must not keep a rolling deploy waiting).
-            # Typed int, but uvicorn waits with asyncio, which takes fractions of a second.
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]  # see above
-        )
         shown_host = f"[{host}]" if ":" in host else host  # an IPv6 address
         address = f"http://{shown_host}:{listener.getsockname()[1]}/graphql"
+        options = _server_options(settings)
+        if workers > 1:
+            return serve_processes(listener, settings, url, address, workers, options)
+        config = uvicorn.Config(create_app(settings, url), **options)
         server = _AnnouncingServer(config, url, address)
         server.run(sockets=[listener])
     return 0 if server.started else 1
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        # Compressing each WebSocket message for each subscriber separately would cost more
+        # than sending it: events are small and fanned out to many sockets.
+        "ws_per_message_deflate": False,
+        # On SIGTERM, requests in flight get this long to finish; then the server stops
+        # anyway (a stuck client or request must not keep a rolling deploy waiting).
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }
 
 
 async def _prepare(url: str, *, demo: bool) -> None:
@@ -92,35 +98,19 @@ class _AnnouncingServer(uvicorn.Server):
             await self.announce()
 
     async def announce(self) -> None:
-        engine = create_engine(self.database_url)
-        try:
-            # Several servers may start on one new database: the first one makes the token.
-            issued = await bootstrap_admin(engine)
-        finally:
-            await engine.dispose()
-        print(f"onhand is listening: GraphiQL at {self.address}", flush=True)
-        if issued:
-            print(
-                "An ADMIN token was created for this new database. It is shown only now;"
-                " send it as `Authorization: Bearer <token>`:\n\n"
-                f"    {issued.secret}\n\n"
-                f"More tokens: `{CREATE_TOKEN}`.",
-                flush=True,
-            )
-        else:
-            print(
-                f"API tokens: `{CREATE_TOKEN}` creates one (its secret is shown once),"
-                " `onhand token list` lists them.",
-                flush=True,
-            )
+        await announce(self.database_url, self.address)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """The server's socket, bound but not yet listening (uvicorn listens on it)."""
+def _bind(host: str, port: int, *, share: bool = False) -> socket.socket:
+    """The server's socket, bound but not yet listening (uvicorn listens on it). `share`: for
+    --workers, let the server processes bind sockets of their own to the port too."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if share:
+            # Server processes of --workers join the port with sockets of their own.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind((host, port))
     except OSError:
         listener.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 
 from onhand.cli.import_arguments import add_export_arguments, add_import_arguments
 from onhand.config import Settings, get_settings
+from onhand.logs import configure_logging
 
 Handler = Callable[[argparse.Namespace, Settings], int | None]
 
@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (ONHAND_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (ONHAND_PORT)")
     serve.add_argument("--demo", action="store_true", help="load demo data into an empty database")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, 65),
+        metavar="N",
+        help="server processes, one per core to use (ONHAND_WORKERS, default 1)",
+    )
     serve.set_defaults(handler=_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
@@ -153,11 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
     except ValidationError as error:
         sys.exit("\n".join(f"error: {problem}" for problem in _setting_problems(error)))
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic narrates every step at INFO; onhand says what matters itself.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
+    configure_logging(settings)
     # `kill` and a closed terminal end onhand as Ctrl-C does: by an exception, so that what
     # must be undone on the way out is (the embedded PostgreSQL stops with its last user).
     # A signal ignored on purpose (`nohup onhand serve`) stays ignored.

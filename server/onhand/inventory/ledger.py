@@ -404,6 +404,8 @@ LEFT JOIN updated u ON u.id = j.level_id
 ORDER BY j.ord"""
 
 _APPLY_SQL = _statement(_UNNEST_SOURCE, _ROWS_TAIL)
+# Made once: building a text() clause parses its SQL for parameters on every call.
+_APPLY = text(_APPLY_SQL)
 
 # Only for products and warehouses that exist: the others stay NOT_FOUND.
 _CREATE_MISSING_SQL = """
@@ -435,7 +437,7 @@ async def apply_change(
         "occurred_at": context.occurred_at,
     }
     try:
-        rows = (await conn.execute(text(_APPLY_SQL), params)).mappings().all()
+        rows = (await conn.execute(_APPLY, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
         if missing and context.create_missing_levels:
             # Levels are created only when needed, so the usual change stays one statement.
@@ -447,7 +449,7 @@ async def apply_change(
                     "warehouse_id": [row["warehouse_id"] for row in missing],
                 },
             )
-            rows = (await conn.execute(text(_APPLY_SQL), params)).mappings().all()
+            rows = (await conn.execute(_APPLY, params)).mappings().all()
     except DBAPIError as error:
         raise _translate(error, movements) from error
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]

@@ -96,6 +96,15 @@ async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
     ).scalar()
     if cursor is None:
         return 0
+    # With no webhook to deliver to, the cursor skips to the last published event without
+    # reading any. Read before looking for webhooks: a webhook made after that look was made
+    # after these events were published, and is owed none of them.
+    published = (await conn.execute(_LAST_PUBLISHED)).scalar_one()
+    if not (await conn.execute(_ANY_ACTIVE_WEBHOOK)).scalar_one():
+        if published <= cursor:
+            return 0
+        await conn.execute(_ADVANCE, {"s": published})
+        return int(published - cursor)
     events = await events_after(conn, cursor, batch)
     if not events:
         return 0
@@ -131,11 +140,13 @@ async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
                 "b": [json.dumps(r["body"], default=str) for r in rows],
             },
         )
-    await conn.execute(
-        text("UPDATE webhook_cursor SET last_sequence = :s WHERE id = 1"),
-        {"s": events[-1].sequence},
-    )
+    await conn.execute(_ADVANCE, {"s": events[-1].sequence})
     return len(events)
+
+
+_LAST_PUBLISHED = text("SELECT last_sequence FROM outbox_cursor WHERE id = 1")
+_ANY_ACTIVE_WEBHOOK = text("SELECT EXISTS (SELECT 1 FROM webhooks WHERE is_active)")
+_ADVANCE = text("UPDATE webhook_cursor SET last_sequence = :s WHERE id = 1")
 
 
 async def _channel_warehouses(
