@@ -14,7 +14,7 @@ onhand, ...) for `rounds` rounds:
    driven by pgbench with `concurrency` connections;
 2. onhand: createReservation documents over HTTP/1.1 keep-alive connections (a minimal raw
    socket client in its own process, so that the client takes little of the CPU the server
-   needs) against `onhand serve --workers N` (default 2) started for the run;
+   needs) against `onhand serve --workers N` (default 1) started for the run;
 3. sweeper: `expired` reservations made through the domain, then made due, then released by
    one sweeper (batch after batch), timed; rows per second.
 
@@ -417,7 +417,8 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each side")
     parser.add_argument("--without-coalescing", action="store_true")
-    parser.add_argument("--workers", type=int, default=2, help="onhand serve --workers")
+    # One process measured best with 16 clients on the 2-core machine (BENCHMARKS.md).
+    parser.add_argument("--workers", type=int, default=1, help="onhand serve --workers")
     parser.add_argument("--skus", type=int, default=48_000)
     parser.add_argument("--expired", type=int, default=100_000)
     parser.add_argument("--sweepers", type=int, default=2, help="sweeper transactions at once")

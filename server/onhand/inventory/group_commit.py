@@ -58,6 +58,13 @@ class Strategy(Generic[I, R]):
         """Items with the same token never share a batch (an idempotency key, say)."""
         return None
 
+    async def write_at_once(
+        self, engine: AsyncEngine, items: list[I]
+    ) -> list[R | DomainError] | None:
+        """A faster way to write the items, tried first, that either answers for all of them
+        or writes nothing and returns None (then they go through write_batch/write_one)."""
+        return None
+
     async def write_batch(self, conn: AsyncConnection, items: list[I]) -> list[R | DomainError]:
         """Write every item, in order; an item's DomainError is its answer. Anything raised
         rolls the batch back, and its items are written one by one."""
@@ -142,10 +149,14 @@ class _Queue(Generic[I, R]):
     async def _write(self, batch: list[_Unit[I, R]]) -> None:
         strategy = self.owner.strategy
         engine = self.owner.engine
+        items = [unit.item for unit in batch]
+        at_once = await strategy.write_at_once(engine, items)
+        if at_once is not None:
+            _hand_out(batch, at_once)
+            return
         if len(batch) == 1:
             await _alone(engine, strategy, batch[0])
             return
-        items = [unit.item for unit in batch]
 
         async def together(conn: AsyncConnection) -> list[R | DomainError]:
             try:
@@ -166,13 +177,17 @@ class _Queue(Generic[I, R]):
             log.info("a batch of %d failed as a whole; writing its items one by one", len(batch))
             await asyncio.gather(*(_alone(engine, strategy, unit) for unit in batch))
             return
-        for unit, outcome in zip(batch, outcomes, strict=True):
-            if unit.future.done():
-                continue
-            if isinstance(outcome, DomainError):
-                unit.future.set_exception(outcome)
-            else:
-                unit.future.set_result(outcome)
+        _hand_out(batch, outcomes)
+
+
+def _hand_out(batch: list[_Unit[I, R]], outcomes: list[R | DomainError]) -> None:
+    for unit, outcome in zip(batch, outcomes, strict=True):
+        if unit.future.done():
+            continue
+        if isinstance(outcome, DomainError):
+            unit.future.set_exception(outcome)
+        else:
+            unit.future.set_result(outcome)
 
 
 async def _alone(engine: AsyncEngine, strategy: Strategy[I, R], unit: _Unit[I, R]) -> None:

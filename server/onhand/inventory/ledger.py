@@ -283,11 +283,12 @@ _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.ch
     ORDER BY j.ord"""
 
 
-def _statement(source: str, tail: str, verdict: str = _ALL_OR_NOTHING) -> str:
+def _statement(source: str, tail: str, verdict: str = _ALL_OR_NOTHING, prelude: str = "") -> str:
     """The change as one statement: the movements `source` selects (its columns those of
-    _INPUT_TYPES, then `ord`) are judged, written when `verdict` allows, answered by `tail`."""
+    _INPUT_TYPES, then `ord`) are judged, written when `verdict` allows, answered by `tail`.
+    `prelude`: common table expressions (each followed by a comma) that `source` may use."""
     return f"""
-WITH m AS (
+WITH {prelude}m AS (
     {source}
 ),
 locked AS (
@@ -404,6 +405,19 @@ LEFT JOIN updated u ON u.id = j.level_id
 ORDER BY j.ord"""
 
 _APPLY_SQL = _statement(_UNNEST_SOURCE, _ROWS_TAIL)
+
+# The columns a source of movements selects, in order (then `ord`), with their types.
+MOVEMENT_COLUMNS = dict(_INPUT_TYPES)
+
+
+def embedded_change_sql(prelude: str, source: str, tail: str) -> str:
+    """A ledger change inside a statement of its own (reservations made in one round trip):
+    `prelude` CTEs (each followed by a comma), a `source` of movements (MOVEMENT_COLUMNS, then
+    `ord`), and a `tail` that may add CTEs (starting with a comma) before its final SELECT.
+    `verdict` (all_ok) tells the tail whether the change was written."""
+    return _statement(source, tail, prelude=prelude)
+
+
 # Made once: building a text() clause parses its SQL for parameters on every call.
 _APPLY = text(_APPLY_SQL)
 

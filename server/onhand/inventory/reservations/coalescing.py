@@ -1,6 +1,7 @@
 """Group commit for reservations (inventory/group_commit.py): requests that arrive while
-earlier ones are being written wait a moment and are then written together, in one
-transaction, by one set-based call (reserving.reserve_many).
+earlier ones are being written wait a moment and are then written together: judged on an
+unlocked read and written by one statement (optimistic.py), or, when that cannot be, in one
+transaction by one set-based call (reserving.reserve_many).
 
 On a hot product every reservation must take the same channel x product row lock and wait
 for the commit before the next may; written one by one, the lock is held across each
@@ -9,25 +10,34 @@ and the commit are paid once per batch.
 
 Each request still succeeds or fails on its own (a cart is all or nothing, never a batch).
 Batches are per caller (the ledger records one actor per change) and never hold two requests
-with the same idempotency key; two batches may be in flight per caller, which cannot deadlock
-on idempotency keys because reserve_many claims them in key order.
+with the same idempotency key; several batches may be in flight per caller, which cannot
+deadlock on idempotency keys because reserve_many claims them in key order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onhand.core.errors import DomainError
 from onhand.inventory.group_commit import Batcher, Strategy
 from onhand.inventory.ledger import ChangeContext
+from onhand.inventory.reservations.optimistic import reserve_many_at_once
 from onhand.inventory.reservations.reserving import (
     Reserved,
     ReserveRequest,
     Terms,
     reserve,
     reserve_many,
+)
+
+# How batches were written: at_once (judged unlocked, one statement), or locked (when that
+# could not be sure: stock nearly gone, keys, partial carts). Mostly locked on a product that
+# is not selling out means something is wrong with the fast way.
+BATCHES = Counter(
+    "onhand_reservation_batches_total", "Reservation batches written, by way", ["way"]
 )
 
 
@@ -41,14 +51,25 @@ class _Asked:
 class _ReservationStrategy(Strategy[_Asked, Reserved]):
     max_batch = 200
     max_weight = 2000  # lines per transaction
-    # Two batches in flight per caller: one is prepared while the other commits.
-    pipelines = 2
+    # Batches in flight per caller: while some read and judge, others write. Written at
+    # once, a batch holds its locks for one statement only, so more than two pay off when
+    # the products differ (measured: 4 best on 16 clients, spread 470 -> 620/s, hot equal).
+    pipelines = 4
 
     def weight(self, item: _Asked) -> int:
         return len(item.request.lines)
 
     def exclusive(self, item: _Asked) -> str | None:
         return item.request.idempotency_key
+
+    async def write_at_once(
+        self, engine: AsyncEngine, items: list[_Asked]
+    ) -> list[Reserved | DomainError] | None:
+        outcomes = await reserve_many_at_once(
+            engine, [item.request for item in items], items[0].context, items[-1].terms
+        )
+        BATCHES.labels("at_once" if outcomes is not None else "locked").inc()
+        return outcomes
 
     async def write_batch(
         self, conn: AsyncConnection, items: list[_Asked]

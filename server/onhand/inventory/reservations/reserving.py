@@ -53,8 +53,10 @@ __all__ = [
     "ReserveRequest",
     "Reserved",
     "Terms",
+    "hold_columns",
     "reserve",
     "reserve_many",
+    "validated",
 ]
 
 
@@ -80,7 +82,7 @@ async def reserve_many(
     claims: list[IdempotencyClaim | None] = [None] * len(requests)
     for i, request in enumerate(requests):
         try:
-            claims[i] = _validate(request, terms)
+            claims[i] = validated(request, terms)
         except DomainError as error:
             outcomes[i] = error
     lookups = await Lookups.load(conn, [r for i, r in enumerate(requests) if outcomes[i] is None])
@@ -135,7 +137,8 @@ def _claimed_key(claim: IdempotencyClaim | None) -> str:
     return claim.key if claim is not None else ""
 
 
-def _validate(request: ReserveRequest, terms: Terms) -> IdempotencyClaim | None:
+def validated(request: ReserveRequest, terms: Terms) -> IdempotencyClaim | None:
+    """Refuses bad input (DomainError); the request's idempotency claim, if it has a key."""
     errors = Collector()
     if not request.lines:
         errors.add(ErrorCode.REQUIRED, "give at least one line to reserve", "lines")
@@ -211,15 +214,10 @@ def _ttl(request: ReserveRequest, terms: Terms) -> float | None:
     return ttl.total_seconds()
 
 
-async def _insert(
-    conn: AsyncConnection,
-    holds: Sequence[Hold],
-    resolved: Mapping[int, Resolved],
-    context: ChangeContext,
-    terms: Terms,
-) -> list[Reservation]:
-    if not holds:
-        return []
+def hold_columns(
+    holds: Sequence[Hold], resolved: Mapping[int, Resolved], terms: Terms
+) -> dict[str, list[Any]]:
+    """The reservation rows to make for `holds`, column by column."""
     columns: dict[str, list[Any]] = {
         name: []
         for name in (
@@ -247,7 +245,21 @@ async def _insert(
         columns["variant_id"].append(line.variant_id)
         columns["expires_at"].append(request.expires_at)
         columns["ttl"].append(_ttl(request, terms))
-    rows = await conn.execute(_INSERT, {**columns, "actor": context.actor})
+    return columns
+
+
+async def _insert(
+    conn: AsyncConnection,
+    holds: Sequence[Hold],
+    resolved: Mapping[int, Resolved],
+    context: ChangeContext,
+    terms: Terms,
+) -> list[Reservation]:
+    if not holds:
+        return []
+    rows = await conn.execute(
+        _INSERT, {**hold_columns(holds, resolved, terms), "actor": context.actor}
+    )
     return [Reservation.from_row(row) for row in rows]
 
 

@@ -9,29 +9,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.inventory.channels.availability import Allocation, WarehouseStock, compute, physical_of
 from onhand.inventory.channels.registry import Channel
 from onhand.inventory.reservations.requests import Resolved
 
-# Locks (channel x product rows, then levels in id order) and reads what judging needs.
-LOCK = text(
-    """
+_STATE = """
     WITH req AS (
         SELECT DISTINCT * FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]),
             CAST(:warehouses AS bigint[])) AS r(channel_id, product_id, warehouse_id)
     ),
-    allocations AS (
-        INSERT INTO channel_inventory AS ci (channel_id, product_id)
-        SELECT DISTINCT r.channel_id, r.product_id
-        FROM req r JOIN products p ON p.id = r.product_id
-        WHERE r.channel_id IS NOT NULL
-        ORDER BY 1, 2
-        ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
-        RETURNING ci.channel_id, ci.product_id, ci.allocated, ci.buffer, ci.held, ci.version
-    ),
+    allocations AS ({allocations}),
     targets AS (
         SELECT r.product_id, cw.warehouse_id
         FROM req r JOIN channel_warehouses cw ON cw.channel_id = r.channel_id
@@ -47,10 +37,7 @@ LOCK = text(
             l.available
         FROM inventory_levels l
         WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM targets)
-          -- An init plan: the channel rows above are locked before any level.
-          AND (SELECT count(*) FROM allocations) >= 0
-        ORDER BY l.id
-        FOR UPDATE
+        {levels_tail}
     )
     SELECT
         (SELECT coalesce(json_agg(a), '[]') FROM allocations a) AS allocations,
@@ -64,6 +51,35 @@ LOCK = text(
             'variant', p.external_variant_id)), '[]')
          FROM products p WHERE p.id IN (SELECT product_id FROM req)) AS products
     """
+
+# Locks (channel x product rows, created when missing, then levels in id order) and reads
+# what judging needs.
+LOCK = text(
+    _STATE.format(
+        allocations="""
+        INSERT INTO channel_inventory AS ci (channel_id, product_id)
+        SELECT DISTINCT r.channel_id, r.product_id
+        FROM req r JOIN products p ON p.id = r.product_id
+        WHERE r.channel_id IS NOT NULL
+        ORDER BY 1, 2
+        ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
+        RETURNING ci.channel_id, ci.product_id, ci.allocated, ci.buffer, ci.held, ci.version""",
+        levels_tail="""-- An init plan: the channel rows above are locked before any level.
+          AND (SELECT count(*) FROM allocations) >= 0
+        ORDER BY l.id
+        FOR UPDATE""",
+    )
+)
+# The same rows read without a lock (optimistic.py judges on them, then checks in its write
+# that what it relied on has not shrunk). A channel x product row not made yet is left out.
+READ = text(
+    _STATE.format(
+        allocations="""
+        SELECT ci.channel_id, ci.product_id, ci.allocated, ci.buffer, ci.held, ci.version
+        FROM channel_inventory ci
+        WHERE (ci.channel_id, ci.product_id) IN (SELECT channel_id, product_id FROM req)""",
+        levels_tail="",
+    )
 )
 
 
@@ -90,6 +106,26 @@ class State:
         items: Sequence[Resolved],
         utilization: Mapping[tuple[int, float], float],
     ) -> State:
+        return await cls._load(conn, LOCK, items, utilization)
+
+    @classmethod
+    async def read(
+        cls,
+        conn: AsyncConnection,
+        items: Sequence[Resolved],
+        utilization: Mapping[tuple[int, float], float],
+    ) -> State:
+        """The same rows, unlocked."""
+        return await cls._load(conn, READ, items, utilization)
+
+    @classmethod
+    async def _load(
+        cls,
+        conn: AsyncConnection,
+        statement: TextClause,
+        items: Sequence[Resolved],
+        utilization: Mapping[tuple[int, float], float],
+    ) -> State:
         channels, products, warehouses = [], [], []
         for item in items:
             for product_id, warehouse_id in zip(item.products, item.warehouses, strict=True):
@@ -100,7 +136,8 @@ class State:
             return cls({}, {}, {}, {}, {}, {})
         row = (
             await conn.execute(
-                LOCK, {"channels": channels, "products": products, "warehouses": warehouses}
+                statement,
+                {"channels": channels, "products": products, "warehouses": warehouses},
             )
         ).one()
         stock = {

@@ -1,0 +1,198 @@
+"""Reservations judged on an unlocked read and written by one statement (the coalescer's fast
+way, inventory/reservations/optimistic.py): a write that finds what the judgement relied on
+shrunk too much writes nothing (the batch then goes the locked way), one that finds room to
+spare is written, and batches through the API go that way when stock is plentiful."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from onhand.core.refs import Ref
+from onhand.inventory.channels.registry import ChannelRef
+from onhand.inventory.ledger import ChangeContext, MovementSource
+from onhand.inventory.reservations import optimistic, reserving
+from onhand.inventory.reservations.requests import Resolved
+from onhand.inventory.reservations.state import State
+from support import factories
+from support.channels import channel, check_invariants, level
+from support.client import Client, clients, operation, payload_of
+
+CONTEXT = ChangeContext(actor="test", source=MovementSource.API)
+TERMS = reserving.Terms()
+
+
+def cart(sku: str, quantity: int, reference: str) -> reserving.ReserveRequest:
+    return reserving.ReserveRequest(
+        lines=(reserving.ReserveLine(Ref(key=sku), quantity),),
+        reference_id=reference,
+        channel=ChannelRef(key="WEBSITE"),
+    )
+
+
+def meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+    engine: AsyncEngine,
+    change: Callable[[AsyncConnection], Awaitable[Any]],
+) -> None:
+    """`change` commits right after the fast way has read its rows, before it writes."""
+    read = State.read
+
+    async def read_then_change(
+        conn: AsyncConnection, items: Sequence[Resolved], utilization: Any
+    ) -> State:
+        state = await read(conn, items, utilization)
+        async with engine.begin() as other:
+            await change(other)
+        return state
+
+    monkeypatch.setattr(State, "read", read_then_change)
+
+
+async def reserved_by(engine: AsyncEngine, reference: str) -> int:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT coalesce(sum(quantity), 0) FROM reservations WHERE reference_id = :r"),
+            {"r": reference},
+        )
+        return int(found.scalar_one())
+
+
+async def someone_reserves(conn: AsyncConnection, sku: str, quantity: int) -> None:
+    await reserving.reserve(conn, cart(sku, quantity, "someone"), CONTEXT, TERMS)
+
+
+async def test_a_write_finding_the_stock_it_counted_on_gone_writes_nothing(
+    admin: Client, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await factories.stocked(admin, "FAST-1", {"DC-1": 5})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    meanwhile(monkeypatch, engine, lambda conn: someone_reserves(conn, "FAST-1", 3))
+
+    outcome = await optimistic.reserve_many_at_once(
+        engine, [cart("FAST-1", 3, "mine")], CONTEXT, TERMS
+    )
+
+    assert outcome is None  # judged on 5 available, only 2 left: the locked way decides
+    assert await reserved_by(engine, "mine") == 0
+    assert (await level(engine, "FAST-1", "DC-1"))["reserved"] == 3
+    await check_invariants(engine)
+
+
+async def test_a_write_finding_room_to_spare_is_made_in_one_statement(
+    admin: Client, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await factories.stocked(admin, "FAST-2", {"DC-1": 100})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    meanwhile(monkeypatch, engine, lambda conn: someone_reserves(conn, "FAST-2", 3))
+
+    outcome = await optimistic.reserve_many_at_once(
+        engine, [cart("FAST-2", 3, "mine"), cart("FAST-2", 4, "also-mine")], CONTEXT, TERMS
+    )
+
+    assert outcome is not None
+    made = [o for o in outcome if isinstance(o, reserving.Reserved)]
+    assert [[r.quantity for r in o.reservations] for o in made] == [[3], [4]]
+    assert await reserved_by(engine, "mine") == 3
+    assert await reserved_by(engine, "also-mine") == 4
+    stocked = await level(engine, "FAST-2", "DC-1")
+    assert (stocked["reserved"], stocked["available"]) == (10, 90)
+    async with engine.connect() as conn:
+        events = (
+            await conn.execute(
+                text(
+                    "SELECT topic, count(*) FROM outbox WHERE payload->>'referenceId' IN"
+                    " ('mine', 'also-mine') GROUP BY topic ORDER BY topic"
+                )
+            )
+        ).all()
+    assert [tuple(e) for e in events] == [("INVENTORY_UPDATED", 2), ("RESERVATION_CHANGED", 2)]
+    await check_invariants(engine)
+
+
+async def test_a_changed_allocation_sends_the_batch_the_locked_way(
+    admin: Client, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await factories.stocked(admin, "FAST-3", {"DC-1": 100})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    async with engine.begin() as conn:
+        await someone_reserves(conn, "FAST-3", 1)  # the channel x product row exists
+
+    async def allocate(conn: AsyncConnection) -> None:
+        await conn.execute(text("UPDATE channel_inventory SET allocated = 2"))
+
+    meanwhile(monkeypatch, engine, allocate)
+
+    outcome = await optimistic.reserve_many_at_once(
+        engine, [cart("FAST-3", 2, "mine")], CONTEXT, TERMS
+    )
+
+    assert outcome is None  # judged without the allocation, which now leaves 1 to sell
+    assert await reserved_by(engine, "mine") == 0
+
+
+async def test_refusals_judged_on_the_read_stand_and_write_nothing(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    await factories.stocked(admin, "FAST-4", {"DC-1": 2})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+
+    outcome = await optimistic.reserve_many_at_once(
+        engine, [cart("FAST-4", 3, "too-many"), cart("FAST-4", 2, "fits")], CONTEXT, TERMS
+    )
+
+    assert outcome is not None
+    refused, made = outcome
+    assert isinstance(refused, reserving.DomainError)
+    assert [p.code for p in refused.problems] == ["INSUFFICIENT_STOCK"]
+    assert isinstance(made, reserving.Reserved)
+    assert await reserved_by(engine, "too-many") == 0
+    assert await reserved_by(engine, "fits") == 2
+    await check_invariants(engine)
+
+
+def batches(metrics: str, way: str) -> float:
+    found = re.search(rf'onhand_reservation_batches_total{{way="{way}"}} ([0-9.e+]+)', metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_concurrent_reservations_with_stock_to_spare_are_written_at_once(
+    admin: Client, base_url: str, engine: AsyncEngine, http: httpx.AsyncClient
+) -> None:
+    await factories.stocked(admin, "FAST-HOT", {"DC-1": 1000})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    before = (await http.get("/metrics")).text
+    document = operation("CreateReservation")
+    async with clients(base_url, admin.token or "", 40) as made:
+        answers = await asyncio.gather(
+            *(
+                payload_of(
+                    client,
+                    "createReservation",
+                    document,
+                    {
+                        "input": {
+                            "sku": "FAST-HOT",
+                            "quantity": 2,
+                            "referenceId": f"cart-{n}",
+                            "channelCode": "WEBSITE",
+                        }
+                    },
+                )
+                for n, client in enumerate(made)
+            )
+        )
+    after = (await http.get("/metrics")).text
+
+    assert all(answer["errors"] == [] for answer in answers), answers
+    assert batches(after, "at_once") > batches(before, "at_once")
+    stocked = await level(engine, "FAST-HOT", "DC-1")
+    assert (stocked["reserved"], stocked["available"]) == (80, 920)
+    await check_invariants(engine)
