@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.db.event_tables import outbox_cursor
@@ -29,9 +30,16 @@ async def events_after(
     *,
     until: int | None = None,
     topics: Sequence[str] = (),
+    payloads_of: Sequence[str] | None = None,
 ) -> list[Published]:
-    """Published events with sequence in (after, until], oldest first."""
-    query = select(*_COLUMNS).where(outbox.c.sequence > after)
+    """Published events with sequence in (after, until], oldest first. `payloads_of`: only
+    these topics' events carry their payload (the others' is None), for readers that need
+    no more than the subjects of most events: decoding every payload is most of their cost."""
+    columns: tuple[ColumnElement[Any], ...] = _COLUMNS
+    if payloads_of is not None:
+        payload = case((outbox.c.topic.in_(payloads_of), outbox.c.payload)).label("payload")
+        columns = tuple(payload if c is outbox.c.payload else c for c in _COLUMNS)
+    query = select(*columns).where(outbox.c.sequence > after)
     if until is not None:
         query = query.where(outbox.c.sequence <= until)
     if topics:

@@ -57,6 +57,7 @@ _TOPICS = (
     Topic.SYNC_RESUMED,
     Topic.TRANSFER_DISCREPANCY,
 )
+_PAYLOAD_TOPICS = tuple(str(t) for t in _TOPICS if t != Topic.INVENTORY_UPDATED)
 
 
 async def evaluate(conn: AsyncConnection, thresholds: Thresholds, batch: int = BATCH) -> int:
@@ -69,7 +70,8 @@ async def evaluate(conn: AsyncConnection, thresholds: Thresholds, batch: int = B
     if cursor is None:
         return 0
     # Every topic is read (not only the ones judged), so the cursor moves past the rest too.
-    events = await events_after(conn, cursor, batch)
+    # Stock changes are judged by their level alone (judge_levels reads it).
+    events = await events_after(conn, cursor, batch, payloads_of=_PAYLOAD_TOPICS)
     if not events:
         return 0
     changed: list[Alert] = []
