@@ -1,18 +1,22 @@
-"""adjustInventory: GraphQL over HTTP beside the same transaction run directly with asyncpg.
+"""adjustInventory through GraphQL beside the fewest writes it needs.
 
-    python bench/adjust.py [--seconds 10] [--concurrency 32] [--levels 5000]
+    python bench/adjust.py [--seconds 8] [--concurrency 16] [--rounds 3] [--levels 5000]
+                           [--workers 1]
 
-Starts a fresh database and one `onhand serve` process, then in two scenarios (one hot SKU:
-every request moves the same level; spread: each request a random one of `--levels`
-levels) drives, for `--seconds` each:
+Starts a fresh database (one warehouse, `levels` stocked levels), then, on one hot level and
+then on a random one of the `levels` each time, interleaved (baseline, onhand, baseline,
+onhand, ...) for `rounds` rounds of `seconds` each:
 
-- onhand: adjustInventory mutations over keep-alive HTTP/1.1 connections, `--concurrency` in
-  flight, from a minimal asyncio client (a full HTTP client would take the CPU the server
-  needs on a small machine);
-- direct (the baseline): the same transaction with asyncpg, `--concurrency` connections:
-  BEGIN, the ledger's own statement (compiled from inventory/ledger.py), COMMIT.
+1. baseline: the physical limit. The fewest durable writes an adjustment needs, in onhand's
+   own tables (sql/adjust_fewest_writes.sql: the conditional level update, its ledger row and
+   its INVENTORY_UPDATED event) as one function call per adjustment, driven by pgbench with
+   `concurrency` connections;
+2. onhand: adjustInventory mutations (+1, reason RECEIPT) over HTTP/1.1 keep-alive
+   connections, `concurrency` in flight, from a minimal raw socket client in this process
+   (a full HTTP client would take the CPU the server needs on a small machine) against
+   `onhand serve` with ONHAND_WORKERS=`workers`, started for each run.
 
-Prints throughput and p50/p99 latency of both, and their ratio.
+Prints each side's median rate, spread, p50 and p99, and onhand / baseline.
 """
 
 from __future__ import annotations
@@ -23,37 +27,36 @@ import json
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Database, free_port, onhand_process, percentile
+from common import Database, Rate, free_port, interleaved, onhand_process, pgbench, rate_of
 from onhand.db.engine import create_engine
 from onhand.events.payloads import global_id
-from onhand.inventory import ledger
 from onhand.inventory.ledger import (
     ChangeContext,
     Movement,
     MovementSource,
     MovementType,
-    Quantities,
     Settings,
     StockRule,
     apply_change,
 )
 
-console = Console()
+console = Console(width=150)
+HERE = Path(__file__).resolve().parent
 MUTATION = (
     "mutation($input: AdjustInventoryInput!) { adjustInventory(input: $input) {"
     " inventoryLevel { quantity available version } errors { code message } } }"
 )
 STOCK = 1_000_000_000
+FEWEST_WRITES = (HERE / "sql" / "adjust_fewest_writes.sql").read_text()
 
 
 async def make_levels(db: Database, count: int) -> list[tuple[int, int]]:
@@ -84,33 +87,37 @@ async def make_levels(db: Database, count: int) -> list[tuple[int, int]]:
             ChangeContext(actor="bench", source=MovementSource.IMPORT, create_missing_levels=True),
         )
     await engine.dispose()
+    # pgbench picks a product id in [first, last]: every id in between must be a level.
+    assert ids == list(range(ids[0], ids[0] + count)), "product ids are not contiguous"
     return [(p, warehouse) for p in ids]
 
 
-# -- the load ---------------------------------------------------------------------------------
+async def execute(db: Database, sql: str) -> None:
+    conn = await asyncpg.connect(db.plain_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
-async def drive(
-    make_call: Callable[[], Awaitable[Callable[[int], Awaitable[None]]]],
-    pick: Callable[[], int],
-    concurrency: int,
-    seconds: float,
-) -> tuple[float, list[float]]:
-    """Closed loop: `concurrency` workers call as fast as answers come. Returns requests/s
-    and the latencies (ms)."""
-    latencies: list[float] = []
-    stop_at = time.perf_counter() + seconds
+# -- the baseline: the fewest writes, one call each, driven by pgbench -----------------------
 
-    async def worker() -> None:
-        call = await make_call()
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            await call(pick())
-            latencies.append((time.perf_counter() - started) * 1000)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - started), latencies
+def baseline_rate(
+    db: Database, levels: list[tuple[int, int]], hot: bool, seconds: float, clients: int
+) -> Rate:
+    first, last = levels[0][0], levels[-1][0]
+    product = f"\\set product {first}\n" if hot else f"\\set product random({first}, {last})\n"
+    rate = pgbench(
+        db.url, product + f"SELECT bench_adjust(:product, {levels[0][1]}, 1);\n", clients, seconds
+    )
+    # The baseline's events would otherwise be published by the next onhand run's relay, on
+    # onhand's time.
+    asyncio.run(execute(db, "DELETE FROM outbox WHERE sequence IS NULL"))
+    return rate
+
+
+# -- onhand: a minimal HTTP/1.1 keep-alive client --------------------------------------------
 
 
 class HttpConnection:
@@ -138,111 +145,113 @@ class HttpConnection:
         return answer
 
 
-def graphql_call(port: int, token: str, levels: list[tuple[int, int]]):  # type: ignore[no-untyped-def]
-    ids = [(global_id("Product", p), global_id("Warehouse", w)) for p, w in levels]
+async def drive(
+    port: int,
+    token: str,
+    bodies: list[bytes],
+    pick: Callable[[], int],
+    concurrency: int,
+    seconds: float,
+) -> Rate:
+    """Closed loop: `concurrency` connections, each sending as soon as its answer comes."""
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
 
-    async def make() -> Callable[[int], Awaitable[None]]:
+    async def connection() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        connection = HttpConnection(reader, writer, f"127.0.0.1:{port}", token)
-
-        async def call(index: int) -> None:
-            product, warehouse = ids[index]
-            body = json.dumps(
-                {
-                    "query": MUTATION,
-                    "variables": {
-                        "input": {
-                            "productId": product,
-                            "warehouseId": warehouse,
-                            "adjustment": 1,
-                            "reason": "RECEIPT",
-                        }
-                    },
-                }
-            ).encode()
-            answer = await connection.post(body)
+        http = HttpConnection(reader, writer, f"127.0.0.1:{port}", token)
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            answer = await http.post(bodies[pick()])
             if b'"errors":[]' not in answer:
                 raise RuntimeError(answer[:300])
+            latencies.append((time.perf_counter() - started) * 1000)
+        writer.close()
 
-        return call
-
-    return make
-
-
-def direct_call(pool: asyncpg.Pool, levels: list[tuple[int, int]]):  # type: ignore[no-untyped-def]
-    """The ledger's statement for one adjustment, in its own transaction, through asyncpg."""
-    compiled = text(ledger._APPLY_SQL).compile(dialect=asyncpg_dialect.dialect())
-    sql = str(compiled)
-    order = compiled.positiontup or []
-
-    def arguments(product: int, warehouse: int) -> list[object]:
-        movement = Movement(
-            product, warehouse, MovementType.RECEIPT, Quantities(on_hand=1), reason="RECEIPT"
-        )
-        params = {
-            **ledger._columns([movement]),
-            "source": "API",
-            "actor": "bench",
-            "correlation_id": None,
-            "occurred_at": None,
-        }
-        return [params[name] for name in order]
-
-    async def make() -> Callable[[int], Awaitable[None]]:
-        async def call(index: int) -> None:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.fetch(sql, *arguments(*levels[index]))
-
-        return call
-
-    return make
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return rate_of(len(latencies), time.perf_counter() - started, latencies)
 
 
-async def main(args: argparse.Namespace) -> None:
-    async with Database.fresh() as db:
-        levels = await make_levels(db, args.levels)
-        scenarios = {
-            "one hot SKU": lambda: 0,
-            f"spread over {args.levels:,} SKUs": lambda: random.randrange(len(levels)),
-        }
-        results: dict[str, dict[str, tuple[float, list[float]]]] = {}
-        port = free_port()
-        with onhand_process(db.url, port):
-            for name, pick in scenarios.items():
-                results[name] = {
-                    "onhand": await drive(
-                        graphql_call(port, db.token, levels), pick, args.concurrency, args.seconds
-                    )
-                }
-        pool = await asyncpg.create_pool(
-            db.plain_url, min_size=args.concurrency, max_size=args.concurrency
-        )
-        for name, pick in scenarios.items():
-            results[name]["direct"] = await drive(
-                direct_call(pool, levels), pick, args.concurrency, args.seconds
-            )
-        await pool.close()
+def onhand_rate(
+    db: Database, levels: list[tuple[int, int]], hot: bool, args: argparse.Namespace
+) -> Rate:
+    """One run against a server started for it (and stopped before the baseline runs, so
+    that its background loops take nothing from the baseline's time)."""
+    # Built up front, so that the client spends its CPU on sending, not on json.dumps.
+    bodies = [
+        json.dumps(
+            {
+                "query": MUTATION,
+                "variables": {
+                    "input": {
+                        "productId": global_id("Product", product),
+                        "warehouseId": global_id("Warehouse", warehouse),
+                        "adjustment": 1,
+                        "reason": "RECEIPT",
+                    }
+                },
+            }
+        ).encode()
+        for product, warehouse in levels
+    ]
+    pick = (lambda: 0) if hot else (lambda: random.randrange(len(bodies)))
+    port = free_port()
+    with onhand_process(db.url, port, ONHAND_WORKERS=str(args.workers)):
+        return asyncio.run(drive(port, db.token, bodies, pick, args.concurrency, args.seconds))
 
-    table = Table(title=f"adjustInventory, {args.concurrency} in flight, {args.seconds:g} s each")
-    for column in ("scenario", "path", "requests/s", "p50 ms", "p99 ms", "vs direct"):
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def measure(db: Database, levels: list[tuple[int, int]], args: argparse.Namespace) -> None:
+    table = Table(title="adjustInventory: onhand against the fewest writes (pgbench)")
+    table.caption = (
+        f"{args.concurrency} connections each side; median of {args.rounds} interleaved runs of"
+        f" {args.seconds:g} s (spread: slowest-fastest); onhand is `onhand serve` with"
+        f" ONHAND_WORKERS={args.workers}"
+    )
+    for column in ("workload", "path", "per second", "spread", "p50 ms", "p99 ms", "vs baseline"):
         table.add_column(column, justify="right")
-    for name, paths in results.items():
-        direct = paths["direct"][0]
-        for path, (rate, latencies) in paths.items():
+    for hot in (True, False):
+        label = "one hot level" if hot else f"spread over {len(levels):,} levels"
+        sides = {
+            "baseline: one function call (pgbench)": lambda hot=hot: baseline_rate(
+                db, levels, hot, args.seconds, args.concurrency
+            ),
+            "onhand (GraphQL over HTTP)": lambda hot=hot: onhand_rate(db, levels, hot, args),
+        }
+        found = interleaved(sides, args.rounds)
+        baseline = next(iter(found.values())).median.per_second
+        for path, summary in found.items():
+            median = summary.median
+            console.print(f"{label}, {path}: {median.per_second:,.0f}/s ({summary.spread})")
             table.add_row(
-                name,
+                label,
                 path,
-                f"{rate:,.0f}",
-                f"{percentile(latencies, 50):.1f}",
-                f"{percentile(latencies, 99):.1f}",
-                f"{rate / direct:.0%}",
+                f"{median.per_second:,.0f}",
+                summary.spread,
+                f"{median.p50_ms:.1f}",
+                f"{median.p99_ms:.1f}",
+                f"{median.per_second / baseline:.2f}x",
             )
     console.print(table)
 
 
+async def main(args: argparse.Namespace) -> None:
+    async with Database.fresh() as db:
+        console.print(f"setting up: 1 warehouse, {args.levels:,} levels")
+        levels = await make_levels(db, args.levels)
+        await execute(db, FEWEST_WRITES)
+        # The runs block (pgbench, a server started per run, their own event loops).
+        await asyncio.to_thread(measure, db, levels, args)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--levels", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--concurrency", type=int, default=16, help="in flight, each side")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each side")
+    parser.add_argument("--levels", type=int, default=5000, help="the spread workload's levels")
+    parser.add_argument("--workers", type=int, default=1, help="ONHAND_WORKERS of onhand serve")
     asyncio.run(main(parser.parse_args()))
