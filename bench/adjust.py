@@ -32,11 +32,20 @@ from pathlib import Path
 
 import asyncpg
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Database, Rate, free_port, interleaved, onhand_process, pgbench, rate_of
+from common import (
+    Database,
+    Rate,
+    add_comparison,
+    comparison_table,
+    free_port,
+    interleaved,
+    onhand_process,
+    pgbench,
+    rate_of,
+)
 from onhand.db.engine import create_engine
 from onhand.events.payloads import global_id
 from onhand.inventory.ledger import (
@@ -205,14 +214,12 @@ def onhand_rate(
 
 
 def measure(db: Database, levels: list[tuple[int, int]], args: argparse.Namespace) -> None:
-    table = Table(title="adjustInventory: onhand against the fewest writes (pgbench)")
-    table.caption = (
+    table = comparison_table(
+        "adjustInventory: onhand against the fewest writes (pgbench)",
         f"{args.concurrency} connections each side; median of {args.rounds} interleaved runs of"
         f" {args.seconds:g} s (spread: slowest-fastest); onhand is `onhand serve` with"
-        f" ONHAND_WORKERS={args.workers}"
+        f" ONHAND_WORKERS={args.workers}",
     )
-    for column in ("workload", "path", "per second", "spread", "p50 ms", "p99 ms", "vs baseline"):
-        table.add_column(column, justify="right")
     for hot in (True, False):
         label = "one hot level" if hot else f"spread over {len(levels):,} levels"
         sides = {
@@ -221,20 +228,7 @@ def measure(db: Database, levels: list[tuple[int, int]], args: argparse.Namespac
             ),
             "onhand (GraphQL over HTTP)": lambda hot=hot: onhand_rate(db, levels, hot, args),
         }
-        found = interleaved(sides, args.rounds)
-        baseline = next(iter(found.values())).median.per_second
-        for path, summary in found.items():
-            median = summary.median
-            console.print(f"{label}, {path}: {median.per_second:,.0f}/s ({summary.spread})")
-            table.add_row(
-                label,
-                path,
-                f"{median.per_second:,.0f}",
-                summary.spread,
-                f"{median.p50_ms:.1f}",
-                f"{median.p99_ms:.1f}",
-                f"{median.per_second / baseline:.2f}x",
-            )
+        add_comparison(table, label, interleaved(sides, args.rounds), console.print)
     console.print(table)
 
 

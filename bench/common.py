@@ -20,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from onhand.auth.roles import Role
@@ -207,3 +208,29 @@ def interleaved(sides: dict[str, Callable[[], Rate]], rounds: int) -> dict[str, 
         for name, run in sides.items():
             runs[name].append(run())
     return {name: Summary(tuple(found)) for name, found in runs.items()}
+
+
+def comparison_table(title: str, caption: str) -> Table:
+    table = Table(title=title, caption=caption)
+    for column in ("workload", "path", "per second", "spread", "p50 ms", "p99 ms", "vs baseline"):
+        table.add_column(column, justify="right")
+    return table
+
+
+def add_comparison(
+    table: Table, label: str, found: dict[str, Summary], say: Callable[[str], None]
+) -> None:
+    """A workload's rows: each side's median beside the first side's (the baseline)."""
+    baseline = next(iter(found.values())).median.per_second
+    for path, summary in found.items():
+        median = summary.median
+        say(f"{label}, {path}: {median.per_second:,.0f}/s ({summary.spread})")
+        table.add_row(
+            label,
+            path,
+            f"{median.per_second:,.0f}",
+            summary.spread,
+            f"{median.p50_ms:.1f}",
+            f"{median.p99_ms:.1f}",
+            f"{median.per_second / baseline:.2f}x",
+        )

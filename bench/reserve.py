@@ -35,13 +35,14 @@ from typing import Any
 
 import asyncpg
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     Database,
     Rate,
+    add_comparison,
+    comparison_table,
     free_port,
     interleaved,
     onhand_process,
@@ -353,14 +354,11 @@ def onhand_rate(
 
 
 def measure(db: Database, world: dict[str, Any], args: argparse.Namespace) -> None:
-    table = Table(title="createReservation: onhand against the fewest writes (pgbench)")
-    table.caption = (
+    table = comparison_table(
+        "createReservation: onhand against the fewest writes (pgbench)",
         f"{args.concurrency} connections each side; median of {args.rounds} interleaved runs"
-        " (spread: slowest-fastest); onhand is `onhand serve --workers"
-        f" {args.workers}`"
+        f" (spread: slowest-fastest); onhand is `onhand serve --workers {args.workers}`",
     )
-    for column in ("workload", "path", "per second", "spread", "p50 ms", "p99 ms", "vs baseline"):
-        table.add_column(column, justify="right")
     for hot in (True, False):
         label = "one hot SKU" if hot else f"spread over {args.skus:,} SKUs"
         sides = {
@@ -373,20 +371,7 @@ def measure(db: Database, world: dict[str, Any], args: argparse.Namespace) -> No
             sides["onhand, coalescing off"] = lambda hot=hot: onhand_rate(
                 db, world, hot, args, False
             )
-        found = interleaved(sides, args.rounds)
-        baseline = next(iter(found.values())).median.per_second
-        for path, summary in found.items():
-            median = summary.median
-            console.print(f"{label}, {path}: {median.per_second:,.0f}/s ({summary.spread})")
-            table.add_row(
-                label,
-                path,
-                f"{median.per_second:,.0f}",
-                summary.spread,
-                f"{median.p50_ms:.1f}",
-                f"{median.p99_ms:.1f}",
-                f"{median.per_second / baseline:.2f}x",
-            )
+        add_comparison(table, label, interleaved(sides, args.rounds), console.print)
     console.print(table)
 
 

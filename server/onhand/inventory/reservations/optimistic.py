@@ -39,7 +39,6 @@ from onhand.core.errors import DomainError
 from onhand.db.transactions import sqlstate
 from onhand.inventory.ledger import MOVEMENT_COLUMNS, ChangeContext, embedded_change_sql
 from onhand.inventory.reservations.judging import decide
-from onhand.inventory.reservations.lookups import Lookups
 from onhand.inventory.reservations.model import (
     ChangeKind,
     Reservation,
@@ -53,7 +52,7 @@ from onhand.inventory.reservations.requests import (
     Resolved,
     Terms,
 )
-from onhand.inventory.reservations.reserving import hold_columns, validated
+from onhand.inventory.reservations.reserving import hold_columns, resolve_all, validated
 from onhand.inventory.reservations.state import State
 
 _PRELUDE = """
@@ -257,15 +256,7 @@ async def reserve_many_at_once(
         # below is one statement, so that no lock outlives it.
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            pending = [r for i, r in enumerate(requests) if outcomes[i] is None]
-            lookups = await Lookups.load(conn, pending)
-            resolved: dict[int, Resolved] = {}
-            for i, request in enumerate(requests):
-                if outcomes[i] is None:
-                    try:
-                        resolved[i] = lookups.resolve(i, request)
-                    except DomainError as error:
-                        outcomes[i] = error
+            resolved = await resolve_all(conn, requests, outcomes)
             state = await State.read(conn, list(resolved.values()), terms.utilization)
         except DBAPIError:
             return None  # the locked way will meet the same trouble, and report it

@@ -56,6 +56,7 @@ __all__ = [
     "hold_columns",
     "reserve",
     "reserve_many",
+    "resolve_all",
     "validated",
 ]
 
@@ -85,14 +86,7 @@ async def reserve_many(
             claims[i] = validated(request, terms)
         except DomainError as error:
             outcomes[i] = error
-    lookups = await Lookups.load(conn, [r for i, r in enumerate(requests) if outcomes[i] is None])
-    resolved: dict[int, Resolved] = {}
-    for i, request in enumerate(requests):
-        if outcomes[i] is None:
-            try:
-                resolved[i] = lookups.resolve(i, request)
-            except DomainError as error:
-                outcomes[i] = error
+    resolved = await resolve_all(conn, requests, outcomes)
     # Keys are claimed in key order, so that two batches sharing keys cannot deadlock.
     for i in sorted(resolved, key=lambda i: _claimed_key(claims[i])):
         try:
@@ -131,6 +125,24 @@ async def reserve_many(
     return [
         o if o is not None else DomainError.of(ErrorCode.INVALID, "not processed") for o in outcomes
     ]
+
+
+async def resolve_all(
+    conn: AsyncConnection,
+    requests: Sequence[ReserveRequest],
+    outcomes: list[Reserved | DomainError | None],
+) -> dict[int, Resolved]:
+    """The requests not answered yet, by index, with their natural keys looked up; one that
+    names something unknown gets its error as its outcome."""
+    lookups = await Lookups.load(conn, [r for i, r in enumerate(requests) if outcomes[i] is None])
+    resolved: dict[int, Resolved] = {}
+    for i, request in enumerate(requests):
+        if outcomes[i] is None:
+            try:
+                resolved[i] = lookups.resolve(i, request)
+            except DomainError as error:
+                outcomes[i] = error
+    return resolved
 
 
 def _claimed_key(claim: IdempotencyClaim | None) -> str:
