@@ -159,7 +159,9 @@ async def test_refusals_judged_on_the_read_stand_and_write_nothing(
 
 
 def batches(metrics: str, way: str) -> float:
-    found = re.search(rf'onhand_reservation_batches_total{{way="{way}"}} ([0-9.e+]+)', metrics)
+    found = re.search(
+        rf'onhand_write_batches_total{{strategy="reservations",way="{way}"}} ([0-9.e+]+)', metrics
+    )
     return float(found.group(1)) if found else 0.0
 
 

@@ -17,6 +17,7 @@ from onhand.auth.roles import Permission, Role
 from onhand.auth.tokens import Principal
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
+from onhand.inventory.group_commit import Together
 from onhand.inventory.ledger import ChangeContext, MovementSource
 from onhand.services import Services
 
@@ -73,12 +74,14 @@ class Context:
         key: Hashable,
         work: Callable[[AsyncConnection], Awaitable[T]],
         exclusive: Hashable | None = None,
+        together: Together | None = None,
     ) -> T:
         """`work` in one transaction, shared with other work on the same `key` arriving at the
-        same moment when write coalescing is on (inventory/group_commit.py)."""
+        same moment when write coalescing is on (inventory/group_commit.py); `together`, the
+        same work in a form a batch can write in one statement."""
         if not self.settings.coalesce_writes:
             return await self.transaction(work)
-        return await self.services.group_commit.submit(key, work, exclusive)
+        return await self.services.group_commit.submit(key, work, exclusive, together)
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self.services.engine.connect() as conn:

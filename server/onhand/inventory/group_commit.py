@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -43,9 +44,18 @@ R = TypeVar("R")
 Work = Callable[[AsyncConnection], Awaitable[T]]
 
 
+# How batches were written, by strategy: at_once (one statement, strategy.write_at_once) or
+# in_transaction (write_batch, or write_one for a batch of one). Mostly in_transaction where
+# at_once was expected (no keys, stock to spare) says the fast way keeps refusing.
+BATCHES = Counter(
+    "onhand_write_batches_total", "Group-committed batches written, by way", ["strategy", "way"]
+)
+
+
 class Strategy(Generic[I, R]):
     """How a batch of items is written, and what may share a batch."""
 
+    name = "batch"  # in BATCHES
     max_batch = 200  # items per transaction
     max_weight: int | None = None  # the most `weight` a batch may carry (None: no limit)
     # Batches in flight at once per key and process.
@@ -151,6 +161,7 @@ class _Queue(Generic[I, R]):
         engine = self.owner.engine
         items = [unit.item for unit in batch]
         at_once = await strategy.write_at_once(engine, items)
+        BATCHES.labels(strategy.name, "at_once" if at_once is not None else "in_transaction").inc()
         if at_once is not None:
             _hand_out(batch, at_once)
             return
@@ -221,10 +232,20 @@ class Batcher(Generic[I, R]):
         return await asyncio.shield(unit.future)
 
 
+class Together(Protocol):
+    """A unit of work in a form that a batch of its kind can write together, in one statement
+    (the adjustments of one level, say): `write_all` answers for every unit, or writes
+    nothing and returns None (then each runs in its savepoint)."""
+
+    @staticmethod
+    async def write_all(engine: AsyncEngine, batch: Sequence[Any]) -> list[Any] | None: ...
+
+
 @dataclass(frozen=True)
 class _Savepointed:
     work: Work[Any]
     exclusive: Hashable | None
+    together: Together | None = None
 
 
 class SavepointStrategy(Strategy[_Savepointed, Any]):
@@ -232,8 +253,19 @@ class SavepointStrategy(Strategy[_Savepointed, Any]):
     only. One batch in flight per key: two would only queue on the same row lock, and could
     deadlock on an idempotency key that one holds and the other waits for."""
 
+    name = "savepoints"
+
     def exclusive(self, item: _Savepointed) -> Hashable | None:
         return item.exclusive
+
+    async def write_at_once(
+        self, engine: AsyncEngine, items: list[_Savepointed]
+    ) -> list[Any | DomainError] | None:
+        units = [item.together for item in items if item.together is not None]
+        kinds = {type(unit) for unit in units}
+        if len(units) != len(items) or len(kinds) != 1:
+            return None
+        return await kinds.pop().write_all(engine, units)
 
     async def write_batch(
         self, conn: AsyncConnection, items: list[_Savepointed]
@@ -257,6 +289,12 @@ class GroupCommit:
     def __init__(self, engine: AsyncEngine) -> None:
         self.batcher: Batcher[_Savepointed, Any] = Batcher(engine, SavepointStrategy())
 
-    async def submit(self, key: Hashable, work: Work[T], exclusive: Hashable | None = None) -> T:
-        result: T = await self.batcher.submit(key, _Savepointed(work, exclusive))
+    async def submit(
+        self,
+        key: Hashable,
+        work: Work[T],
+        exclusive: Hashable | None = None,
+        together: Together | None = None,
+    ) -> T:
+        result: T = await self.batcher.submit(key, _Savepointed(work, exclusive, together))
         return result

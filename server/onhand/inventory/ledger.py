@@ -274,10 +274,11 @@ _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.ch
             'actor', CAST(:actor AS text), 'referenceId', j.reference_id,
             'correlationId', CAST(:correlation_id AS text), 'channelId', j.channel_id,
             'reservationId', j.reservation_id, 'occurredAt', g.occurred_at,
-            'version', j.old_version + 1,
+            'version', v.version,
             'before', {_payload_quantities("b_")}, 'after', {_payload_quantities("a_")}
         )
     FROM judged j
+    JOIN versions v ON v.ord = j.ord
     JOIN numbered n ON n.ord = j.ord
     JOIN ledger g ON g.id = n.movement_id
     ORDER BY j.ord"""
@@ -350,9 +351,17 @@ numbered AS (
     FROM judged j
     WHERE j.changed AND (SELECT all_ok FROM verdict)
 ),
-final AS (
-    SELECT DISTINCT ON (j.level_id) j.*
+-- Every movement that changes a level makes a new version of it: several movements on one
+-- level in one change (a batch of adjustments, say) each answer with their own.
+versions AS (
+    SELECT j.ord, j.old_version
+        + count(*) FILTER (WHERE j.changed) OVER (PARTITION BY j.level_id ORDER BY j.ord)
+        AS version
     FROM judged j
+),
+final AS (
+    SELECT DISTINCT ON (j.level_id) j.*, v.version AS new_version
+    FROM judged j JOIN versions v ON v.ord = j.ord
     WHERE j.level_id IN (SELECT level_id FROM judged WHERE changed)
     ORDER BY j.level_id, j.ord DESC
 ),
@@ -361,7 +370,7 @@ updated AS (
         {", ".join(f"{b} = f.a_{b}" for b in BUCKETS)},
         reorder_point = f.a_reorder_point,
         reorder_quantity = f.a_reorder_quantity,
-        version = l.version + 1,
+        version = f.new_version,
         updated_at = now()
     FROM final f
     WHERE l.id = f.level_id AND (SELECT all_ok FROM verdict)
@@ -397,9 +406,11 @@ _ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_
     {", ".join(f"j.b_{b}, j.a_{b}" for b in BUCKETS)},
     n.movement_id, CASE WHEN n.movement_id IS NOT NULL THEN (SELECT change_id FROM change)
     END AS change_id,
-    coalesce(u.version, j.old_version) AS version,
+    CASE WHEN n.movement_id IS NOT NULL THEN v.version ELSE coalesce(u.version, j.old_version)
+    END AS version,
     coalesce(u.updated_at, j.b_updated_at) AS updated_at
 FROM judged j
+JOIN versions v ON v.ord = j.ord
 LEFT JOIN numbered n ON n.ord = j.ord
 LEFT JOIN updated u ON u.id = j.level_id
 ORDER BY j.ord"""

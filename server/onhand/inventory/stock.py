@@ -3,17 +3,20 @@ immediate move between warehouses, both legs in one transaction)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.records import Level
 from onhand.core.refs import Ref
+from onhand.db.transactions import sqlstate
 from onhand.events.outbox import Event, Topic, append
-from onhand.inventory.idempotency import claim_for, claim_key, remember
+from onhand.inventory.idempotency import IdempotencyClaim, claim_for, claim_key, remember
 from onhand.inventory.ledger import (
     AppliedMovement,
     ChangeContext,
@@ -80,35 +83,110 @@ class Transferred:
     movement_ids: list[int]
 
 
-async def adjust(conn: AsyncConnection, request: Adjust, context: ChangeContext) -> Adjusted:
+@dataclass(frozen=True)
+class _CheckedAdjust:
+    reason: str | None
+    occurred_at: datetime | None
+    reference_id: str | None
+    correlation_id: str | None
+    claim: IdempotencyClaim | None
+
+    def movement(self, request: Adjust, product_id: int, warehouse_id: int) -> Movement:
+        return Movement(
+            product_id,
+            warehouse_id,
+            request.type or REASON_TYPES.get(self.reason or "", MovementType.ADJUSTMENT),
+            Quantities(on_hand=request.adjustment),
+            reason=self.reason,
+            reference_id=self.reference_id,
+            field="adjustment",
+        )
+
+
+def _checked(request: Adjust) -> _CheckedAdjust:
     errors = Collector()
     check.quantity(errors, "adjustment", request.adjustment, allow_zero=False, allow_negative=True)
-    reason = check.text(errors, "reason", request.reason, max_length=500, required=True)
-    occurred_at = check.timestamp(errors, "timestamp", request.occurred_at)
-    reference_id = check.text(errors, "referenceId", request.reference_id, max_length=200)
-    correlation_id = check.text(errors, "correlationId", request.correlation_id, max_length=200)
-    idempotency = claim_for("adjustInventory", request.idempotency_key, request)
+    checked = _CheckedAdjust(
+        reason=check.text(errors, "reason", request.reason, max_length=500, required=True),
+        occurred_at=check.timestamp(errors, "timestamp", request.occurred_at),
+        reference_id=check.text(errors, "referenceId", request.reference_id, max_length=200),
+        correlation_id=check.text(errors, "correlationId", request.correlation_id, max_length=200),
+        claim=claim_for("adjustInventory", request.idempotency_key, request),
+    )
     errors.raise_if_any()
-    replay = await claim_key(conn, idempotency, context.actor)
+    return checked
+
+
+async def adjust(conn: AsyncConnection, request: Adjust, context: ChangeContext) -> Adjusted:
+    checked = _checked(request)
+    replay = await claim_key(conn, checked.claim, context.actor)
     if replay is not None:
         return Adjusted(Level.from_json(replay["level"]), replay["movement_id"])
     product_id, warehouse_id = await _ids(conn, request.product, request.warehouse)
-    movement = Movement(
-        product_id,
-        warehouse_id,
-        request.type or REASON_TYPES.get(reason or "", MovementType.ADJUSTMENT),
-        Quantities(on_hand=request.adjustment),
-        reason=reason,
-        reference_id=reference_id,
-        field="adjustment",
-    )
-    change = _context(context, occurred_at, correlation_id)
+    movement = checked.movement(request, product_id, warehouse_id)
+    change = _context(context, checked.occurred_at, checked.correlation_id)
     [applied] = await _apply(conn, [movement], change, request.product, request.warehouse)
     result = Adjusted(applied.level, applied.movement_id)
     await remember(
-        conn, idempotency, {"level": result.level.to_json(), "movement_id": result.movement_id}
+        conn, checked.claim, {"level": result.level.to_json(), "movement_id": result.movement_id}
     )
     return result
+
+
+@dataclass(frozen=True)
+class AdjustTogether:
+    """An adjustment as group commit can write it together with others of the same level:
+    all of them by one ledger statement, in a transaction of its own, so that the level's lock
+    is held for that statement only. Anything that statement cannot answer for every one of
+    them alone (an idempotency key, a refusal, different times or callers) leaves it to the
+    savepoints, one adjustment at a time."""
+
+    request: Adjust
+    context: ChangeContext
+
+    @staticmethod
+    async def write_all(
+        engine: AsyncEngine, batch: Sequence[AdjustTogether]
+    ) -> list[Adjusted | DomainError] | None:
+        first = batch[0]
+        outcomes: list[Adjusted | DomainError | None] = [None] * len(batch)
+        movements: list[tuple[int, Movement]] = []
+        changes: set[ChangeContext] = set()
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                product_id, warehouse_id = await _ids(
+                    conn, first.request.product, first.request.warehouse
+                )
+            except DomainError:
+                return None  # an unknown product or warehouse: said as the savepoints say it
+            for i, item in enumerate(batch):
+                try:
+                    checked = _checked(item.request)
+                except DomainError as error:
+                    outcomes[i] = error
+                    continue
+                if checked.claim is not None or (
+                    (item.request.product, item.request.warehouse)
+                    != (first.request.product, first.request.warehouse)
+                ):
+                    return None
+                changes.add(_context(item.context, checked.occurred_at, checked.correlation_id))
+                movements.append((i, checked.movement(item.request, product_id, warehouse_id)))
+            if len(changes) > 1:
+                return None  # one change records one actor, time and correlation id
+            if movements:
+                try:
+                    applied = await apply_change(conn, [m for _, m in movements], changes.pop())
+                except DomainError:
+                    return None
+                except DBAPIError as error:
+                    if sqlstate(error) is None:
+                        raise  # the connection failed: the change may have been written
+                    return None
+                for (i, _), done in zip(movements, applied, strict=True):
+                    outcomes[i] = Adjusted(done.level, done.movement_id)
+        return [o for o in outcomes if o is not None]
 
 
 async def transfer(conn: AsyncConnection, request: Transfer, context: ChangeContext) -> Transferred:

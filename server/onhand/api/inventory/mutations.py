@@ -212,6 +212,7 @@ class InventoryMutation:
                 ("adjustInventory", request.product, request.warehouse),
                 lambda conn: stock.adjust(conn, request, change),
                 exclusive=request.idempotency_key,
+                together=stock.AdjustTogether(request, change),
             )
             return _level_payload(AdjustInventoryPayload, result.level, result.movement_id)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onhand.core.errors import DomainError
@@ -33,13 +32,6 @@ from onhand.inventory.reservations.reserving import (
     reserve_many,
 )
 
-# How batches were written: at_once (judged unlocked, one statement), or locked (when that
-# could not be sure: stock nearly gone, keys, partial carts). Mostly locked on a product that
-# is not selling out means something is wrong with the fast way.
-BATCHES = Counter(
-    "onhand_reservation_batches_total", "Reservation batches written, by way", ["way"]
-)
-
 
 @dataclass(frozen=True)
 class _Asked:
@@ -49,6 +41,7 @@ class _Asked:
 
 
 class _ReservationStrategy(Strategy[_Asked, Reserved]):
+    name = "reservations"
     max_batch = 200
     max_weight = 2000  # lines per transaction
     # Batches in flight per caller: while some read and judge, others write. Written at
@@ -65,11 +58,9 @@ class _ReservationStrategy(Strategy[_Asked, Reserved]):
     async def write_at_once(
         self, engine: AsyncEngine, items: list[_Asked]
     ) -> list[Reserved | DomainError] | None:
-        outcomes = await reserve_many_at_once(
+        return await reserve_many_at_once(
             engine, [item.request for item in items], items[0].context, items[-1].terms
         )
-        BATCHES.labels("at_once" if outcomes is not None else "locked").inc()
-        return outcomes
 
     async def write_batch(
         self, conn: AsyncConnection, items: list[_Asked]
