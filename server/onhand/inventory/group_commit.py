@@ -9,7 +9,9 @@ waits: an item finding no batch in flight for its key starts one at once, alone.
 One mechanism, `Batcher`, queues, batches and hands out results; a `Strategy` says how a
 batch is written: `SavepointStrategy` runs arbitrary units of work each in a savepoint of its
 own (stock adjustments, through `GroupCommit`), reservations write a whole batch in one
-set-based call (reservations/coalescing.py).
+set-based call (reservations/coalescing.py). A strategy may first try to write the batch
+by one statement in a transaction of its own (`write_at_once`), so that the row locks are
+held for that statement only; it answers for every item or writes nothing.
 
 Each item still succeeds or fails on its own: a DomainError is that item's answer, and the
 others of the batch commit. Results are handed out only after the commit. Should writing the
