@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 from rich.console import Console
 from sqlalchemy import text
 
@@ -39,11 +38,11 @@ from common import (
     Database,
     Rate,
     add_comparison,
+    baseline,
     comparison_table,
     free_port,
     interleaved,
     onhand_process,
-    pgbench,
     rate_of,
 )
 from onhand.db.engine import create_engine
@@ -101,14 +100,6 @@ async def make_levels(db: Database, count: int) -> list[tuple[int, int]]:
     return [(p, warehouse) for p in ids]
 
 
-async def execute(db: Database, sql: str) -> None:
-    conn = await asyncpg.connect(db.plain_url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 # -- the baseline: the fewest writes, one call each, driven by pgbench -----------------------
 
 
@@ -117,13 +108,8 @@ def baseline_rate(
 ) -> Rate:
     first, last = levels[0][0], levels[-1][0]
     product = f"\\set product {first}\n" if hot else f"\\set product random({first}, {last})\n"
-    rate = pgbench(
-        db.url, product + f"SELECT bench_adjust(:product, {levels[0][1]}, 1);\n", clients, seconds
-    )
-    # The baseline's events would otherwise be published by the next onhand run's relay, on
-    # onhand's time.
-    asyncio.run(execute(db, "DELETE FROM outbox WHERE sequence IS NULL"))
-    return rate
+    script = product + f"SELECT bench_adjust(:product, {levels[0][1]}, 1);\n"
+    return baseline(db, script, clients, seconds)
 
 
 # -- onhand: a minimal HTTP/1.1 keep-alive client --------------------------------------------
@@ -236,7 +222,7 @@ async def main(args: argparse.Namespace) -> None:
     async with Database.fresh() as db:
         console.print(f"setting up: 1 warehouse, {args.levels:,} levels")
         levels = await make_levels(db, args.levels)
-        await execute(db, FEWEST_WRITES)
+        await db.execute(FEWEST_WRITES)
         # The runs block (pgbench, a server started per run, their own event loops).
         await asyncio.to_thread(measure, db, levels, args)
 

@@ -76,6 +76,14 @@ class Database:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
 
+    async def execute(self, sql: str) -> None:
+        """`sql` (one statement or several) run on the database."""
+        conn = await asyncpg.connect(self.plain_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
     async def level(self, quantity: int = 0) -> tuple[int, int]:
         """A product stocked at a warehouse (made through the domain functions)."""
         from onhand.core.refs import Ref
@@ -178,6 +186,14 @@ def pgbench(url: str, script: str, clients: int, seconds: float) -> Rate:
     if tps is None:
         raise RuntimeError(f"pgbench printed no rate: {found.stdout[-600:]}")
     return Rate(float(tps.group(1)), percentile(latencies, 50), percentile(latencies, 99))
+
+
+def baseline(db: Database, script: str, clients: int, seconds: float) -> Rate:
+    """A write baseline run by pgbench in onhand's tables. Its outbox events are deleted
+    afterwards: the next onhand run's relay would otherwise publish them, on onhand's time."""
+    rate = pgbench(db.url, script, clients, seconds)
+    asyncio.run(db.execute("DELETE FROM outbox WHERE sequence IS NULL"))
+    return rate
 
 
 @dataclass(frozen=True)

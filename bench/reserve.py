@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from rich.console import Console
 from sqlalchemy import text
 
@@ -42,11 +41,11 @@ from common import (
     Database,
     Rate,
     add_comparison,
+    baseline,
     comparison_table,
     free_port,
     interleaved,
     onhand_process,
-    pgbench,
     rate_of,
 )
 from onhand.core.refs import Ref
@@ -127,14 +126,6 @@ async def setup(db: Database, skus: int) -> dict[str, Any]:
 FEWEST_WRITES = (HERE / "sql" / "reserve_fewest_writes.sql").read_text()
 
 
-async def install_baseline(db: Database) -> None:
-    conn = await asyncpg.connect(db.plain_url)
-    try:
-        await conn.execute(FEWEST_WRITES)
-    finally:
-        await conn.close()
-
-
 def baseline_rate(
     db: Database, world: dict[str, Any], hot: bool, seconds: float, clients: int
 ) -> Rate:
@@ -147,19 +138,7 @@ def baseline_rate(
     script = product + (
         f"SELECT bench_reserve(:product, {world['warehouse']}, {world['channel']}, 1);\n"
     )
-    rate = pgbench(db.url, script, clients, seconds)
-    asyncio.run(_forget_baseline_events(db))
-    return rate
-
-
-async def _forget_baseline_events(db: Database) -> None:
-    """The baseline's events would otherwise be published by the next onhand run's relay,
-    on onhand's time."""
-    conn = await asyncpg.connect(db.plain_url)
-    try:
-        await conn.execute("DELETE FROM outbox WHERE sequence IS NULL")
-    finally:
-        await conn.close()
+    return baseline(db, script, clients, seconds)
 
 
 # -- graphql: a minimal HTTP/1.1 keep-alive client in its own process ------------------------
@@ -379,7 +358,7 @@ async def main(args: argparse.Namespace) -> None:
     async with Database.fresh() as db:
         console.print(f"setting up: 1 warehouse, 1 channel, 1 hot SKU + {args.skus:,} SKUs")
         world = await setup(db, args.skus)
-        await install_baseline(db)
+        await db.execute(FEWEST_WRITES)
         if not args.only_sweeper:
             await asyncio.to_thread(measure, db, world, args)
         swept = await sweeper_rate(db, world, args.expired, 5000, args.sweepers)
