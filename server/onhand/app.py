@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from onhand.api import graphiql
+from onhand.api.body_limit import BodyLimit
 from onhand.api.imports.download import download_endpoint
 from onhand.api.schema import build_schema
 from onhand.api.view import AuthenticatedEndpoint, GraphQLView
@@ -125,6 +126,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
             )
         )
+    middleware.append(
+        Middleware(
+            BodyLimit,
+            request_bytes=settings.max_request_bytes,
+            upload_bytes=settings.max_upload_bytes,
+        )
+    )
     app = Starlette(
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # fields count again in each place it is spread.
     max_selections: int = Field(default=2000, ge=1)
     max_fragments: int = Field(default=100, ge=0)
+    # The largest request body: a GraphQL request (JSON), and a multipart upload (the largest
+    # import file, 256 MiB, and the form around it). Larger ones are answered 413.
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=257 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=250, ge=1)
     default_page_size: int = Field(default=50, ge=1)
     graphiql: bool = True
