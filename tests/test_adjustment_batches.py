@@ -6,7 +6,6 @@ savepoints."""
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from support import factories
 from support.channels import check_invariants, level
 from support.client import Client, clients, payload_of
 from support.factories import ADJUST
+from support.metrics import write_batches
 
 OPERATOR = ChangeContext(actor="operator", source=MovementSource.MANUAL)
 
@@ -103,13 +103,6 @@ async def test_a_batch_of_different_callers_writes_nothing(
     assert await movements(engine, "TOGETHER-3") == []
 
 
-def batches(metrics: str, way: str) -> float:
-    found = re.search(
-        rf'onhand_write_batches_total{{strategy="savepoints",way="{way}"}} ([0-9.e+]+)', metrics
-    )
-    return float(found.group(1)) if found else 0.0
-
-
 async def test_concurrent_adjustments_of_a_hot_level_are_written_together(
     admin: Client, base_url: str, engine: AsyncEngine, http: httpx.AsyncClient
 ) -> None:
@@ -139,6 +132,8 @@ async def test_concurrent_adjustments_of_a_hot_level_are_written_together(
     assert all(p["errors"] == [] for p in payloads), payloads
     versions = [p["inventoryLevel"]["version"] for p in payloads]
     assert len(set(versions)) == 40  # each saw its own version of the level
-    assert batches(after, "at_once") > batches(before, "at_once")
+    assert write_batches(after, "savepoints", "at_once") > write_batches(
+        before, "savepoints", "at_once"
+    )
     assert (await level(engine, "TOGETHER-HOT", "DC-1"))["on_hand"] == 40
     await check_invariants(engine)

@@ -6,7 +6,6 @@ spare is written, and batches through the API go that way when stock is plentifu
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from onhand.inventory.reservations.state import State
 from support import factories
 from support.channels import channel, check_invariants, level
 from support.client import Client, clients, operation, payload_of
+from support.metrics import write_batches
 
 CONTEXT = ChangeContext(actor="test", source=MovementSource.API)
 TERMS = reserving.Terms()
@@ -158,13 +158,6 @@ async def test_refusals_judged_on_the_read_stand_and_write_nothing(
     await check_invariants(engine)
 
 
-def batches(metrics: str, way: str) -> float:
-    found = re.search(
-        rf'onhand_write_batches_total{{strategy="reservations",way="{way}"}} ([0-9.e+]+)', metrics
-    )
-    return float(found.group(1)) if found else 0.0
-
-
 async def test_concurrent_reservations_with_stock_to_spare_are_written_at_once(
     admin: Client, base_url: str, engine: AsyncEngine, http: httpx.AsyncClient
 ) -> None:
@@ -194,7 +187,9 @@ async def test_concurrent_reservations_with_stock_to_spare_are_written_at_once(
     after = (await http.get("/metrics")).text
 
     assert all(answer["errors"] == [] for answer in answers), answers
-    assert batches(after, "at_once") > batches(before, "at_once")
+    assert write_batches(after, "reservations", "at_once") > write_batches(
+        before, "reservations", "at_once"
+    )
     stocked = await level(engine, "FAST-HOT", "DC-1")
     assert (stocked["reserved"], stocked["available"]) == (80, 920)
     await check_invariants(engine)

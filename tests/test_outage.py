@@ -9,6 +9,7 @@ import contextlib
 import re
 import time
 from collections import Counter
+from typing import Any
 
 import asyncpg
 import httpx
@@ -168,20 +169,17 @@ async def test_requests_during_an_outage_fail_fast_with_a_coded_unavailable_erro
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             writer = Client(http, known)
             await factories.stocked(writer, "OUT-2", {"DC-1": 1})  # its token is now cached
+
+            async def adjust_one() -> dict[str, Any]:
+                adjustment = {"sku": "OUT-2", "warehouseCode": "DC-1", "adjustment": 1}
+                return await writer.raw(
+                    factories.ADJUST, {"input": {**adjustment, "reason": "RECEIPT"}}
+                )
+
             async with refusing_connections(database_server, fresh_database):
                 started = time.monotonic()
                 # A write by a token the server knows: the change cannot be made.
-                write = await writer.raw(
-                    factories.ADJUST,
-                    {
-                        "input": {
-                            "sku": "OUT-2",
-                            "warehouseCode": "DC-1",
-                            "adjustment": 1,
-                            "reason": "RECEIPT",
-                        }
-                    },
-                )
+                write = await adjust_one()
                 # A token it has not checked yet: it cannot be checked.
                 stranger = await http.post(
                     "/graphql",
@@ -196,17 +194,7 @@ async def test_requests_during_an_outage_fail_fast_with_a_coded_unavailable_erro
             assert took < 10, took
 
             async def written() -> bool:
-                body = await writer.raw(
-                    factories.ADJUST,
-                    {
-                        "input": {
-                            "sku": "OUT-2",
-                            "warehouseCode": "DC-1",
-                            "adjustment": 1,
-                            "reason": "RECEIPT",
-                        }
-                    },
-                )
+                body = await adjust_one()
                 return "errors" not in body
 
             await until(written, "a write once the database is back")

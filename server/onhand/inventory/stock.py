@@ -148,6 +148,7 @@ class AdjustTogether:
     async def write_all(
         engine: AsyncEngine, batch: Sequence[AdjustTogether]
     ) -> list[Adjusted | DomainError] | None:
+        # One batch adjusts one level: its product and warehouse are the group-commit key.
         first = batch[0]
         outcomes: list[Adjusted | DomainError | None] = [None] * len(batch)
         movements: list[tuple[int, Movement]] = []
@@ -166,10 +167,7 @@ class AdjustTogether:
                 except DomainError as error:
                     outcomes[i] = error
                     continue
-                if checked.claim is not None or (
-                    (item.request.product, item.request.warehouse)
-                    != (first.request.product, first.request.warehouse)
-                ):
+                if checked.claim is not None:
                     return None
                 changes.add(_context(item.context, checked.occurred_at, checked.correlation_id))
                 movements.append((i, checked.movement(item.request, product_id, warehouse_id)))

@@ -38,7 +38,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.core.errors import DomainError
 from onhand.db.transactions import sqlstate
 from onhand.inventory.ledger import MOVEMENT_COLUMNS, ChangeContext, embedded_change_sql
-from onhand.inventory.reservations.judging import decide
 from onhand.inventory.reservations.model import (
     ChangeKind,
     Reservation,
@@ -52,7 +51,12 @@ from onhand.inventory.reservations.requests import (
     Resolved,
     Terms,
 )
-from onhand.inventory.reservations.reserving import hold_columns, resolve_all, validated
+from onhand.inventory.reservations.reserving import (
+    hold_columns,
+    judge_all,
+    resolve_all,
+    validated,
+)
 from onhand.inventory.reservations.state import State
 
 _PRELUDE = """
@@ -261,17 +265,9 @@ async def reserve_many_at_once(
         except DBAPIError:
             return None  # the locked way will meet the same trouble, and report it
         watched = _Watched.of(list(resolved.values()), state)
-        holds: list[Hold] = []
-        for i, item in resolved.items():
-            try:
-                decided, failures = decide(item, state)
-            except DomainError as error:
-                outcomes[i] = error
-                continue
-            if failures:
-                return None  # a partly reserved cart: judged under the locks only
-            holds.extend(decided)
-            outcomes[i] = Reserved([], [])
+        holds = judge_all(resolved, state, outcomes)
+        if any(isinstance(o, Reserved) and o.failures for o in outcomes):
+            return None  # a partly reserved cart: judged under the locks only
         if holds:
             try:
                 rows = (

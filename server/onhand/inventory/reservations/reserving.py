@@ -54,6 +54,7 @@ __all__ = [
     "Reserved",
     "Terms",
     "hold_columns",
+    "judge_all",
     "reserve",
     "reserve_many",
     "resolve_all",
@@ -99,15 +100,7 @@ async def reserve_many(
             outcomes[i] = Reserved.from_json(replay)
             del resolved[i]
     state = await State.lock(conn, list(resolved.values()), terms.utilization)
-    holds: list[Hold] = []
-    for i, item in resolved.items():
-        try:
-            decided, failures = decide(item, state)
-        except DomainError as error:
-            outcomes[i] = error
-            continue
-        holds.extend(decided)
-        outcomes[i] = Reserved([], failures)
+    holds = judge_all(resolved, state, outcomes)
     made = await _insert(conn, holds, resolved, context, terms)
     await _apply(conn, holds, made, requests, context)
     for hold, reservation in zip(holds, made, strict=True):
@@ -143,6 +136,25 @@ async def resolve_all(
             except DomainError as error:
                 outcomes[i] = error
     return resolved
+
+
+def judge_all(
+    resolved: Mapping[int, Resolved],
+    state: State,
+    outcomes: list[Reserved | DomainError | None],
+) -> list[Hold]:
+    """Each resolved request judged on `state`, in order: its refusal, or its lines not
+    reserved (partial carts), as its outcome so far; the holds to make for all of them."""
+    holds: list[Hold] = []
+    for i, item in resolved.items():
+        try:
+            decided, failures = decide(item, state)
+        except DomainError as error:
+            outcomes[i] = error
+            continue
+        holds.extend(decided)
+        outcomes[i] = Reserved([], failures)
+    return holds
 
 
 def _claimed_key(claim: IdempotencyClaim | None) -> str:
