@@ -30,7 +30,7 @@ from onhand.core.records import FromRow
 from onhand.db.event_tables import webhook_deliveries, webhooks
 from onhand.events.envelope import Published
 from onhand.events.payloads import event_body
-from onhand.events.store import events_after
+from onhand.events.store import events_after, latest_sequence
 
 PENDING, SUCCEEDED, DEAD = "PENDING", "SUCCEEDED", "DEAD"
 
@@ -99,7 +99,7 @@ async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
     # With no webhook to deliver to, the cursor skips to the last published event without
     # reading any. Read before looking for webhooks: a webhook made after that look was made
     # after these events were published, and is owed none of them.
-    published = (await conn.execute(_LAST_PUBLISHED)).scalar_one()
+    published = await latest_sequence(conn)
     if not (await conn.execute(_ANY_ACTIVE_WEBHOOK)).scalar_one():
         if published <= cursor:
             return 0
@@ -144,7 +144,6 @@ async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
     return len(events)
 
 
-_LAST_PUBLISHED = text("SELECT last_sequence FROM outbox_cursor WHERE id = 1")
 _ANY_ACTIVE_WEBHOOK = text("SELECT EXISTS (SELECT 1 FROM webhooks WHERE is_active)")
 _ADVANCE = text("UPDATE webhook_cursor SET last_sequence = :s WHERE id = 1")
 
