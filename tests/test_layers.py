@@ -123,3 +123,19 @@ def test_the_domain_and_below_hold_no_command_line_code() -> None:
         )
     ]
     assert found == []
+
+
+def test_the_api_and_the_domain_import_nothing_inside_functions() -> None:
+    """Types that refer to each other do it through strawberry's lazy types, so no import
+    hides in a resolver (the command line defers its imports on purpose: `onhand --help`
+    should not load the server)."""
+    found = [
+        f"{name}:{node.lineno}"
+        for name, path in MODULES.items()
+        if name.startswith(("onhand.api", "onhand.inventory", "onhand.events", "onhand.core"))
+        for function in ast.walk(ast.parse(path.read_text()))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    assert found == []

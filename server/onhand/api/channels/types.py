@@ -220,6 +220,16 @@ class ChannelInventory:
             updated_at=entry.updated_at,
         )
 
+    @classmethod
+    async def of_product(cls, info: Info, product_id: int) -> list[ChannelInventory]:
+        """A product's availability on every active channel (a bound token: its own only;
+        Product.channelAvailability)."""
+        check(info, Permission.READ_CHANNEL)
+        loader = info.context.loaders.channels.availability_of_product
+        bound = scope(info.context)
+        entries = await loader.load(product_id) or []
+        return [cls.from_record(e) for e in entries if bound is None or e.channel_id == bound]
+
     @strawberry.field
     async def channel(self, info: Info) -> Channel | None:
         record = await load_channel(info, self.channel_id)
@@ -233,17 +243,6 @@ class ChannelInventory:
     def warehouses(self, info: Info) -> list[ChannelWarehouseStock]:
         check(info, Permission.READ_STOCK)
         return [ChannelWarehouseStock.from_record(s) for s in self.stocks]
-
-
-async def product_channel_availability(info: Info, product_id: int) -> list[ChannelInventory]:
-    """A product's availability on every active channel (a bound token: its own only)."""
-    check(info, Permission.READ_CHANNEL)
-    loader = info.context.loaders.channels.availability_of_product
-    bound = scope(info.context)
-    entries = await loader.load(product_id) or []
-    return [
-        ChannelInventory.from_record(e) for e in entries if bound is None or e.channel_id == bound
-    ]
 
 
 ChannelConnection = Connection[Channel]

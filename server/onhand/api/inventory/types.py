@@ -18,7 +18,7 @@ from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
 from onhand.core import records
 from onhand.inventory.ledger import MovementSource, MovementType
-from onhand.inventory.levels import ProductTotals
+from onhand.inventory.levels import LevelFilter, ProductTotals, level_listing
 from onhand.inventory.movements import MovementFilter, movement_listing
 
 MovementTypeEnum = strawberry.enum(MovementType, name="MovementType")
@@ -104,6 +104,35 @@ class InventoryLevel(relay.Node):
     @classmethod
     def from_row(cls, row: Any) -> InventoryLevel:
         return cls.from_record(records.Level.from_row(row))
+
+    @classmethod
+    async def of_product(cls, info: Info, product_id: int) -> list[InventoryLevel]:
+        """The product's level at each warehouse that stocks it (Product.inventoryLevels)."""
+        check(info, Permission.READ_STOCK)
+        found = await info.context.loaders.levels_of_product.load(product_id)
+        return [cls.from_record(level) for level in found or []]
+
+    @classmethod
+    async def of_warehouse(
+        cls,
+        info: Info,
+        warehouse_id: int,
+        first: int | None,
+        after: str | None,
+        *,
+        below_safety_stock: bool,
+        include_zero: bool,
+    ) -> Connection[InventoryLevel]:
+        """A page of the warehouse's levels (Warehouse.inventoryLevels)."""
+        check(info, Permission.READ_STOCK)
+        listing = level_listing(
+            LevelFilter(
+                warehouse_id=warehouse_id,
+                below_safety_stock=below_safety_stock,
+                include_zero=include_zero,
+            )
+        )
+        return await paginate(info, listing, cls.from_row, first, after, InventoryLevelConnection)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]  # one implementation of strawberry's overloads
@@ -263,6 +292,12 @@ class InventorySummary:
             available=totals.available,
             warehouse_count=totals.warehouses,
         )
+
+    @classmethod
+    async def of_product(cls, info: Info, product_id: int) -> InventorySummary:
+        """The product's stock summed across warehouses (Product.inventory)."""
+        check(info, Permission.READ_STOCK)
+        return cls.from_totals(await info.context.loaders.totals_of_product.load(product_id))
 
     @strawberry.field
     async def product(self, info: Info) -> Product:

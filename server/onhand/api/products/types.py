@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from onhand.api.inventory.types import InventoryLevel, InventorySummary
 
 _INVENTORY = "onhand.api.inventory.types"
+_CHANNELS = "onhand.api.channels.types"
+# Those types refer back to Product: their classes are reached when first used, as
+# strawberry reaches them for the schema.
+_InventoryLevel: strawberry.LazyType[Any, Any] = strawberry.LazyType("InventoryLevel", _INVENTORY)
+_InventorySummary: strawberry.LazyType[Any, Any] = strawberry.LazyType(
+    "InventorySummary", _INVENTORY
+)
+_ChannelInventory: strawberry.LazyType[Any, Any] = strawberry.LazyType(
+    "ChannelInventory", _CHANNELS
+)
 
 
 @strawberry.type
@@ -75,21 +85,13 @@ class Product(relay.Node):
     async def inventory(
         self, info: Info
     ) -> Annotated[InventorySummary, strawberry.lazy(_INVENTORY)]:
-        from onhand.api.inventory.types import InventorySummary
-
-        check(info, Permission.READ_STOCK)
-        totals = await info.context.loaders.totals_of_product.load(self.id)
-        return InventorySummary.from_totals(totals)
+        return await _InventorySummary.resolve_type().of_product(info, self.id)
 
     @strawberry.field(description="This product's level at each warehouse that stocks it.")
     async def inventory_levels(
         self, info: Info
     ) -> list[Annotated[InventoryLevel, strawberry.lazy(_INVENTORY)]]:
-        from onhand.api.inventory.types import InventoryLevel
-
-        check(info, Permission.READ_STOCK)
-        found = await info.context.loaders.levels_of_product.load(self.id)
-        return [InventoryLevel.from_record(level) for level in found or []]
+        return await _InventoryLevel.resolve_type().of_product(info, self.id)
 
     @strawberry.field(
         description="What each active channel may sell of this product (availableToSell), "
@@ -97,10 +99,8 @@ class Product(relay.Node):
     )
     async def channel_availability(
         self, info: Info
-    ) -> list[Annotated[ChannelInventory, strawberry.lazy("onhand.api.channels.types")]]:
-        from onhand.api.channels.types import product_channel_availability
-
-        return await product_channel_availability(info, self.id)
+    ) -> list[Annotated[ChannelInventory, strawberry.lazy(_CHANNELS)]]:
+        return await _ChannelInventory.resolve_type().of_product(info, self.id)
 
 
 ProductConnection = Connection[Product]

@@ -11,15 +11,19 @@ from strawberry import relay
 
 from onhand.api import ids
 from onhand.api.context import Info
-from onhand.api.pagination import Connection, paginate
+from onhand.api.pagination import Connection
 from onhand.api.permissions import check
 from onhand.auth.roles import Permission
 from onhand.core import records
-from onhand.inventory.levels import LevelFilter, level_listing
 from onhand.inventory.warehouses import Capability
 
 if TYPE_CHECKING:
     from onhand.api.inventory.types import InventoryLevel
+
+_INVENTORY = "onhand.api.inventory.types"
+# InventoryLevel refers back to Warehouse: its class is reached when first used, as
+# strawberry reaches it for the schema.
+_InventoryLevel: strawberry.LazyType[Any, Any] = strawberry.LazyType("InventoryLevel", _INVENTORY)
 
 WarehouseCapability = strawberry.enum(Capability, name="WarehouseCapability")
 
@@ -105,19 +109,14 @@ class Warehouse(relay.Node):
         after: str | None = None,
         below_safety_stock: bool = False,
         include_zero: bool = False,
-    ) -> Connection[Annotated[InventoryLevel, strawberry.lazy("onhand.api.inventory.types")]]:
-        from onhand.api.inventory.types import InventoryLevel, InventoryLevelConnection
-
-        check(info, Permission.READ_STOCK)
-        listing = level_listing(
-            LevelFilter(
-                warehouse_id=self.id,
-                below_safety_stock=below_safety_stock,
-                include_zero=include_zero,
-            )
-        )
-        return await paginate(
-            info, listing, InventoryLevel.from_row, first, after, InventoryLevelConnection
+    ) -> Connection[Annotated[InventoryLevel, strawberry.lazy(_INVENTORY)]]:
+        return await _InventoryLevel.resolve_type().of_warehouse(
+            info,
+            self.id,
+            first,
+            after,
+            below_safety_stock=below_safety_stock,
+            include_zero=include_zero,
         )
 
 

@@ -11,8 +11,9 @@ The buffer is the allocation's buffer quantity when one is set; with no allocati
 channel's safety buffer percent of `physical`, rounded up, so the last units are never shown.
 An inactive channel or product sells nothing.
 
-The formula lives here once (`compute`); the queries only fetch its inputs, and reservations
-call it on the levels they hold locked.
+The formula is written once (`available_to_sell`); every query (a product's channels, the
+channel feed's 48,000-product snapshot) only fetches its inputs, and reservations call it on
+the levels they judge.
 """
 
 from __future__ import annotations
@@ -88,19 +89,39 @@ class ChannelAvailability:
     updated_at: datetime | None = None
 
 
-def percent_of(quantity: int, percent: float) -> int:
+def percent_of(quantity: int, percent: float | Decimal) -> int:
     """`percent` of `quantity`, rounded up (decimal arithmetic: 7% of 100 is 7, not 8)."""
     if quantity <= 0 or percent <= 0:
         return 0
-    return math.ceil(Decimal(str(percent)) * quantity / 100)
+    exact = percent if isinstance(percent, Decimal) else Decimal(str(percent))
+    return math.ceil(exact * quantity / 100)
 
 
-def buffer_of(allocation: Allocation | None, physical: int, percent: float) -> int:
-    if allocation is not None and allocation.buffer is not None:
-        return allocation.buffer
-    if allocation is not None and allocation.allocated is not None:
+def buffer_of(
+    allocated: int | None, buffer: int | None, physical: int, percent: float | Decimal
+) -> int:
+    if buffer is not None:
+        return buffer
+    if allocated is not None:
         return 0
     return percent_of(physical, percent)
+
+
+def available_to_sell(
+    physical: int,
+    allocated: int | None,
+    buffer: int | None,
+    held: int,
+    percent: float | Decimal,
+    *,
+    sells: bool = True,
+) -> int:
+    """The formula of the module docstring, on its inputs: the one place it is written.
+    `sells`: the channel and the product are both active."""
+    if not sells:
+        return 0
+    cap = physical if allocated is None else min(physical, max(0, allocated - held))
+    return max(0, cap - buffer_of(allocated, buffer, physical, percent))
 
 
 def compute(
@@ -114,19 +135,24 @@ def compute(
 ) -> ChannelAvailability:
     held = allocation.held if allocation else 0
     allocated = allocation.allocated if allocation else None
-    remaining = None if allocated is None else max(0, allocated - held)
-    buffer = buffer_of(allocation, physical, channel.safety_buffer_percent)
-    cap = physical if remaining is None else min(physical, remaining)
-    sellable = channel.is_active and product_active
+    buffer = allocation.buffer if allocation else None
+    percent = channel.safety_buffer_percent
     return ChannelAvailability(
         channel_id=channel.id,
         product_id=product_id,
         physical=physical,
         allocated=allocated,
         held=held,
-        remaining_allocation=remaining,
-        buffer=buffer,
-        available_to_sell=max(0, cap - buffer) if sellable else 0,
+        remaining_allocation=None if allocated is None else max(0, allocated - held),
+        buffer=buffer_of(allocated, buffer, physical, percent),
+        available_to_sell=available_to_sell(
+            physical,
+            allocated,
+            buffer,
+            held,
+            percent,
+            sells=channel.is_active and product_active,
+        ),
         version=allocation.version if allocation else 0,
         warehouses=tuple(warehouses),
         updated_at=allocation.updated_at if allocation else None,
@@ -200,75 +226,4 @@ async def availability(
                 product_active=active[product_id],
                 warehouses=mine,
             )
-    return result
-
-
-# Every product the channel could sell (stocked at one of its warehouses, or allocated to
-# it), with its physical availability summed in the database: one pass, no breakdown.
-_CHANNEL_PRODUCTS = text(
-    """
-    WITH stocked AS (
-        SELECT l.product_id, sum(greatest(l.available, 0)) AS physical
-        FROM inventory_levels l
-        JOIN channel_warehouses cw ON cw.warehouse_id = l.warehouse_id
-            AND cw.channel_id = :channel
-        JOIN warehouses w ON w.id = l.warehouse_id AND w.is_active
-        WHERE (CAST(:after AS bigint) IS NULL OR l.product_id > :after)
-          AND (CAST(:products AS bigint[]) IS NULL
-               OR l.product_id = ANY(CAST(:products AS bigint[])))
-        GROUP BY l.product_id
-    ),
-    candidates AS (
-        SELECT product_id FROM stocked
-        UNION
-        SELECT product_id FROM channel_inventory
-        WHERE channel_id = :channel
-          AND (CAST(:after AS bigint) IS NULL OR product_id > :after)
-          AND (CAST(:products AS bigint[]) IS NULL
-               OR product_id = ANY(CAST(:products AS bigint[])))
-    )
-    SELECT c.product_id, p.is_active AS product_active, coalesce(s.physical, 0) AS physical,
-        ci.channel_id, ci.allocated, ci.buffer, ci.held, ci.version, ci.allocated_since,
-        ci.updated_at
-    FROM candidates c
-    JOIN products p ON p.id = c.product_id
-    LEFT JOIN stocked s ON s.product_id = c.product_id
-    LEFT JOIN channel_inventory ci ON ci.channel_id = :channel AND ci.product_id = c.product_id
-    ORDER BY c.product_id
-    LIMIT :limit
-    """
-)
-
-
-async def channel_products(
-    conn: AsyncConnection,
-    channel: Channel,
-    *,
-    after: int | None = None,
-    limit: int = 1000,
-    product_ids: Sequence[int] | None = None,
-) -> list[ChannelAvailability]:
-    """ATS of the channel's products in product id order, from `after` on: a page of the
-    channel's full snapshot (no per-warehouse breakdown)."""
-    rows = await conn.execute(
-        _CHANNEL_PRODUCTS,
-        {
-            "channel": channel.id,
-            "after": after,
-            "limit": limit,
-            "products": list(product_ids) if product_ids is not None else None,
-        },
-    )
-    result = []
-    for row in rows:
-        allocation = Allocation.from_row(row) if row.channel_id is not None else None
-        result.append(
-            compute(
-                channel,
-                row.product_id,
-                allocation,
-                int(row.physical),
-                product_active=row.product_active,
-            )
-        )
     return result

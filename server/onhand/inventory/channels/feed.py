@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -30,6 +31,7 @@ from onhand.events import store
 from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
 from onhand.events.payloads import global_id
+from onhand.inventory.channels import availability
 from onhand.inventory.channels.registry import Channel
 
 # Events that can change what a channel may sell of a product.
@@ -136,10 +138,10 @@ _COUNT_CHANGED = text(
     """
 )
 
-# A channel's ATS of many products in one statement: `availability.compute`'s formula, in SQL,
-# so that a 48,000-product snapshot is one pass of the database and no Python per product
-# (tests hold the two equal). `:products` NULL: the page of every product the channel can
-# sell (stocked at one of its active warehouses, or allocated to it) after `:after`.
+# The inputs of a channel's ATS for many products in one statement, so that a 48,000-product
+# snapshot is one pass of the database; `availability.available_to_sell` applies the formula.
+# `:products` NULL: the page of every product the channel can sell (stocked at one of its
+# active warehouses, or allocated to it) after `:after`.
 _ITEMS = text(
     """
     WITH linked AS (
@@ -168,31 +170,14 @@ _ITEMS = text(
         WHERE l.product_id IN (SELECT product_id FROM candidates)
           AND l.warehouse_id IN (SELECT warehouse_id FROM linked)
         GROUP BY l.product_id
-    ),
-    inputs AS (
-        SELECT c.product_id, p.sku, p.is_active, coalesce(s.physical, 0) AS physical,
-            ci.allocated, ci.buffer, ci.held
-        FROM candidates c
-        JOIN products p ON p.id = c.product_id
-        LEFT JOIN stocked s ON s.product_id = c.product_id
-        LEFT JOIN channel_inventory ci
-            ON ci.channel_id = :channel AND ci.product_id = c.product_id
-    ),
-    formula AS (
-        SELECT product_id, sku, is_active,
-            CASE WHEN allocated IS NULL THEN physical
-                 ELSE least(physical, greatest(0, allocated - held)) END AS cap,
-            CASE WHEN buffer IS NOT NULL THEN buffer
-                 WHEN allocated IS NOT NULL THEN 0
-                 WHEN physical <= 0 OR CAST(:percent AS numeric) <= 0 THEN 0
-                 ELSE ceil(CAST(:percent AS numeric) * physical / 100) END AS buffer
-        FROM inputs
     )
-    SELECT product_id, sku,
-        CASE WHEN CAST(:sells AS boolean) AND is_active
-             THEN CAST(greatest(0, cap - buffer) AS bigint) ELSE 0 END AS available_to_sell
-    FROM formula
-    ORDER BY product_id
+    SELECT c.product_id, p.sku, p.is_active, CAST(coalesce(s.physical, 0) AS bigint),
+        ci.allocated, ci.buffer, coalesce(ci.held, 0)
+    FROM candidates c
+    JOIN products p ON p.id = c.product_id
+    LEFT JOIN stocked s ON s.product_id = c.product_id
+    LEFT JOIN channel_inventory ci ON ci.channel_id = :channel AND ci.product_id = c.product_id
+    ORDER BY c.product_id
     """
 )
 
@@ -212,12 +197,19 @@ async def _items(
             "products": list(products) if products is not None else None,
             "after": after,
             "limit": limit,
-            # As availability.percent_of reads it: the decimal the float prints as.
-            "percent": str(channel.safety_buffer_percent),
-            "sells": channel.is_active,
         },
     )
-    return [FeedItem(*row) for row in rows]
+    # Converted once for the whole page, as availability.percent_of would for each product.
+    percent = Decimal(str(channel.safety_buffer_percent))
+    formula = availability.available_to_sell
+    return [
+        FeedItem(
+            product_id,
+            sku,
+            formula(physical, allocated, buffer, held, percent, sells=channel.is_active and active),
+        )
+        for product_id, sku, active, physical, allocated, buffer, held in rows
+    ]
 
 
 async def watermark(conn: AsyncConnection) -> int:
