@@ -27,6 +27,19 @@ log = logging.getLogger(__name__)
 
 Accepts = Callable[[Published], bool]
 PAGE = 1000
+# How long a follower of the stream (alert evaluator, webhook enqueuer) lets events gather
+# after it is woken: under load the relay publishes every few milliseconds, and one step per
+# burst reads the outbox once instead of once per publication.
+GATHER_SECONDS = 0.05
+
+
+async def woken(watcher: asyncio.Event, poll: float, gather: float = GATHER_SECONDS) -> None:
+    """Wait until `watcher` is set (at most `poll` seconds), let what follows gather, and
+    clear it."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(watcher.wait(), poll)
+        await asyncio.sleep(gather)
+    watcher.clear()
 
 
 class SubscriberTooSlowError(Exception):

@@ -148,9 +148,10 @@ class Relay:
         while not lock.is_closed():
             published = await self.publish_pending()
             healthy()
-            if published:
+            if len(published) >= BATCH:
                 recheck = HELD_BACK_FIRST_RECHECK
-                continue  # more may be waiting
+                continue  # a full batch: more may be waiting
+            # Otherwise every safe event is out; a commit meanwhile has set the wake already.
             if loop.time() >= retention_due:
                 await self._forget_old()
                 retention_due = loop.time() + 300

@@ -86,28 +86,37 @@ def matches(hook: Any, event: Published, channel_warehouses: dict[int, set[int]]
     return event.warehouse_id in channel_warehouses.get(hook.channel_id, set())
 
 
-async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
-    """Make the deliveries of the next published events. Returns how many events it took
-    (0: nothing new, or another process holds the cursor)."""
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What one `enqueue` did: events taken past the cursor, deliveries made of them."""
+
+    events: int = 0
+    deliveries: int = 0
+    full: bool = False  # a whole batch was taken: more may be waiting
+
+
+async def enqueue(conn: AsyncConnection, batch: int = 500) -> Enqueued:
+    """Make the deliveries of the next published events (nothing taken: nothing new, or
+    another process holds the cursor)."""
     cursor = (
         await conn.execute(
             text("SELECT last_sequence FROM webhook_cursor WHERE id = 1 FOR UPDATE SKIP LOCKED")
         )
     ).scalar()
     if cursor is None:
-        return 0
+        return Enqueued()
     # With no webhook to deliver to, the cursor skips to the last published event without
     # reading any. Read before looking for webhooks: a webhook made after that look was made
     # after these events were published, and is owed none of them.
     published = await latest_sequence(conn)
     if not (await conn.execute(_ANY_ACTIVE_WEBHOOK)).scalar_one():
         if published <= cursor:
-            return 0
+            return Enqueued()
         await conn.execute(_ADVANCE, {"s": published})
-        return int(published - cursor)
+        return Enqueued(events=int(published - cursor))
     events = await events_after(conn, cursor, batch)
     if not events:
-        return 0
+        return Enqueued()
     # Key-share locks: a webhook being deleted meanwhile is waited for and then left out,
     # rather than getting deliveries that its foreign key refuses.
     hooks = (
@@ -141,7 +150,7 @@ async def enqueue(conn: AsyncConnection, batch: int = 500) -> int:
             },
         )
     await conn.execute(_ADVANCE, {"s": events[-1].sequence})
-    return len(events)
+    return Enqueued(events=len(events), deliveries=len(rows), full=len(events) >= batch)
 
 
 _ANY_ACTIVE_WEBHOOK = text("SELECT EXISTS (SELECT 1 FROM webhooks WHERE is_active)")

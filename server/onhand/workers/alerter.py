@@ -9,14 +9,14 @@ process evaluates at a time and the others skip (inventory/alerts/evaluation.py)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
-from onhand.inventory.alerts.evaluation import evaluate, revisit_velocity
+from onhand.events.hub import woken
+from onhand.inventory.alerts.evaluation import BATCH, evaluate, revisit_velocity
 from onhand.inventory.alerts.rules import Thresholds
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ async def alert_step(services: Services) -> float | None:
     """One step: a batch of events (0: more may be waiting), else wait for the next."""
     limits = thresholds(services.settings)
     taken = await in_transaction(services.engine, lambda conn: evaluate(conn, limits))
-    if taken:
+    if taken >= BATCH:  # a full batch: more is waiting
         return 0.0
     now = time.monotonic()
     state = services.alerter
@@ -56,8 +56,5 @@ async def alert_step(services: Services) -> float | None:
         return None  # the loop's interval: poll
     if state.wake is None:
         state.wake = services.hub.watch()
-    wake = state.wake
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wake.wait(), POLL_SECONDS)
-    wake.clear()
+    await woken(state.wake, POLL_SECONDS)
     return 0.0

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
-from onhand.events.hub import Hub
+from onhand.events.hub import Hub, woken
 from onhand.services import Services
 from onhand.webhooks import deliveries
 from onhand.webhooks.deliveries import Claimed, RetryPolicy
@@ -51,10 +51,10 @@ class WebhookWorker:
         while True:
             taken = await in_transaction(self.engine, deliveries.enqueue)
             healthy()
-            if taken:
+            if taken.deliveries:
                 self.new_deliveries.set()
-                continue
-            await _wait(self.new_events, POLL_SECONDS)
+            if not taken.full:
+                await woken(self.new_events, POLL_SECONDS)
 
     async def run_dispatcher(self, http: httpx.AsyncClient, healthy: Healthy) -> None:
         """Start the due deliveries, until cancelled (or failing: see workers/supervisor.py;
@@ -119,12 +119,6 @@ class WebhookWorker:
                     await deliveries.record_failure(conn, delivery, self.policy, error, status)
         except Exception:  # the lease runs out and another attempt is made: at least once
             log.exception("could not record webhook delivery %s", delivery.id)
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
-    event.clear()
 
 
 @contextlib.asynccontextmanager
