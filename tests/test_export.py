@@ -81,7 +81,13 @@ async def test_the_export_is_filtered(admin: Client) -> None:
     assert await skus_and_codes(search="hose") == [("E-2", "DC-1")]
     assert await skus_and_codes(includeZero=False) == [("E-1", "DC-1"), ("E-1", "DC-2")]
     assert await skus_and_codes(belowSafetyStock=True) == [("E-2", "DC-1")]
-    assert await skus_and_codes(warehouseCodes=["NOWHERE"]) == []
+    # A filter naming nothing is a mistake, not an empty export.
+    for filter, field in (
+        ({"warehouseCodes": ["NOWHERE"]}, "warehouseCodes"),
+        ({"skus": ["E-1", "NONE"]}, "skus"),
+    ):
+        [error] = (await admin.raw(EXPORT, {"filter": filter}))["errors"]
+        assert error["extensions"] == {"code": "NOT_FOUND", "field": f"filter.{field}"}, error
 
 
 async def test_a_large_export_is_downloaded_as_a_stream(
@@ -128,6 +134,13 @@ async def test_a_bad_download_filter_is_a_client_error(
     response = await http.get("/exports/inventory.csv?includeZero=perhaps", headers=admin.headers)
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    response = await http.get("/exports/inventory.csv?warehouseCode=NOPE", headers=admin.headers)
+    assert response.status_code == 404
+    [error] = response.json()["errors"]
+    assert error == {
+        "message": "no warehouse has warehouseCode NOPE",
+        "extensions": {"code": "NOT_FOUND"},
+    }
 
 
 async def test_max_rows_is_bounded(admin: Client) -> None:

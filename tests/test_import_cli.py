@@ -112,6 +112,14 @@ async def test_onhand_export_writes_what_the_api_exports(
         ["X-2", "DC-2"],
     ]
 
+    # A code or SKU naming nothing is a mistake, not an empty file.
+    code, out, err = await onhand(database_url, "export", "--warehouse", "NOPE")
+    assert (code, out) == (2, "")
+    assert "no warehouse has warehouseCode NOPE" in err
+    code, out, err = await onhand(database_url, "export", "--sku", "X-1", "--sku", "GONE")
+    assert (code, out) == (2, "")
+    assert "no product has sku GONE" in err
+
 
 async def test_onhand_seed_loads_the_demo_through_the_import(
     database_url: str, engine: AsyncEngine

@@ -105,25 +105,31 @@ async def test_adjust_as_the_guides_tracker_calls_it(
 
 
 @pytest.mark.parametrize(
-    ("reason", "kind"),
+    ("reason", "kind", "adjustment"),
     [
-        ("RECEIPT", "RECEIPT"),
-        ("SALE", "SALE"),
-        ("RETURN", "RETURN"),
-        ("DAMAGE", "DAMAGE"),
-        ("TRANSFER_OUT", "TRANSFER_OUT"),
-        ("TRANSFER_IN", "TRANSFER_IN"),
-        ("CYCLE_COUNT", "CYCLE_COUNT"),
-        ("ADJUSTMENT", "ADJUSTMENT"),
-        ("shrinkage found in aisle 4", "ADJUSTMENT"),
-        ("sale", "ADJUSTMENT"),  # only the exact type name sets the type
+        ("RECEIPT", "RECEIPT", 1),
+        ("SALE", "SALE", -1),
+        ("RETURN", "RETURN", 1),
+        ("DAMAGE", "DAMAGE", -1),
+        ("TRANSFER_OUT", "TRANSFER_OUT", -1),
+        ("TRANSFER_IN", "TRANSFER_IN", 1),
+        ("CYCLE_COUNT", "CYCLE_COUNT", -1),
+        ("CYCLE_COUNT", "CYCLE_COUNT", 1),
+        ("ADJUSTMENT", "ADJUSTMENT", -1),
+        ("ADJUSTMENT", "ADJUSTMENT", 1),
+        ("shrinkage found in aisle 4", "ADJUSTMENT", -1),
+        ("sale", "ADJUSTMENT", 1),  # only the exact type name sets the type
     ],
 )
 async def test_a_reason_naming_a_movement_type_sets_the_type(
-    admin: Client, stock: dict[str, str], reason: str, kind: str
+    admin: Client, stock: dict[str, str], reason: str, kind: str, adjustment: int
 ) -> None:
     payload = await adjust(
-        admin, productId=stock["product"], warehouseId=stock["DC-1"], adjustment=-1, reason=reason
+        admin,
+        productId=stock["product"],
+        warehouseId=stock["DC-1"],
+        adjustment=adjustment,
+        reason=reason,
     )
     assert payload["errors"] == []
     assert (payload["movement"]["type"], payload["movement"]["reason"]) == (kind, reason)
@@ -274,6 +280,14 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused(
             ("productId", "NOT_FOUND"),
             id="no-level-there",
         ),
+        # Each type goes its own way, and adjustInventory makes only the types it lists.
+        pytest.param({"adjustment": -5}, ("adjustment", "INVALID"), id="negative-receipt"),
+        pytest.param({"reason": "SALE"}, ("adjustment", "INVALID"), id="positive-sale"),
+        pytest.param(
+            {"reason": "x", "type": "DAMAGE"}, ("adjustment", "INVALID"), id="positive-damage"
+        ),
+        pytest.param({"reason": "RESERVED"}, ("reason", "INVALID"), id="reason-reserved"),
+        pytest.param({"type": "EXPIRED"}, ("type", "INVALID"), id="type-expired"),
     ],
 )
 async def test_bad_adjustments_change_nothing(

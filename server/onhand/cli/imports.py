@@ -176,6 +176,11 @@ async def _export(args: argparse.Namespace, url: str, target: BinaryIO) -> int:
     engine = create_engine(url)
     try:
         await require_migrated(engine)
+        try:
+            await export.check_filter(engine, filters)
+        except DomainError as error:
+            console.print(f"error: {error}")
+            return 2
         total = await export.count_rows(engine, filters)
         with _bar(console) as bar:
             task = bar.add_task("exporting", total=total)

@@ -42,6 +42,15 @@ REASON_TYPES = {
         MovementType.CYCLE_COUNT,
     )
 }
+# Which way each type moves on-hand stock (absent: either way): a SALE of +1 is a mistake.
+DIRECTIONS = {
+    MovementType.RECEIPT: 1,
+    MovementType.RETURN: 1,
+    MovementType.TRANSFER_IN: 1,
+    MovementType.SALE: -1,
+    MovementType.DAMAGE: -1,
+    MovementType.TRANSFER_OUT: -1,
+}
 DEFAULT_TRANSFER_REASON = "WAREHOUSE_TRANSFER"
 
 
@@ -85,6 +94,7 @@ class Transferred:
 
 @dataclass(frozen=True)
 class _CheckedAdjust:
+    type: MovementType
     reason: str | None
     occurred_at: datetime | None
     reference_id: str | None
@@ -95,7 +105,7 @@ class _CheckedAdjust:
         return Movement(
             product_id,
             warehouse_id,
-            request.type or REASON_TYPES.get(self.reason or "", MovementType.ADJUSTMENT),
+            self.type,
             Quantities(on_hand=request.adjustment),
             reason=self.reason,
             reference_id=self.reference_id,
@@ -103,10 +113,38 @@ class _CheckedAdjust:
         )
 
 
+def _adjustment_type(errors: Collector, request: Adjust) -> MovementType:
+    """The movement's type: `type`, else a reason naming one, else ADJUSTMENT. Only the types
+    a client's count or delivery can make; each going its own way."""
+    adjustable = ", ".join(REASON_TYPES)
+    kind = request.type or REASON_TYPES.get(request.reason or "")
+    if request.type is not None and request.type not in REASON_TYPES.values():
+        errors.add(
+            ErrorCode.INVALID,
+            f"type {request.type} is not made by adjustInventory; it makes {adjustable}",
+            "type",
+        )
+    elif kind is None and request.reason in MovementType.__members__:
+        errors.add(
+            ErrorCode.INVALID,
+            f"reason {request.reason} names a movement adjustInventory does not make; "
+            f"a reason naming a type must be one of {adjustable}",
+            "reason",
+        )
+    direction = DIRECTIONS.get(kind) if kind else None
+    if direction is not None and request.adjustment * direction < 0:
+        way = "adds stock: adjustment must be positive"
+        if direction < 0:
+            way = "removes stock: adjustment must be negative"
+        errors.add(ErrorCode.INVALID, f"a {kind} {way}", "adjustment")
+    return kind or MovementType.ADJUSTMENT
+
+
 def _checked(request: Adjust) -> _CheckedAdjust:
     errors = Collector()
     check.quantity(errors, "adjustment", request.adjustment, allow_zero=False, allow_negative=True)
     checked = _CheckedAdjust(
+        type=_adjustment_type(errors, request),
         reason=check.text(errors, "reason", request.reason, max_length=500, required=True),
         occurred_at=check.timestamp(errors, "timestamp", request.occurred_at),
         reference_id=check.text(errors, "referenceId", request.reference_id, max_length=200),

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from onhand.auth.roles import Permission
 from onhand.auth.tokens import HOW_TO_AUTHENTICATE
+from onhand.core.errors import DomainError
 from onhand.inventory.imports import export
 from onhand.services import Services
 
@@ -52,6 +53,10 @@ def download_endpoint(services: Services) -> Callable[[Request], Awaitable[Respo
             include_zero=include_zero,
             below_safety_stock=below,
         )
+        try:
+            await export.check_filter(services.engine, filters)
+        except DomainError as error:
+            return _error(404, str(error.problems[0].code), str(error))
         name = export.file_name()
         return StreamingResponse(
             export.stream_csv(services.engine, filters),

@@ -115,6 +115,14 @@ class ImportQuery:
             )
         given = filter or InventoryExportFilter()
         engine = info.context.services.engine
+        try:
+            await export.check_filter(engine, given.to_domain())
+        except DomainError as error:
+            [problem] = error.problems
+            field = {"warehouseCode": "warehouseCodes", "sku": "skus"}[problem.field or ""]
+            raise GraphQLError(
+                str(error), extensions={"code": str(problem.code), "field": f"filter.{field}"}
+            ) from error
         rows = await export.count_rows(engine, given.to_domain())
         csv = await export.export_csv(engine, given.to_domain()) if rows <= max_rows else None
         query = given.to_query_string()

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from onhand.core.errors import DomainError, ErrorCode
 from onhand.db.sql import escape_like
 from onhand.inventory.imports.columns import EXPORTED, CsvColumn
 
@@ -59,6 +60,33 @@ class ExportFilter:
     # Levels with nothing on hand, held or incoming too (all of them, by default).
     include_zero: bool = True
     below_safety_stock: bool = False
+
+
+_UNKNOWN = text(
+    """
+    SELECT 'warehouseCode' AS field, given.name FROM unnest(CAST(:codes AS text[])) AS given(name)
+    WHERE NOT EXISTS (SELECT 1 FROM warehouses w WHERE w.code = given.name)
+    UNION ALL
+    SELECT 'sku', given.name FROM unnest(CAST(:skus AS text[])) AS given(name)
+    WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = given.name)
+    """
+)
+
+
+async def check_filter(engine: AsyncEngine, filters: ExportFilter) -> None:
+    """A warehouse code or SKU that names nothing is a mistake, not an empty export."""
+    if not filters.warehouse_codes and not filters.skus:
+        return
+    async with engine.connect() as conn:
+        unknown = (
+            await conn.execute(
+                _UNKNOWN, {"codes": list(filters.warehouse_codes), "skus": list(filters.skus)}
+            )
+        ).all()
+    if unknown:
+        field, name = unknown[0]
+        what = "warehouse" if field == "warehouseCode" else "product"
+        raise DomainError.of(ErrorCode.NOT_FOUND, f"no {what} has {field} {name}", field)
 
 
 def _where(filters: ExportFilter, named: bool = False) -> tuple[str, list[Any]]:
