@@ -247,7 +247,8 @@ async def test_allow_partial_applies_the_good_rows_and_lists_the_bad(
     admin: Client, engine: AsyncEngine
 ) -> None:
     await warehouses(admin, "DC-1")
-    await import_csv(admin, rows("P-1,DC-1,10", "P-2,DC-1,10"), createMissingProducts=True)
+    whole = await import_csv(admin, rows("P-1,DC-1,10", "P-2,DC-1,10"), createMissingProducts=True)
+    assert (whole["errors"], whole["skippedRows"]) == ([], [])
     await admin(SET_LEVEL, {"input": {"sku": "P-2", "warehouseCode": "DC-1", "damaged": 6}})
 
     payload = await import_csv(
@@ -264,7 +265,14 @@ async def test_allow_partial_applies_the_good_rows_and_lists_the_bad(
     )
 
     done = payload["job"]
+    # Not refused: the rows left out are listed apart, each naming its line.
     assert payload["errors"] == []
+    assert [(e["field"], e["code"]) for e in payload["skippedRows"]] == [
+        ("file.3.Quantity", "INSUFFICIENT_STOCK"),
+        ("file.4.WarehouseCode", "NOT_FOUND"),
+        ("file.5.Quantity", "INVALID"),
+    ]
+    assert payload["skippedRows"][1]["message"].startswith("line 4: ")
     assert done["status"] == "SUCCEEDED"
     assert (done["created"], done["updated"], done["failed"], done["productsCreated"]) == (
         1,

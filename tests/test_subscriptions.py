@@ -160,3 +160,29 @@ async def test_polling_returns_the_same_events_as_pages(admin: Client, storefron
     updates = [e["newQuantity"] for e in events if e.get("product", {}).get("sku") == "POLL"]
     assert updates[-3:] == [1, 3, 6]
     assert max(len(p["events"]) for p in pages) <= 2
+
+
+TOPICAL = """
+query($after: Long!, $topics: [EventTopic!]) {
+  inventoryChanges(after: $after, first: 100, topics: $topics) { events { __typename } }
+}"""
+
+
+async def test_polling_by_topic_lists_only_those_and_refuses_an_unknown_topic(
+    admin: Client, storefront: Client
+) -> None:
+    start = (await storefront("{ latestSequence }"))["latestSequence"]
+    await factories.stocked(admin, "TOPIC", {"DC-1": 0})
+    await adjust(admin, "TOPIC", "DC-1", 4)
+    async with asyncio.timeout(10):
+        while True:
+            page = await storefront(TOPICAL, {"after": start, "topics": ["INVENTORY_UPDATED"]})
+            kinds = [e["__typename"] for e in page["inventoryChanges"]["events"]]
+            if kinds:
+                break
+            await asyncio.sleep(0.05)
+    assert set(kinds) == {"InventoryUpdate"}
+    refused = await storefront.raw(TOPICAL, {"after": start, "topics": ["INVENTORY_UPDATE"]})
+    [error] = refused["errors"]
+    assert "INVENTORY_UPDATE" in error["message"]
+    assert "data" not in refused or refused["data"] is None

@@ -14,6 +14,7 @@ from onhand.api.context import Info
 from onhand.api.events.reservation_events import channel_filter
 from onhand.api.events.scalars import Long
 from onhand.api.events.streams import KeyFilter, stream
+from onhand.api.events.topics import EventTopic
 from onhand.api.events.types import InventoryTransfer, InventoryUpdate, StreamEvent, to_graphql
 from onhand.api.permissions import check, requires
 from onhand.auth.roles import Permission
@@ -119,7 +120,7 @@ class EventQuery:
         info: Info,
         after: Long,
         first: int = 100,
-        topics: list[str] | None = None,
+        topics: list[EventTopic] | None = None,  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     ) -> EventPage:
         limit = info.context.settings.max_page_size
         if not 1 <= first <= limit:

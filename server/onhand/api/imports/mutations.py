@@ -76,6 +76,11 @@ class ImportInventoryPayload:
         default_factory=list,
         description="Why the import was refused (its first problems; job.errors has all).",
     )
+    skipped_rows: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="With allowPartial: the first rows left out and why (job.failed counts "
+        "them all, job.errors pages them). Empty when every row was applied.",
+    )
 
 
 @strawberry.type
@@ -109,10 +114,12 @@ class ImportMutation:
                 await asyncio.shield(task)
             [job] = await load_jobs(info, [job_id])
             assert job is not None
-            errors = []
+            payload = ImportInventoryPayload(job=ImportJob.from_record(job))
             if job.status == JobStatus.FAILED:
-                errors = await _first_problems(context, job.id, job.message)
-            return ImportInventoryPayload(job=ImportJob.from_record(job), errors=errors)
+                payload.errors = await _first_problems(context, job.id, job.message)
+            elif job.failed:
+                payload.skipped_rows = await _first_problems(context, job.id, job.message)
+            return payload
 
         return await mutate(info, Permission.MANAGE_STOCK, ImportInventoryPayload, work)
 
@@ -140,7 +147,7 @@ async def _first_problems(context: Context, job_id: int, message: str | None) ->
         rows = await conn.execute(
             select(import_errors)
             .where(import_errors.c.job_id == job_id)
-            .order_by(import_errors.c.id)
+            .order_by(import_errors.c.line.nulls_first(), import_errors.c.id)
             .limit(ERRORS_IN_PAYLOAD)
         )
         problems = [

@@ -9,9 +9,10 @@ import strawberry
 from onhand.api import ids
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
+from onhand.api.events.topics import EventTopic
 from onhand.api.inputs import provided
 from onhand.api.permissions import mutate
-from onhand.api.webhooks.types import Webhook, WebhookDelivery, WebhookEvent
+from onhand.api.webhooks.types import Webhook, WebhookDelivery
 from onhand.auth.roles import Permission
 from onhand.webhooks import deliveries
 from onhand.webhooks import endpoints as webhooks
@@ -20,7 +21,7 @@ from onhand.webhooks import endpoints as webhooks
 @strawberry.input
 class CreateWebhookInput:
     url: str
-    events: list[WebhookEvent]  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    events: list[EventTopic]  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only this channel's events (its warehouses' stock changes)."
     )
@@ -36,7 +37,7 @@ class UpdateWebhookInput:
     id: strawberry.ID
     expected_version: int | None = None
     url: str | None = strawberry.UNSET
-    events: list[WebhookEvent] | None = strawberry.UNSET  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    events: list[EventTopic] | None = strawberry.UNSET  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None = strawberry.UNSET
     secret: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET

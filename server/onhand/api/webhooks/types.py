@@ -12,6 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from onhand.api.context import Info
+from onhand.api.events.topics import EventTopic
 from onhand.api.ids import node_ids as node_ids_of
 from onhand.api.pagination import Connection
 from onhand.api.permissions import check
@@ -20,8 +21,6 @@ from onhand.events.outbox import Topic
 from onhand.events.payloads import global_id
 from onhand.webhooks import deliveries
 from onhand.webhooks import endpoints as webhooks
-
-WebhookEvent = strawberry.enum(Topic, name="WebhookEvent", description="What a webhook is sent.")
 
 
 class _DeliveryStatus(StrEnum):
@@ -47,7 +46,7 @@ async def _load_webhooks(info: Info, ids: list[int]) -> list[Any]:
 class Webhook(relay.Node):
     id: relay.NodeID[int]
     url: str
-    events: list[WebhookEvent]  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    events: list[EventTopic]  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     channel_id: strawberry.ID | None
     description: str | None
     is_active: bool
