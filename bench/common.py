@@ -117,6 +117,27 @@ async def wait_ready(url: str, method: str = "GET", within: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+async def _settled(database_url: str, within: float = 120) -> None:
+    """Wait until the events already in the outbox (a baseline's writes, a setup's) are
+    published and judged by the alert evaluator, so that the run measured does not pay for
+    them."""
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            behind = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)"
+                " OR (SELECT last_sequence FROM alert_cursor)"
+                " < (SELECT coalesce(max(sequence), 0) FROM outbox)"
+            )
+            if not behind:
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError("onhand did not publish the waiting events in time")
+    finally:
+        await conn.close()
+
+
 @contextlib.contextmanager
 def onhand_process(database_url: str, port: int, **env: str) -> Iterator[str]:
     """`onhand serve` in its own process, ready when this yields its base URL."""
@@ -141,6 +162,7 @@ def onhand_process(database_url: str, port: int, **env: str) -> Iterator[str]:
             time.sleep(0.1)
         if int(env.get("ONHAND_WORKERS", "1")) > 1:
             time.sleep(3)  # /readyz answered from one process; the others start alongside
+        asyncio.run(_settled(database_url))
         yield url
     finally:
         process.terminate()

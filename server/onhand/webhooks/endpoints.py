@@ -18,6 +18,7 @@ from onhand.core.records import FromRow
 from onhand.db.event_tables import webhooks
 from onhand.db.versioned import versioned_update
 from onhand.events.outbox import Topic
+from onhand.events.payloads import global_id
 
 EDITABLE = ("url", "topics", "channel_id", "secret", "description", "is_active")
 
@@ -100,7 +101,9 @@ async def update_webhook(
 async def delete_webhook(conn: AsyncConnection, webhook_id: int) -> None:
     result = await conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
     if not result.rowcount:
-        raise DomainError.of(ErrorCode.NOT_FOUND, f"webhook {webhook_id} does not exist", "id")
+        raise DomainError.of(
+            ErrorCode.NOT_FOUND, f"webhook {global_id('Webhook', webhook_id)} does not exist", "id"
+        )
 
 
 async def get_webhook(conn: AsyncConnection, webhook_id: int) -> Webhook | None:

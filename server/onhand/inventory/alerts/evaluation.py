@@ -45,6 +45,7 @@ from onhand.inventory.alerts.rules import (
     resolve_subject,
     velocity_subjects,
 )
+from onhand.inventory.transfers.orders import number_of
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -200,7 +201,8 @@ async def _discrepancy(
     draft = Draft(
         AlertKind.TRANSFER_DISCREPANCY,
         subject,
-        f"Transfer order {order}: received {received} of {shipped} shipped units of {sku}"
+        f"Transfer order {number_of(order) if order else '?'}: received {received} of"
+        f" {shipped} shipped units of {sku}"
         + (f" ({payload['reason']})" if payload.get("reason") else ""),
         details=details,
         product_id=product_id,

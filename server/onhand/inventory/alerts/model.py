@@ -25,6 +25,7 @@ from onhand.core.records import FromRow
 from onhand.db.alert_tables import alerts
 from onhand.events import outbox
 from onhand.events.outbox import Event, Topic
+from onhand.events.payloads import global_id
 
 
 class AlertKind(StrEnum):
@@ -139,7 +140,9 @@ def alert_listing(given: AlertFilter) -> Listing:
 async def _current(conn: AsyncConnection, alert_id: int) -> Alert:
     row = (await conn.execute(select(alerts).where(alerts.c.id == alert_id))).first()
     if row is None:
-        raise DomainError.of(ErrorCode.NOT_FOUND, f"alert {alert_id} does not exist", "alertId")
+        raise DomainError.of(
+            ErrorCode.NOT_FOUND, f"alert {global_id('Alert', alert_id)} does not exist", "alertId"
+        )
     return Alert.from_row(row)
 
 
@@ -161,7 +164,7 @@ async def acknowledge(conn: AsyncConnection, alert_id: int, actor: str) -> Alert
     if alert.status == AlertStatus.RESOLVED:
         raise DomainError.of(
             ErrorCode.INVALID_TRANSITION,
-            f"alert {alert_id} is already resolved",
+            f"alert {global_id('Alert', alert_id)} is already resolved",
             "alertId",
             status=alert.status,
         )
@@ -190,7 +193,7 @@ async def resolve(conn: AsyncConnection, alert_id: int, actor: str) -> Alert:
     if row is None:
         raise DomainError.of(
             ErrorCode.INVALID_TRANSITION,
-            f"alert {alert_id} is already resolved",
+            f"alert {global_id('Alert', alert_id)} is already resolved",
             "alertId",
             status=AlertStatus.RESOLVED,
         )

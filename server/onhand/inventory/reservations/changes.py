@@ -33,6 +33,7 @@ from onhand.inventory.reservations.model import (
     Reservation,
     ReservationType,
     event_insert,
+    named,
 )
 
 
@@ -251,7 +252,7 @@ async def fulfill(
     if transfers:
         raise DomainError.of(
             ErrorCode.INVALID_TRANSITION,
-            f"reservation {transfers[0]} holds stock for a transfer; release it, or ship the"
+            f"{named(transfers[0])} holds stock for a transfer; release it, or ship the"
             " transfer, instead",
             "id",
         )

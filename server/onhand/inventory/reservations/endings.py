@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
+from onhand.events.payloads import global_id
 from onhand.inventory.channels.registry import ChannelKind
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
 from onhand.inventory.reservations.model import (
@@ -27,6 +28,7 @@ from onhand.inventory.reservations.model import (
     ReservationStatus,
     ReservationType,
     event_insert,
+    named,
 )
 from onhand.inventory.transfers.orders import number_of
 
@@ -166,7 +168,10 @@ async def lock_reservations(
         missing = set(ids) - {row.id for row in rows}
         if missing:
             raise DomainError.of(
-                ErrorCode.NOT_FOUND, f"no reservation {min(missing)}", "id", missing=sorted(missing)
+                ErrorCode.NOT_FOUND,
+                f"no {named(min(missing))}",
+                "id",
+                missing=[global_id("Reservation", i) for i in sorted(missing)],
             )
     else:
         rows = (
@@ -241,7 +246,7 @@ def _not_theirs(row: Any, access: HoldAccess, field: str) -> DomainError:
         message = "this token may only change its own channel's reservations"
     else:
         message = (
-            f"reservation {row.id} is held for a {row.channel_kind} channel: only a token bound"
+            f"{named(row.id)} is held for a {row.channel_kind} channel: only a token bound"
             " to it, an operator or an admin may change it"
         )
     return DomainError.of(ErrorCode.FORBIDDEN, message, field)
@@ -250,7 +255,7 @@ def _not_theirs(row: Any, access: HoldAccess, field: str) -> DomainError:
 def _transfer_order_hold(reservation_id: int, transfer_order_id: int, field: str) -> DomainError:
     return DomainError.of(
         ErrorCode.TRANSFER_ORDER_HOLD,
-        f"reservation {reservation_id} holds stock for transfer order"
+        f"{named(reservation_id)} holds stock for transfer order"
         f" {number_of(transfer_order_id)}:"
         " ship or cancel the transfer order instead",
         field,
@@ -264,7 +269,7 @@ def require_changeable(rows: Sequence[Any], action: str, field: str = "id") -> N
             problems.append(
                 Problem(
                     ErrorCode.INVALID_TRANSITION,
-                    f"reservation {row.id} is {row.status}; it cannot be {action}",
+                    f"{named(row.id)} is {row.status}; it cannot be {action}",
                     field,
                 )
             )
@@ -272,7 +277,7 @@ def require_changeable(rows: Sequence[Any], action: str, field: str = "id") -> N
             problems.append(
                 Problem(
                     ErrorCode.INVALID_TRANSITION,
-                    f"reservation {row.id} expired at {row.expires_at.isoformat()}; it cannot"
+                    f"{named(row.id)} expired at {row.expires_at.isoformat()}; it cannot"
                     f" be {action}",
                     field,
                 )

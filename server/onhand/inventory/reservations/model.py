@@ -9,7 +9,7 @@ sums of its active reservations, and a channel's `held` (channel_inventory) is t
 active reservations it made.
 
 This module holds the records and the reads; creating is in reserving.py, the other
-transitions in reservation_changes.py.
+transitions in changes.py.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core.pagination import Listing
 from onhand.db.channel_tables import reservations
 from onhand.events.outbox import insert_events
+from onhand.events.payloads import global_id
+
+
+def named(reservation_id: int) -> str:
+    """A reservation as messages name it: by the id clients know it by."""
+    return f"reservation {global_id('Reservation', reservation_id)}"
 
 
 class ReservationType(StrEnum):
