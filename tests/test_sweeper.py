@@ -4,6 +4,7 @@ sweepers at once), runs inside the server and alone as `onhand worker`."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -79,7 +80,7 @@ async def expiries(engine: AsyncEngine) -> dict[str, int]:
 
 
 async def test_the_sweeper_releases_expired_reservations_through_the_ledger(
-    admin: Client, storefront: Client, engine: AsyncEngine
+    admin: Client, storefront: Client, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     await carts(admin, storefront, 3, spare=1)
     order = await storefront(
@@ -88,7 +89,13 @@ async def test_the_sweeper_releases_expired_reservations_through_the_ledger(
     )
     assert order["createReservation"]["errors"] == []
     await expire_all(engine)
-    await sweep_all(engine, batch=2, actor="test-sweeper")
+    with caplog.at_level(logging.INFO, logger="onhand.workers.sweeper"):
+        await sweep_all(engine, batch=2, actor="test-sweeper")
+
+    # A line per batch, with its figures as fields for the JSON log.
+    runs = [r for r in caplog.records if getattr(r, "run", None) == "reservation-sweeper"]
+    assert sorted(r.released for r in runs) == [1, 2]
+    assert all(r.duration_ms > 0 for r in runs)
 
     statuses = await storefront("{ reservations { nodes { type status heldQuantity } } }")
     assert statuses["reservations"]["nodes"] == [

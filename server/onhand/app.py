@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from onhand.api import graphiql
 from onhand.api.body_limit import BodyLimit
 from onhand.api.imports.download import download_endpoint
+from onhand.api.request_log import RequestLog
 from onhand.api.schema import build_schema
 from onhand.api.view import AuthenticatedEndpoint, GraphQLView
 from onhand.api.ws.endpoint import WebSocketEndpoint
@@ -116,7 +117,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    middleware = []
+    middleware = [Middleware(RequestLog)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

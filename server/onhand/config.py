@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -118,6 +119,9 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(default=48, gt=0)
 
     log_level: str = "INFO"
+    # json: one JSON object per line (for log collectors); text: for a terminal; auto: text
+    # when stderr is a terminal, else json.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
+from onhand.api import request_log
 from onhand.core.errors import DomainError
 from onhand.core.validation import UNSTORABLE
 from onhand.db.transactions import database_unavailable, sqlstate
@@ -151,9 +152,18 @@ class Metrics(SchemaExtension):
         except Exception:  # the document did not parse: there is no operation
             kind = "invalid"
         result = context.result
-        outcome = "error" if getattr(result, "errors", None) else "ok"
+        errors = getattr(result, "errors", None) or []
+        outcome = "error" if errors else "ok"
         OPERATIONS.labels(kind, operation_label(context.operation_name), outcome).inc()
         DURATION.labels(kind).observe(time.perf_counter() - started)
+        entry = request_log.record()
+        if entry is not None:
+            entry.operation_type = kind
+            entry.operation = context.operation_name
+            principal = getattr(context.context, "principal", None)
+            if principal is not None:
+                entry.token, entry.role = principal.name, str(principal.role)
+            entry.codes.extend(str((e.extensions or {}).get("code", "INTERNAL")) for e in errors)
 
 
 def operation_label(name: str | None) -> str:

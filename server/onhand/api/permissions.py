@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from graphql import GraphQLError
 from strawberry.permission import BasePermission
 
+from onhand.api import request_log
 from onhand.api.context import Context, Info
 from onhand.api.errors import user_errors
 from onhand.auth.roles import Permission
@@ -58,4 +59,5 @@ async def mutate(
         info.context.require(permission)
         return await work(info.context)
     except DomainError as error:
+        request_log.note_codes([str(problem.code) for problem in error.problems])
         return payload(errors=user_errors(error))

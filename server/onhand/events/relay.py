@@ -183,6 +183,15 @@ class Relay:
             last = (await conn.execute(_LOCK_CURSOR)).scalar_one()
             rows = (await conn.execute(_STAMP, {"last": last, "ids": ids})).all()
         events = sorted((Published.from_row(row) for row in rows), key=lambda e: e.sequence)
+        # Every few milliseconds under load: a line per batch only when asked for.
+        if events and log.isEnabledFor(logging.DEBUG):
+            last = events[-1].sequence
+            log.debug(
+                "published %d events up to %d",
+                len(events),
+                last,
+                extra={"run": "relay", "published": len(events), "sequence": last},
+            )
         for start in range(0, len(events), MESSAGE_EVENTS):
             chunk = events[start : start + MESSAGE_EVENTS]
             await self.broadcast.publish(self.channel, encode_batch(chunk))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,9 +36,16 @@ _NEXT_DUE = text(
 async def sweep_once(engine: AsyncEngine, batch: int, actor: str = ACTOR) -> int:
     """Expire one batch of due reservations; returns how many."""
     context = ChangeContext(actor=actor, source=MovementSource.SYSTEM)
+    started = time.perf_counter()
     done = await in_transaction(engine, lambda conn: expire_due(conn, batch, context))
     if done:
-        log.info("released %d expired reservations", done)
+        seconds = time.perf_counter() - started
+        log.info(
+            "released %d expired reservations in %.0f ms",
+            done,
+            seconds * 1000,
+            extra={"run": "reservation-sweeper", "released": done, "duration_ms": seconds * 1000},
+        )
     return done
 
 

@@ -105,12 +105,29 @@ class WebhookWorker:
         if delivery.sequence is not None:
             headers["X-Onhand-Sequence"] = str(delivery.sequence)
         status: int | None = None
+        started = time.perf_counter()
         try:
             response = await http.post(delivery.url, content=body, headers=headers)
             status = response.status_code
             error = None if response.is_success else f"HTTP {status}: {response.text[:200]}"
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"
+        log.info(
+            "webhook delivery %s of %s to webhook %s: %s",
+            delivery.id,
+            delivery.topic,
+            delivery.webhook_id,
+            error or f"HTTP {status}",
+            extra={
+                "run": "webhook-delivery",
+                "delivery_id": delivery.id,
+                "webhook_id": delivery.webhook_id,
+                "topic": delivery.topic,
+                "status": status,
+                "outcome": "ok" if error is None else "failed",
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         try:
             async with self.engine.begin() as conn:
                 if error is None:

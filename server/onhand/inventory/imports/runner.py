@@ -94,6 +94,27 @@ async def run_import(
     finally:
         await work_engine.dispose()
     job = await _job(engine, job_id)
+    log.info(
+        "import %s %s: %d rows (%d created, %d updated, %d unchanged, %d failed)",
+        job.id,
+        job.status,
+        job.rows_total,
+        job.created,
+        job.updated,
+        job.unchanged,
+        job.failed,
+        extra={
+            "run": "import",
+            "job_id": job.id,
+            "status": str(job.status),
+            "rows": job.rows_total,
+            "created": job.created,
+            "updated": job.updated,
+            "unchanged": job.unchanged,
+            "failed": job.failed,
+            "actor": actor,
+        },
+    )
     return job
 
 
