@@ -69,7 +69,7 @@ async def test_a_receiver_failing_twice_gets_each_event_once_validly_signed(
     )
     body = final.body
     assert body["topic"] == "INVENTORY_UPDATED"
-    assert body["data"]["after"]["on_hand"] == 5
+    assert body["data"]["after"]["onHand"] == 5
     assert (
         body["data"]["productId"]
         == (await admin('{ product(sku: "HOOK-1") { id } }'))["product"]["id"]
@@ -93,7 +93,7 @@ async def test_every_event_is_delivered_once_in_all(
     sequences = [r.body["sequence"] for r in endpoint.received]
     assert len(sequences) == 10
     assert len(set(sequences)) == 10
-    assert sorted(r.body["data"]["after"]["on_hand"] for r in endpoint.received) == [
+    assert sorted(r.body["data"]["after"]["onHand"] for r in endpoint.received) == [
         sum(range(1, n + 1)) for n in range(1, 11)
     ]
 

@@ -81,9 +81,10 @@ async def stocked(
 
 
 async def adjust(client: Client, sku: str, code: str, delta: int) -> None:
-    """A RECEIPT-reasoned adjustment of `delta` units."""
+    """An adjustment of `delta` units: a RECEIPT when it adds, an ADJUSTMENT when it removes."""
+    reason = "RECEIPT" if delta > 0 else "ADJUSTMENT"
     await client.mutate(
         "adjustInventory",
         ADJUST,
-        {"input": {"sku": sku, "warehouseCode": code, "adjustment": delta, "reason": "RECEIPT"}},
+        {"input": {"sku": sku, "warehouseCode": code, "adjustment": delta, "reason": reason}},
     )

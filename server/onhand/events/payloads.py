@@ -14,12 +14,17 @@ ID_TYPES = {
     "warehouseId": "Warehouse",
     "fromWarehouseId": "Warehouse",
     "toWarehouseId": "Warehouse",
+    "destinationWarehouseId": "Warehouse",
     "levelId": "InventoryLevel",
     "movementId": "InventoryMovement",
     "channelId": "Channel",
     "reservationId": "Reservation",
     "alertId": "Alert",
+    "transferOrderId": "TransferOrder",
+    "sourceEventId": "SourceEvent",
+    "webhookId": "Webhook",
 }
+LIST_ID_TYPES = {"movementIds": "InventoryMovement", "reservationIds": "Reservation"}
 
 
 def global_id(type_name: str, node_id: int) -> str:
@@ -27,15 +32,30 @@ def global_id(type_name: str, node_id: int) -> str:
     return base64.b64encode(f"{type_name}:{node_id}".encode()).decode()
 
 
-def outward(payload: dict[str, Any]) -> dict[str, Any]:
+def camel(key: str) -> str:
+    """A stored field name as the GraphQL types spell it (on_hand -> onHand)."""
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def outward(payload: Any) -> Any:
+    """A stored payload as outside systems read it, at every depth: camelCase names (the
+    ledger's before/after buckets are stored as column names) and global ids."""
+    if isinstance(payload, list):
+        return [outward(item) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
     converted: dict[str, Any] = {}
     for key, value in payload.items():
-        if key in ID_TYPES and isinstance(value, int):
-            converted[key] = global_id(ID_TYPES[key], value)
-        elif key == "movementIds" and isinstance(value, list):
-            converted[key] = [global_id("InventoryMovement", v) for v in value]
+        name = camel(key)
+        if name in ID_TYPES and isinstance(value, int) and not isinstance(value, bool):
+            converted[name] = global_id(ID_TYPES[name], value)
+        elif name in LIST_ID_TYPES and isinstance(value, list):
+            converted[name] = [
+                global_id(LIST_ID_TYPES[name], v) if isinstance(v, int) else v for v in value
+            ]
         else:
-            converted[key] = value
+            converted[name] = outward(value)
     return converted
 
 

@@ -22,6 +22,7 @@ from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
 from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
+from onhand.events.payloads import outward
 from onhand.inventory.alerts import model as alerts
 
 AlertKind = strawberry.enum(
@@ -91,7 +92,7 @@ class Alert(relay.Node):
             severity=alerts.AlertSeverity(alert.severity),
             status=alerts.AlertStatus(alert.status),
             message=alert.message,
-            details=JSON(details),
+            details=JSON(outward(details)),
             quantity=_number(details.get("quantity")),
             threshold=_number(details.get("threshold")),
             reorder_quantity=_number(details.get("reorderQuantity")),

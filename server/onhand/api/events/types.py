@@ -15,6 +15,7 @@ from onhand.api.inventory.types import MovementSource, MovementType, StockQuanti
 from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
 from onhand.events.envelope import Published
+from onhand.events.payloads import outward
 
 
 def _quantities(values: dict[str, int]) -> StockQuantities:
@@ -146,6 +147,6 @@ def to_graphql(event: Published) -> Any:
             sequence=Long(event.sequence),
             published_at=event.created_at,
             topic=event.topic,
-            payload=JSON(event.payload),
+            payload=JSON(outward(event.payload)),
         )
     return event_type.from_event(event)
