@@ -15,6 +15,7 @@ from onhand.auth.roles import Role
 from support import factories
 from support.channels import check_invariants, level
 from support.client import Client
+from support.waiting import until
 
 RECORD = """
 mutation($input: RecordInventoryEventsInput!) {
@@ -336,6 +337,20 @@ async def test_a_failed_event_is_recorded_and_the_sequence_moves_past_it(
     assert node["quantity"] == -5
     assert node["errors"][0]["code"] == "INSUFFICIENT_STOCK"
     assert node["product"] == {"sku": "SE-1"}
+    # Not only listed: an alert says the source system and onhand now disagree.
+    found_alerts: list[dict[str, Any]] = []
+
+    async def raised() -> bool:
+        page = await admin(
+            "{ alerts(filter: {kind: [SOURCE_EVENT_FAILED]}) { nodes { message details } } }"
+        )
+        found_alerts[:] = page["alerts"]["nodes"]
+        return bool(found_alerts)
+
+    await until(raised, "a SOURCE_EVENT_FAILED alert")
+    [alert] = found_alerts
+    assert alert["message"].startswith("WMS-1 event E-1 (PICK) was refused")
+    assert (alert["details"]["eventId"], alert["details"]["sourceSystem"]) == ("E-1", "WMS-1")
     systems = (await admin(SOURCE_SYSTEMS, {"code": "WMS-1"}))["sourceSystems"]["nodes"]
     assert systems[0]["failedCount"] == 1
     assert systems[0]["lastAppliedSequence"] == 2

@@ -118,6 +118,18 @@ async def test_after_the_last_retry_a_delivery_is_dead_lettered_and_can_be_repla
     assert delivery["attempts"] == 4
     assert delivery["lastStatusCode"] == 500
     assert "500" in delivery["lastError"]
+    # Dead-lettered is not silent: an alert names the webhook and what it missed.
+    alerts = await admin(
+        "{ alerts(filter: {kind: [WEBHOOK_DEAD]}) { nodes { severity message details } } }"
+    )
+    [alert] = alerts["alerts"]["nodes"]
+    assert alert["severity"] == "HIGH"
+    assert hook_id in alert["message"]
+    assert "INVENTORY_UPDATED" in alert["message"]
+    assert (alert["details"]["webhookId"], alert["details"]["deliveryId"]) == (
+        hook_id,
+        delivery["id"],
+    )
     assert len(endpoint.received) == 4
     replay = await admin(RETRY, {"id": delivery["id"]})
     assert replay["retryWebhookDelivery"]["delivery"]["status"] == "PENDING"

@@ -23,6 +23,7 @@ ID_TYPES = {
     "transferOrderId": "TransferOrder",
     "sourceEventId": "SourceEvent",
     "webhookId": "Webhook",
+    "deliveryId": "WebhookDelivery",
 }
 LIST_ID_TYPES = {"movementIds": "InventoryMovement", "reservationIds": "Reservation"}
 

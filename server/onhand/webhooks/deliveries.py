@@ -28,9 +28,12 @@ from onhand.core.errors import DomainError, ErrorCode
 from onhand.core.pagination import Listing
 from onhand.core.records import FromRow
 from onhand.db.event_tables import webhook_deliveries, webhooks
+from onhand.events import outbox
 from onhand.events.envelope import Published
-from onhand.events.payloads import event_body
+from onhand.events.payloads import event_body, global_id
 from onhand.events.store import events_after, latest_sequence
+from onhand.inventory.alerts.model import AlertKind, alert_event
+from onhand.inventory.alerts.rules import Draft, raise_alert
 
 PENDING, SUCCEEDED, DEAD = "PENDING", "SUCCEEDED", "DEAD"
 
@@ -291,6 +294,34 @@ async def record_failure(
             "id": delivery.id,
         },
     )
+    if exhausted:
+        await _alert_dead(conn, delivery, error, status_code)
+
+
+async def _alert_dead(
+    conn: AsyncConnection, delivery: Claimed, error: str, status_code: int | None
+) -> None:
+    """Dead-lettered: the receiver missed an event until someone retries it. One alert per
+    webhook stays open however many deliveries die meanwhile."""
+    draft = Draft(
+        AlertKind.WEBHOOK_DEAD,
+        f"webhook:{delivery.webhook_id}",
+        f"Webhook {global_id('Webhook', delivery.webhook_id)} ({delivery.url}) missed"
+        f" {delivery.topic} after {delivery.attempts} attempts: {error[:200]}",
+        details={
+            "webhookId": delivery.webhook_id,
+            "deliveryId": delivery.id,
+            "url": delivery.url,
+            "topic": delivery.topic,
+            "sequence": delivery.sequence,
+            "attempts": delivery.attempts,
+            "lastError": error[:1000],
+            "lastStatusCode": status_code,
+        },
+    )
+    raised = await raise_alert(conn, draft)
+    if raised is not None:
+        await outbox.append(conn, [alert_event(raised)])
 
 
 async def retry(conn: AsyncConnection, delivery_id: int) -> Delivery:

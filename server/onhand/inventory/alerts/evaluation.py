@@ -57,6 +57,7 @@ _TOPICS = (
     Topic.SYNC_STALLED,
     Topic.SYNC_RESUMED,
     Topic.TRANSFER_DISCREPANCY,
+    Topic.SOURCE_EVENT_RECORDED,
 )
 _PAYLOAD_TOPICS = tuple(str(t) for t in _TOPICS if t != Topic.INVENTORY_UPDATED)
 
@@ -169,7 +170,32 @@ async def _judge_event(conn: AsyncConnection, event: Published) -> list[Alert]:
         return [raised] if raised else []
     if event.topic == Topic.TRANSFER_DISCREPANCY:
         return await _discrepancy(conn, event, payload)
+    if event.topic == Topic.SOURCE_EVENT_RECORDED and payload.get("status") == "FAILED":
+        return await _failed_source_event(conn, event, payload)
     return []
+
+
+async def _failed_source_event(
+    conn: AsyncConnection, event: Published, payload: dict[str, Any]
+) -> list[Alert]:
+    """A source system's event the ledger refused: its stock and onhand's now differ."""
+    system, event_id = payload.get("sourceSystem"), payload.get("eventId")
+    errors = payload.get("errors") or []
+    why = errors[0].get("message") if errors and isinstance(errors[0], dict) else None
+    draft = Draft(
+        AlertKind.SOURCE_EVENT_FAILED,
+        f"source-event:{_id(payload, 'sourceEventId') or event.sequence}",
+        f"{system} event {event_id} ({payload.get('type')}) was refused"
+        + (f": {why}" if why else ""),
+        details={
+            k: payload.get(k)
+            for k in ("sourceEventId", "sourceSystem", "eventId", "sequence", "type", "errors")
+        },
+        product_id=_id(payload, "productId", event.product_id),
+        warehouse_id=_id(payload, "warehouseId", event.warehouse_id),
+    )
+    raised = await raise_alert(conn, draft)
+    return [raised] if raised else []
 
 
 async def _discrepancy(

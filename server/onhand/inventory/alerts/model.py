@@ -35,6 +35,8 @@ class AlertKind(StrEnum):
     HIGH_VELOCITY = "HIGH_VELOCITY"  # outbound units in the last hour above the threshold
     SYNC_STALLED = "SYNC_STALLED"  # a channel stopped syncing
     TRANSFER_DISCREPANCY = "TRANSFER_DISCREPANCY"  # received differs from shipped
+    SOURCE_EVENT_FAILED = "SOURCE_EVENT_FAILED"  # a source system's event the ledger refused
+    WEBHOOK_DEAD = "WEBHOOK_DEAD"  # a webhook's delivery ran out of attempts
 
 
 class AlertSeverity(StrEnum):
@@ -57,9 +59,20 @@ SEVERITY = {
     # A stalled channel keeps selling what it last saw: ghost inventory in the making.
     AlertKind.SYNC_STALLED: AlertSeverity.HIGH,
     AlertKind.TRANSFER_DISCREPANCY: AlertSeverity.MEDIUM,
+    # Stock a source system reported that the ledger does not hold: a silent drift otherwise.
+    AlertKind.SOURCE_EVENT_FAILED: AlertSeverity.HIGH,
+    # A receiver that missed an event may show stale stock until it is sent again.
+    AlertKind.WEBHOOK_DEAD: AlertSeverity.HIGH,
 }
 # Kinds an operator may resolve: no stock condition clears them by itself.
-MANUAL_KINDS = frozenset({AlertKind.SYNC_STALLED, AlertKind.TRANSFER_DISCREPANCY})
+MANUAL_KINDS = frozenset(
+    {
+        AlertKind.SYNC_STALLED,
+        AlertKind.TRANSFER_DISCREPANCY,
+        AlertKind.SOURCE_EVENT_FAILED,
+        AlertKind.WEBHOOK_DEAD,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
