@@ -205,11 +205,11 @@ MUTATIONS: list[Any] = [
     ("updateWarehouse", lambda i: {"id": "garbage", "name": "x"}, ("id", "INVALID_ID")),
     ("updateWarehouse", lambda i: {"id": i["product"], "name": "x"}, ("id", "INVALID_ID")),
     ("updateProduct", lambda i: {"id": i["DC-1"], "name": "x"}, ("id", "INVALID_ID")),
-    # Both or neither of an id and its natural key.
+    # Both (INVALID) or neither (REQUIRED) of an id and its natural key.
     (
         "adjustInventory",
         lambda i: level(i, sku="SKU-1", adjustment=1, reason="x"),
-        ("productId", "REQUIRED"),
+        ("productId", "INVALID"),
     ),
     (
         "adjustInventory",

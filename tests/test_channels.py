@@ -117,6 +117,23 @@ async def test_an_edit_is_version_checked_and_may_replace_the_warehouses(admin: 
     assert cleared["channel"]["warehouses"] == []
 
 
+async def test_a_channel_is_updated_by_its_code_as_it_was_created(admin: Client) -> None:
+    made = await channel(admin, "KIOSK", [])
+    edit = operation("UpdateChannel")
+    renamed = await admin.mutate(
+        "updateChannel", edit, {"input": {"channelCode": "KIOSK", "name": "Kiosk", "code": "KSK"}}
+    )
+    assert (renamed["channel"]["id"], renamed["channel"]["code"]) == (made["id"], "KSK")
+    for named, field, code in (
+        ({}, "id", "REQUIRED"),
+        ({"id": made["id"], "channelCode": "KSK"}, "id", "INVALID"),
+        ({"channelCode": "KIOSK"}, "channelCode", "NOT_FOUND"),
+    ):
+        refused = await admin(edit, {"input": {"name": "x", **named}})
+        errors = refused["updateChannel"]["errors"]
+        assert [(e["field"], e["code"]) for e in errors] == [(field, code)], named
+
+
 async def test_channels_are_read_by_id_code_filter_and_node(admin: Client) -> None:
     web = await channel(admin, "WEBSITE")
     await channel(admin, "AMAZON", kind="BATCH")

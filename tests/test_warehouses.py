@@ -147,6 +147,23 @@ async def test_every_bad_field_of_a_new_warehouse_is_reported_at_once(
 
 # -- updateWarehouse ---------------------------------------------------------------------------
 
+
+async def test_a_warehouse_is_updated_by_its_code_as_it_was_created(admin: Client) -> None:
+    made = (await admin.mutate("createWarehouse", CREATE, SEED_VARIABLES))["warehouse"]
+    renamed = await update(admin, warehouseCode=made["code"], code="DC-RENAMED", name="Renamed")
+    assert renamed["errors"] == []
+    assert renamed["warehouse"]["id"] == made["id"]
+    assert (renamed["warehouse"]["code"], renamed["warehouse"]["name"]) == ("DC-RENAMED", "Renamed")
+    # Named once, exactly: by id or by code.
+    for named, field, code in (
+        ({}, "id", "REQUIRED"),
+        ({"id": made["id"], "warehouseCode": "DC-RENAMED"}, "id", "INVALID"),
+        ({"warehouseCode": made["code"]}, "warehouseCode", "NOT_FOUND"),  # renamed away
+    ):
+        refused = await update(admin, name="x", **named)
+        assert [(e["field"], e["code"]) for e in refused["errors"]] == [(field, code)], named
+
+
 EDITS = [
     pytest.param({"name": "Renamed"}, {"name": "Renamed"}, id="name"),
     pytest.param({"code": "DC-NEW"}, {"code": "DC-NEW"}, id="code"),

@@ -89,9 +89,11 @@ def warehouse_ref(
 def _ref(
     node_id: str | None, key: str | None, type_name: str, id_field: str, key_field: str
 ) -> Ref:
-    if (node_id is None) == (key is None):
+    if node_id is None and key is None:
+        raise DomainError.of(ErrorCode.REQUIRED, f"give {id_field} or {key_field}", id_field)
+    if node_id is not None and key is not None:
         raise DomainError.of(
-            ErrorCode.REQUIRED, f"give either {id_field} or {key_field}, not both", id_field
+            ErrorCode.INVALID, f"give either {id_field} or {key_field}, not both", id_field
         )
     if node_id is not None:
         return Ref(id=decode(node_id, type_name, id_field), field=id_field)

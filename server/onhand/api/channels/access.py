@@ -80,6 +80,14 @@ def channel_ref(
     return None
 
 
+def named_channel(context: Context, channel_id: str | None, code: str | None) -> ChannelRef:
+    """The channel an update names, by `id` or `channelCode` (exactly one)."""
+    ref = channel_ref(context, channel_id, code, id_field="id")
+    if ref is None:
+        raise DomainError.of(ErrorCode.REQUIRED, "give id or channelCode", "id")
+    return ref
+
+
 def channel_or_own(context: Context, channel_id: str | None, code: str | None) -> ChannelRef | None:
     """The channel a call names, else the caller's own (None for an unbound caller)."""
     ref = channel_ref(context, channel_id, code)

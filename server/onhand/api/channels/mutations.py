@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.api import ids
+from onhand.api.channels.access import named_channel
 from onhand.api.channels.types import Channel, ChannelKindEnum
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
@@ -42,7 +44,12 @@ class CreateChannelInput:
 
 @strawberry.input
 class UpdateChannelInput:
-    id: strawberry.ID
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="The channel to change, or name it by channelCode."
+    )
+    channel_code: str | None = strawberry.field(
+        default=None, description="The channel to change by its code (code: its new code)."
+    )
     expected_version: int | None = strawberry.field(
         default=None, description="Refuse the edit (VERSION_CONFLICT) unless at this version."
     )
@@ -128,19 +135,29 @@ class ChannelMutation:
     @strawberry.mutation
     async def update_channel(self, info: Info, input: UpdateChannelInput) -> UpdateChannelPayload:
         async def work(context: Context) -> UpdateChannelPayload:
-            channel_id = ids.decode(input.id, "Channel", "id")
+            named = named_channel(context, input.id, input.channel_code)
             changes = provided(
-                input, exclude={"id", "expected_version", "warehouse_ids", "warehouse_codes"}
+                input,
+                exclude={
+                    "id",
+                    "channel_code",
+                    "expected_version",
+                    "warehouse_ids",
+                    "warehouse_codes",
+                },
             )
             refs = warehouse_refs(
                 _given(input.warehouse_ids),
                 _given(input.warehouse_codes),
             )
-            record = await context.transaction(
-                lambda conn: channels.update_channel(
-                    conn, channel_id, changes, refs, input.expected_version
+
+            async def update(conn: AsyncConnection) -> channels.Channel:
+                channel = await channels.resolve_channel(conn, named)
+                return await channels.update_channel(
+                    conn, channel.id, changes, refs, input.expected_version
                 )
-            )
+
+            record = await context.transaction(update)
             return UpdateChannelPayload(channel=Channel.from_record(record))
 
         return await mutate(info, Permission.MANAGE_CHANNELS, UpdateChannelPayload, work)

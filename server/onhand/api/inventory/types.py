@@ -75,7 +75,11 @@ class InventoryLevel(relay.Node):
     safety_stock: int
     reorder_point: int
     reorder_quantity: int
-    version: int = strawberry.field(description="Bumped on every change; see expectedVersion.")
+    version: int = strawberry.field(
+        description="1 when the level is made; each movement adds one, so a level created "
+        "with stock is at 2 (its INITIAL movement) and a change of k movements adds k. See "
+        "expectedVersion."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -178,7 +182,11 @@ class InventoryMovement(relay.Node):
     correlation_id: str | None
     occurred_at: datetime = strawberry.field(description="The business time of the change.")
     recorded_at: datetime
-    quantity: int = strawberry.field(description="The change of on-hand units (+ or -).")
+    quantity: int = strawberry.field(
+        description="The change of on-hand units (+ or -): 0 for movements that change other "
+        "buckets only (RESERVED, RELEASED, EXPIRED, COMMITTED, IN_TRANSIT ...); `delta` has "
+        "the change of every bucket."
+    )
     previous_quantity: int
     new_quantity: int
     delta: StockQuantities

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onhand.api import ids
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
-from onhand.api.inputs import provided
+from onhand.api.inputs import provided, warehouse_ref
 from onhand.api.permissions import mutate
 from onhand.api.warehouses.types import Warehouse, WarehouseCapability
 from onhand.auth.roles import Permission
 from onhand.inventory import warehouses
+from onhand.inventory.refs import resolve_warehouses
 
 
 @strawberry.input(description="Omitted parts are left as they are (on update) or empty.")
@@ -41,7 +42,12 @@ class CreateWarehouseInput:
 
 @strawberry.input
 class UpdateWarehouseInput:
-    id: strawberry.ID
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="The warehouse to change, or name it by warehouseCode."
+    )
+    warehouse_code: str | None = strawberry.field(
+        default=None, description="The warehouse to change by its code (code: its new code)."
+    )
     expected_version: int | None = strawberry.field(
         default=None, description="Refuse the edit (VERSION_CONFLICT) unless at this version."
     )
@@ -91,15 +97,20 @@ class WarehouseMutation:
         self, info: Info, input: UpdateWarehouseInput
     ) -> UpdateWarehousePayload:
         async def work(context: Context) -> UpdateWarehousePayload:
-            warehouse_id = ids.decode(input.id, "Warehouse", "id")
-            changes = provided(input, exclude={"id", "expected_version", "address"})
+            named = warehouse_ref(input.id, input.warehouse_code, id_field="id")
+            changes = provided(
+                input, exclude={"id", "warehouse_code", "expected_version", "address"}
+            )
             if input.address:
                 changes |= _address(input.address)
-            record = await context.transaction(
-                lambda conn: warehouses.update_warehouse(
+
+            async def update(conn: AsyncConnection) -> warehouses.Warehouse:
+                [warehouse_id] = await resolve_warehouses(conn, [named])
+                return await warehouses.update_warehouse(
                     conn, warehouse_id, changes, input.expected_version
                 )
-            )
+
+            record = await context.transaction(update)
             return UpdateWarehousePayload(warehouse=Warehouse.from_record(record))
 
         return await mutate(info, Permission.MANAGE_WAREHOUSES, UpdateWarehousePayload, work)
