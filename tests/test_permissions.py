@@ -124,6 +124,19 @@ OPERATIONS: tuple[Operation, ...] = (
         no_variables,
     ),
     Operation(
+        "productSalesByChannel",
+        Permission.READ_AUDIT,
+        "query($p: ID!) { productSalesByChannel(productId: $p, period: LAST_30_DAYS) {"
+        " quantity } }",
+        lambda ids: {"p": ids["product"]},
+    ),
+    Operation(
+        "channelsWithExcess",
+        Permission.MANAGE_ALLOCATIONS,
+        "{ channelsWithExcess(thresholdDays: 30) { excessQuantity } }",
+        no_variables,
+    ),
+    Operation(
         "node", Permission.READ_CATALOG, NODE, lambda ids: {"id": ids["warehouse"]}, name="node-w"
     ),
     Operation(

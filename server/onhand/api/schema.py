@@ -23,6 +23,7 @@ from onhand.api.channels.allocations import AllocationMutation
 from onhand.api.channels.feed import ChannelFeedMutation, ChannelFeedQuery, ChannelFeedSubscription
 from onhand.api.channels.mutations import ChannelMutation
 from onhand.api.channels.queries import ChannelQuery
+from onhand.api.channels.sales import ChannelSalesQuery
 from onhand.api.context import Info
 from onhand.api.counts.mutations import CountMutation
 from onhand.api.counts.queries import CountQuery
@@ -81,6 +82,7 @@ QUERIES: tuple[type, ...] = (
     ProductQuery,
     InventoryQuery,
     ChannelQuery,
+    ChannelSalesQuery,
     ChannelFeedQuery,
     ReservationQuery,
     EventQuery,
