@@ -220,6 +220,13 @@ OPERATIONS: tuple[Operation, ...] = (
         },
         writes_ledger=True,
     ),
+    Operation(
+        "createInventoryAuditLog",
+        Permission.MANAGE_STOCK,
+        mutation("createInventoryAuditLog", "CreateInventoryAuditLogInput", "movement { id }"),
+        lambda ids: {"input": {**level_ref(ids), "reason": "shelf checked"}},
+        writes_ledger=True,
+    ),
 )
 
 FOUNDATION = {

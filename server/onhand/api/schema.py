@@ -36,6 +36,7 @@ from onhand.api.extensions import DomainErrorCodes, MaskUnexpectedErrors, Metric
 from onhand.api.imports.mutations import ImportMutation
 from onhand.api.imports.queries import ImportQuery
 from onhand.api.imports.subscriptions import ImportSubscription
+from onhand.api.inventory.audit import InventoryAuditMutation
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
 from onhand.api.products.mutations import ProductMutation
@@ -97,6 +98,7 @@ MUTATIONS: tuple[type, ...] = (
     WarehouseMutation,
     ProductMutation,
     InventoryMutation,
+    InventoryAuditMutation,
     ChannelMutation,
     AllocationMutation,
     ChannelFeedMutation,
