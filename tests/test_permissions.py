@@ -124,6 +124,13 @@ OPERATIONS: tuple[Operation, ...] = (
         no_variables,
     ),
     Operation(
+        "product",
+        Permission.READ_STOCK,
+        "query($p: ID!) { product(id: $p) { inventoryLevels(minAvailable: 1) { id } } }",
+        lambda ids: {"p": ids["product"]},
+        name="product-where-available",
+    ),
+    Operation(
         "productSalesByChannel",
         Permission.READ_AUDIT,
         "query($p: ID!) { productSalesByChannel(productId: $p, period: LAST_30_DAYS) {"

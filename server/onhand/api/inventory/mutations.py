@@ -29,7 +29,9 @@ class CreateInventoryLevelInput:
     warehouse_code: str | None = None
     quantity: int = 0
     reserved_quantity: int = strawberry.field(
-        default=0, description="Must be 0: reserved stock comes from reservations."
+        default=0,
+        description="Must be 0: reserved stock is held by reservations; make them with "
+        "createReservation once the level exists.",
     )
     safety_stock: int = 0
     reorder_point: int = 0
