@@ -3,7 +3,6 @@ movements carrying their channel), and reallocation of unsold allocations."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.inventory.channels.strategies import Demand, Strategy, allocate
 from support import factories
-from support.channels import channel, check_invariants, reserve
+from support.channels import channel, check_invariants, sell
 from support.client import Client, operation
 
 
@@ -60,19 +59,6 @@ def test_equal_and_a_given_buffer_percent() -> None:
 
 
 ALLOCATE = operation("AllocateInventoryToChannels")
-
-
-async def sell(client: Client, channel_code: str, quantity: int, days_ago: float) -> None:
-    """A sale on a channel, `days_ago` in the past: an order reservation, then fulfilled."""
-    made = await reserve(
-        client, sku="SKU-1", quantity=quantity, type="ORDER", channelCode=channel_code
-    )
-    when = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
-    await client.mutate(
-        "fulfillReservation",
-        operation("FulfillReservation"),
-        {"input": {"id": made["reservation"]["id"], "timestamp": when}},
-    )
 
 
 async def shop(admin: Client, stock: int = 1000) -> None:

@@ -180,6 +180,35 @@ async def test_a_second_level_for_the_same_place_already_exists(
     assert await movement_count(engine) == 1
 
 
+async def test_reserved_quantity_is_refused_saying_how_to_hold_it(
+    admin: Client, engine: AsyncEngine, place: dict[str, str]
+) -> None:
+    """The guide sends reservedQuantity; held stock comes from a reservation instead, and the
+    refusal says which call makes it. Following the message gives the level the guide meant."""
+    given = {"productId": place["product"], "warehouseId": place["warehouse"], "quantity": 20}
+    refused = (await admin(CREATE, {"input": {**given, "reservedQuantity": 4}}))[
+        "createInventoryLevel"
+    ]
+    [error] = refused["errors"]
+    assert (error["field"], error["code"]) == ("reservedQuantity", "INVALID")
+    assert "createReservation" in error["message"]
+    assert "quantity: 4" in error["message"]
+    assert await levels(engine) == []
+    assert await movement_count(engine) == 0
+    # As the message says: the level without it, then the reservation.
+    await admin.mutate("createInventoryLevel", CREATE, {"input": given})
+    held = await admin.mutate(
+        "createReservation",
+        operation("CreateReservation"),
+        {"input": {**given, "quantity": 4, "type": "ORDER", "referenceId": "ERP-HOLDS"}},
+    )
+    assert held["reservation"]["quantity"] == 4
+    level = (await admin(BY_IDS, {"p": place["product"], "w": place["warehouse"]}))[
+        "inventoryLevel"
+    ]
+    assert (level["quantity"], level["committed"], level["available"]) == (20, 4, 16)
+
+
 # -- setInventoryLevel -------------------------------------------------------------------------
 
 
@@ -343,6 +372,29 @@ async def test_one_level_by_ids_and_by_sku_and_code(admin: Client, stocked: dict
     assert unstocked["inventoryLevel"] is None
 
 
+async def test_one_level_needs_a_warehouse_and_says_where_to_look(
+    admin: Client, stocked: dict[str, str]
+) -> None:
+    """getInventoryLevel({productId}) without a warehouse: a coded error naming the field and
+    the query that answers for every warehouse."""
+    for variables in ({"productId": stocked["product"]}, {"sku": "SKU-1"}):
+        body = await admin.raw(
+            "query($productId: ID, $sku: String) {"
+            " inventoryLevel(productId: $productId, sku: $sku) { id } }",
+            variables,
+        )
+        [error] = body["errors"]
+        assert error["extensions"] == {"code": "REQUIRED", "field": "warehouseId"}
+        assert "inventorySummary" in error["message"]
+        assert body["data"] == {"inventoryLevel": None}
+    # Which answers, as the message says.
+    summary = await admin(
+        "query($p: ID!) { inventorySummary(productId: $p) { levels { warehouse { code } } } }",
+        {"p": stocked["product"]},
+    )
+    assert summary["inventorySummary"]["levels"] == [{"warehouse": {"code": "DC-001"}}]
+
+
 LIST = """
 query($first: Int, $after: String, $warehouseId: ID, $warehouseCode: String, $productId: ID,
       $sku: String, $below: Boolean = false, $zero: Boolean = false) {
@@ -497,3 +549,58 @@ async def test_summary_of_a_product_without_stock_and_of_an_unknown_one(admin: C
     assert data["inventorySummary"]["levels"] == []
     assert data["product"]["inventory"] == {"quantity": 0, "available": 0, "warehouseCount": 0}
     assert (await admin(SUMMARY, {"sku": "NOPE"})) == {"inventorySummary": None, "product": None}
+
+
+WHERE = operation("ProductWarehouses")
+SUMMARY_WHERE = """
+query($sku: String!, $min: Int) {
+  inventorySummary(sku: $sku) { levels(minAvailable: $min) { warehouse { code } available } }
+}"""
+
+
+async def test_where_a_product_is_available_at_least_a_quantity(
+    admin: Client, grid: dict[str, str]
+) -> None:
+    """getProductWarehouses({productId, minQuantity}): the warehouses where that many units are
+    available (A: DC-1 90 available, DC-2 -5, DC-3 12), on the product and on its summary."""
+    dc3 = await factories.warehouse(admin, "DC-3", priority=5)
+    await factories.level(admin, grid["product"], dc3["id"], 12)
+    cases = {None: ["DC-1", "DC-2", "DC-3"], 0: ["DC-1", "DC-3"], 12: ["DC-1", "DC-3"]}
+    cases |= {13: ["DC-1"], 90: ["DC-1"], 91: []}
+    for minimum, expected in cases.items():
+        found = (await admin(WHERE, {"productId": grid["product"], "minAvailable": minimum}))[
+            "product"
+        ]["inventoryLevels"]
+        assert [x["warehouse"]["code"] for x in found] == expected, minimum
+        assert all(minimum is None or x["available"] >= minimum for x in found)
+        summary = (await admin(SUMMARY_WHERE, {"sku": "A", "min": minimum}))["inventorySummary"]
+        assert [x["warehouse"]["code"] for x in summary["levels"]] == expected, minimum
+    # What the guide's warehouse selector reads of each: priority, available, address.
+    found = (await admin(WHERE, {"productId": grid["product"], "minAvailable": 12}))["product"]
+    by_code = {x["warehouse"]["code"]: x for x in found["inventoryLevels"]}
+    assert (by_code["DC-3"]["warehouse"]["priority"], by_code["DC-3"]["available"]) == (5, 12)
+    assert by_code["DC-3"]["warehouse"]["id"] == dc3["id"]
+
+
+async def test_a_negative_minimum_is_refused_naming_it(admin: Client, grid: dict[str, str]) -> None:
+    for document, variables in (
+        (WHERE, {"productId": grid["product"], "minAvailable": -1}),
+        (SUMMARY_WHERE, {"sku": "A", "min": -1}),
+    ):
+        body = await admin.raw(document, variables)
+        [error] = body["errors"]
+        assert error["extensions"] == {"code": "INVALID", "field": "minAvailable"}
+
+
+async def test_where_a_product_is_needs_stock_reading(
+    admin: Client, connector: Any, grid: dict[str, str]
+) -> None:
+    """A connector reads the catalog, not stock levels: its own channel's availability."""
+    await admin.mutate(
+        "createChannel",
+        operation("CreateChannel"),
+        {"input": {"code": "AMAZON", "name": "Amazon", "warehouseCodes": ["DC-1"]}},
+    )
+    client = await connector("AMAZON")
+    body = await client.raw(WHERE, {"productId": grid["product"], "minAvailable": 1})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]

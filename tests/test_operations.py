@@ -119,6 +119,15 @@ VARIABLES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "GetInventoryLevel": lambda ids: {"productId": ids["product"], "warehouseId": ids["DC-001"]},
     "InventoryMovements": lambda ids: {"filter": {"productId": ids["product"]}, "first": 10},
     "ProductInventory": lambda ids: {"sku": "TSHIRT-M"},
+    "ProductWarehouses": lambda ids: {"productId": ids["product"], "minAvailable": 5},
+    "CreateInventoryAuditLog": lambda ids: {
+        "input": {
+            "productId": ids["product"],
+            "warehouseId": ids["DC-001"],
+            "reason": "shelf label replaced",
+            "referenceId": "TICKET-7",
+        }
+    },
 }
 DOCUMENTS = sorted(VARIABLES)
 

@@ -124,6 +124,26 @@ OPERATIONS: tuple[Operation, ...] = (
         no_variables,
     ),
     Operation(
+        "product",
+        Permission.READ_STOCK,
+        "query($p: ID!) { product(id: $p) { inventoryLevels(minAvailable: 1) { id } } }",
+        lambda ids: {"p": ids["product"]},
+        name="product-where-available",
+    ),
+    Operation(
+        "productSalesByChannel",
+        Permission.READ_AUDIT,
+        "query($p: ID!) { productSalesByChannel(productId: $p, period: LAST_30_DAYS) {"
+        " quantity } }",
+        lambda ids: {"p": ids["product"]},
+    ),
+    Operation(
+        "channelsWithExcess",
+        Permission.MANAGE_ALLOCATIONS,
+        "{ channelsWithExcess(thresholdDays: 30) { excessQuantity } }",
+        no_variables,
+    ),
+    Operation(
         "node", Permission.READ_CATALOG, NODE, lambda ids: {"id": ids["warehouse"]}, name="node-w"
     ),
     Operation(
@@ -205,6 +225,13 @@ OPERATIONS: tuple[Operation, ...] = (
                 "quantity": 4,
             }
         },
+        writes_ledger=True,
+    ),
+    Operation(
+        "createInventoryAuditLog",
+        Permission.MANAGE_STOCK,
+        mutation("createInventoryAuditLog", "CreateInventoryAuditLogInput", "movement { id }"),
+        lambda ids: {"input": {**level_ref(ids), "reason": "shelf checked"}},
         writes_ledger=True,
     ),
 )

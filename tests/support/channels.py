@@ -3,6 +3,7 @@ them ends by checking against the database."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -53,6 +54,19 @@ async def reserve(client: Client, **values: Any) -> dict[str, Any]:
     """createReservation's payload (errors included)."""
     body = await client(operation("CreateReservation"), {"input": values})
     return dict(body["createReservation"])
+
+
+async def sell(
+    client: Client, channel_code: str, quantity: int, days_ago: float, sku: str = "SKU-1"
+) -> None:
+    """A sale on a channel, `days_ago` in the past: an order reservation, then fulfilled."""
+    made = await reserve(client, sku=sku, quantity=quantity, type="ORDER", channelCode=channel_code)
+    when = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
+    await client.mutate(
+        "fulfillReservation",
+        operation("FulfillReservation"),
+        {"input": {"id": made["reservation"]["id"], "timestamp": when}},
+    )
 
 
 async def reserve_cart(client: Client, **values: Any) -> dict[str, Any]:

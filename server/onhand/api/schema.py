@@ -23,6 +23,7 @@ from onhand.api.channels.allocations import AllocationMutation
 from onhand.api.channels.feed import ChannelFeedMutation, ChannelFeedQuery, ChannelFeedSubscription
 from onhand.api.channels.mutations import ChannelMutation
 from onhand.api.channels.queries import ChannelQuery
+from onhand.api.channels.sales import ChannelSalesQuery
 from onhand.api.context import Info
 from onhand.api.counts.mutations import CountMutation
 from onhand.api.counts.queries import CountQuery
@@ -35,6 +36,7 @@ from onhand.api.extensions import DomainErrorCodes, MaskUnexpectedErrors, Metric
 from onhand.api.imports.mutations import ImportMutation
 from onhand.api.imports.queries import ImportQuery
 from onhand.api.imports.subscriptions import ImportSubscription
+from onhand.api.inventory.audit import InventoryAuditMutation
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
 from onhand.api.products.mutations import ProductMutation
@@ -81,6 +83,7 @@ QUERIES: tuple[type, ...] = (
     ProductQuery,
     InventoryQuery,
     ChannelQuery,
+    ChannelSalesQuery,
     ChannelFeedQuery,
     ReservationQuery,
     EventQuery,
@@ -95,6 +98,7 @@ MUTATIONS: tuple[type, ...] = (
     WarehouseMutation,
     ProductMutation,
     InventoryMutation,
+    InventoryAuditMutation,
     ChannelMutation,
     AllocationMutation,
     ChannelFeedMutation,

@@ -58,6 +58,14 @@ class MovementType(StrEnum):
     # Source-system events: a warehouse system's pick and a shipment leaving the building.
     PICK = "PICK"
     SHIPMENT = "SHIPMENT"
+    # A note on a level (createInventoryAuditLog): written to the ledger with the level's
+    # quantities as they stand, changing none of them, nor the level's version.
+    AUDIT = "AUDIT"
+
+
+# Movements written even though they change no quantity: notes for the audit trail. They
+# bump no version and publish no INVENTORY_UPDATED event, since the level did not change.
+NOTE_TYPES = frozenset({MovementType.AUDIT})
 
 
 class MovementSource(StrEnum):
@@ -162,7 +170,8 @@ class ChangeContext:
 @dataclass(frozen=True, slots=True)
 class AppliedMovement:
     """What one movement did. A movement that changed nothing wrote nothing: no ledger row
-    (movement_id is None), no new version, no event."""
+    (movement_id is None), no new version, no event; except a note (NOTE_TYPES), which
+    writes its ledger row only."""
 
     movement_id: int | None
     change_id: int | None
@@ -223,6 +232,7 @@ _EARLIER = (
     " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
 )
 _SETTABLE_BUCKETS = ("on_hand", "damaged", "quarantined", "safety_stock")
+_NOTES = ", ".join(f"'{t}'" for t in sorted(NOTE_TYPES))
 
 
 def _before(bucket: str) -> str:
@@ -281,6 +291,7 @@ _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.ch
     JOIN versions v ON v.ord = j.ord
     JOIN numbered n ON n.ord = j.ord
     JOIN ledger g ON g.id = n.movement_id
+    WHERE j.changed
     ORDER BY j.ord"""
 
 
@@ -345,11 +356,12 @@ judged AS (
 ),
 verdict AS ({verdict}),
 change AS (SELECT nextval('inventory_change_seq') AS change_id),
--- Ledger ids are taken up front so that each movement knows its own row and event.
+-- Ledger ids are taken up front so that each movement knows its own row and event. Notes
+-- are written though they change nothing.
 numbered AS (
     SELECT j.ord, nextval('inventory_movements_id_seq') AS movement_id
     FROM judged j
-    WHERE j.changed AND (SELECT all_ok FROM verdict)
+    WHERE (j.changed OR j.type IN ({_NOTES})) AND (SELECT all_ok FROM verdict)
 ),
 -- Every movement that changes a level makes a new version of it: several movements on one
 -- level in one change (a batch of adjustments, say) each answer with their own.

@@ -99,9 +99,15 @@ async def create_level(
     for name in ("quantity", "safety_stock", "reorder_point", "reorder_quantity"):
         check.quantity(errors, check.camel(name), getattr(request, name))
     if request.reserved_quantity:
+        # A hold needs what this input does not carry (its type, reference and expiry), or
+        # nobody could ever release it: the client makes it with createReservation.
         errors.invalid(
             "reservedQuantity",
-            "reserved stock is held by reservations; create the level, then a reservation",
+            f"reservedQuantity must be 0 (got {request.reserved_quantity}): reserved stock is"
+            " held by reservations, each with its type, reference and expiry. Create the level"
+            " without it, then call createReservation(input: {productId, warehouseId, quantity:"
+            f" {request.reserved_quantity}, type: ORDER, referenceId}}) for the units held"
+            " (type CART or TRANSFER for holds that expire)",
         )
     reason = check.text(errors, "reason", request.reason, max_length=500)
     idempotency = claim_for("createInventoryLevel", request.idempotency_key, request)

@@ -29,7 +29,9 @@ class CreateInventoryLevelInput:
     warehouse_code: str | None = None
     quantity: int = 0
     reserved_quantity: int = strawberry.field(
-        default=0, description="Must be 0: reserved stock comes from reservations."
+        default=0,
+        description="Must be 0: reserved stock is held by reservations; make them with "
+        "createReservation once the level exists.",
     )
     safety_stock: int = 0
     reorder_point: int = 0
@@ -132,7 +134,7 @@ class TransferInventoryPayload:
 LP = TypeVar("LP", bound="InventoryLevelPayload")
 
 
-def _level_payload(payload: type[LP], level: Level, movement_id: int | None) -> LP:
+def level_payload(payload: type[LP], level: Level, movement_id: int | None) -> LP:
     return payload(inventory_level=InventoryLevel.from_record(level), movement_id=movement_id)
 
 
@@ -157,7 +159,7 @@ class InventoryMutation:
             change = await context.transaction(
                 lambda conn: levels.create_level(conn, request, context.change_context())
             )
-            return _level_payload(CreateInventoryLevelPayload, change.level, change.movement_id)
+            return level_payload(CreateInventoryLevelPayload, change.level, change.movement_id)
 
         return await mutate(info, Permission.MANAGE_STOCK, CreateInventoryLevelPayload, work)
 
@@ -184,7 +186,7 @@ class InventoryMutation:
             change = await context.transaction(
                 lambda conn: levels.set_level(conn, request, context.change_context())
             )
-            return _level_payload(SetInventoryLevelPayload, change.level, change.movement_id)
+            return level_payload(SetInventoryLevelPayload, change.level, change.movement_id)
 
         return await mutate(info, Permission.MANAGE_STOCK, SetInventoryLevelPayload, work)
 
@@ -214,7 +216,7 @@ class InventoryMutation:
                 exclusive=request.idempotency_key,
                 together=stock.AdjustTogether(request, change),
             )
-            return _level_payload(AdjustInventoryPayload, result.level, result.movement_id)
+            return level_payload(AdjustInventoryPayload, result.level, result.movement_id)
 
         return await mutate(info, Permission.MANAGE_STOCK, AdjustInventoryPayload, work)
 

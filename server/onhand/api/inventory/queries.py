@@ -21,6 +21,7 @@ from onhand.api.inventory.types import (
 from onhand.api.pagination import paginate
 from onhand.api.permissions import requires
 from onhand.auth.roles import Permission
+from onhand.core.errors import DomainError, ErrorCode
 from onhand.core.refs import Ref
 from onhand.inventory.levels import LevelFilter, level_listing
 from onhand.inventory.movements import MovementFilter, movement_listing
@@ -55,7 +56,9 @@ def _warehouse(warehouse_id: str | None, code: str | None) -> Ref | None:
 class InventoryQuery:
     @strawberry.field(
         permission_classes=STOCK,
-        description="The stock of one product at one warehouse (by ids or by sku and code).",
+        description="The stock of one product at one warehouse (by ids or by sku and code). "
+        "Without a warehouse it is refused (REQUIRED, field warehouseId): a product across "
+        "warehouses is inventorySummary(productId:) { levels { ... } }.",
     )
     async def inventory_level(
         self,
@@ -65,7 +68,17 @@ class InventoryQuery:
         sku: str | None = None,
         warehouse_code: str | None = None,
     ) -> InventoryLevel | None:
-        product = await filter_id(info, product_ref(product_id, sku), resolve_product)
+        named = product_ref(product_id, sku)
+        if warehouse_id is None and warehouse_code is None:
+            raise DomainError.of(
+                ErrorCode.REQUIRED,
+                "inventoryLevel is one product at one warehouse: give warehouseId or"
+                " warehouseCode. For the product at every warehouse, query"
+                " inventorySummary(productId:) { levels { ... } } (or product(id:)"
+                " { inventoryLevels { ... } })",
+                "warehouseId",
+            )
+        product = await filter_id(info, named, resolve_product)
         warehouse = await filter_id(
             info, warehouse_ref(warehouse_id, warehouse_code), resolve_warehouse
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -17,6 +17,7 @@ from onhand.api.products.types import Product
 from onhand.api.warehouses.types import Warehouse
 from onhand.auth.roles import Permission
 from onhand.core import records
+from onhand.core.errors import DomainError, ErrorCode
 from onhand.inventory.ledger import MovementSource, MovementType
 from onhand.inventory.levels import LevelFilter, ProductTotals, level_listing
 from onhand.inventory.movements import MovementFilter, movement_listing
@@ -29,6 +30,31 @@ MovementSourceEnum = strawberry.enum(
     "connector). SYSTEM: onhand itself (expiry, reconciliation). IMPORT: a CSV import. "
     "EXTERNAL: an event an ERP or warehouse system pushed (recordInventoryEvents).",
 )
+
+
+MinAvailable = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Only warehouses where at least this many units are available."
+    ),
+]
+
+
+async def _levels_of_product(
+    info: Info, product_id: int, min_available: int | None
+) -> list[InventoryLevel]:
+    if min_available is not None and min_available < 0:
+        raise DomainError.of(
+            ErrorCode.INVALID,
+            f"minAvailable must not be negative (got {min_available})",
+            "minAvailable",
+        )
+    found = await info.context.loaders.levels_of_product.load(product_id)
+    return [
+        InventoryLevel.from_record(level)
+        for level in found or []
+        if min_available is None or level.available >= min_available
+    ]
 
 
 async def _product(info: Info, product_id: int) -> Product:
@@ -110,11 +136,13 @@ class InventoryLevel(relay.Node):
         return cls.from_record(records.Level.from_row(row))
 
     @classmethod
-    async def of_product(cls, info: Info, product_id: int) -> list[InventoryLevel]:
-        """The product's level at each warehouse that stocks it (Product.inventoryLevels)."""
+    async def of_product(
+        cls, info: Info, product_id: int, min_available: int | None = None
+    ) -> list[InventoryLevel]:
+        """The product's level at each warehouse that stocks it (Product.inventoryLevels),
+        only those with at least `min_available` available when given."""
         check(info, Permission.READ_STOCK)
-        found = await info.context.loaders.levels_of_product.load(product_id)
-        return [cls.from_record(level) for level in found or []]
+        return await _levels_of_product(info, product_id, min_available)
 
     @classmethod
     async def of_warehouse(
@@ -312,9 +340,8 @@ class InventorySummary:
         return await _product(info, self.product_id)
 
     @strawberry.field(description="The level at each warehouse that stocks the product.")
-    async def levels(self, info: Info) -> list[InventoryLevel]:
-        found = await info.context.loaders.levels_of_product.load(self.product_id)
-        return [InventoryLevel.from_record(level) for level in found or []]
+    async def levels(self, info: Info, min_available: MinAvailable = None) -> list[InventoryLevel]:
+        return await _levels_of_product(info, self.product_id, min_available)
 
 
 InventoryLevelConnection = Connection[InventoryLevel]

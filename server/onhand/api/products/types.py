@@ -87,11 +87,21 @@ class Product(relay.Node):
     ) -> Annotated[InventorySummary, strawberry.lazy(_INVENTORY)]:
         return await _InventorySummary.resolve_type().of_product(info, self.id)
 
-    @strawberry.field(description="This product's level at each warehouse that stocks it.")
+    @strawberry.field(
+        description="This product's level at each warehouse that stocks it, in warehouse "
+        "order; with minAvailable, only where at least that many units are available."
+    )
     async def inventory_levels(
-        self, info: Info
+        self,
+        info: Info,
+        min_available: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Only warehouses where at least this many units are available."
+            ),
+        ] = None,
     ) -> list[Annotated[InventoryLevel, strawberry.lazy(_INVENTORY)]]:
-        return await _InventoryLevel.resolve_type().of_product(info, self.id)
+        return await _InventoryLevel.resolve_type().of_product(info, self.id, min_available)
 
     @strawberry.field(
         description="What each active channel may sell of this product (availableToSell), "

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.refs import Ref
-from onhand.inventory.channels.allocation import LOCK, AllocationRow, sales, write_allocations
+from onhand.inventory.channels.allocation import LOCK, AllocationRow, write_allocations
 from onhand.inventory.channels.availability import ChannelAvailability, availability
 from onhand.inventory.channels.registry import (
     Channel,
@@ -20,6 +20,7 @@ from onhand.inventory.channels.registry import (
     active_channels,
     resolve_channels,
 )
+from onhand.inventory.channels.sales import sales
 from onhand.inventory.channels.strategies import (
     DAYS_OF_SUPPLY,
     LOOKBACK_DAYS,

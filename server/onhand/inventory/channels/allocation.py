@@ -172,26 +172,3 @@ async def write_allocations(conn: AsyncConnection, rows: Sequence[AllocationRow]
             for r in ordered
         ],
     )
-
-
-# Units each channel sold of each product over the window: SALE movements carry their channel.
-_SALES = text(
-    """
-    SELECT channel_id, product_id, sum(-d_on_hand)::int AS sold
-    FROM inventory_movements
-    WHERE type = 'SALE'
-      AND channel_id = ANY(CAST(:channels AS bigint[]))
-      AND product_id = ANY(CAST(:products AS bigint[]))
-      AND occurred_at >= now() - CAST(:days AS int) * interval '1 day'
-    GROUP BY channel_id, product_id
-    """
-)
-
-
-async def sales(
-    conn: AsyncConnection, channel_ids: Sequence[int], product_ids: Sequence[int], days: int
-) -> dict[tuple[int, int], int]:
-    rows = await conn.execute(
-        _SALES, {"channels": list(channel_ids), "products": list(product_ids), "days": days}
-    )
-    return {(row.channel_id, row.product_id): row.sold for row in rows}

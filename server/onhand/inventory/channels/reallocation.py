@@ -1,18 +1,20 @@
 """reallocateUnsoldInventory: allocation that sat unsold moves to the channels that sell the
-product fastest."""
+product fastest. channelsWithExcess shows the same unsold allocations without moving them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import Collector
 from onhand.core.refs import Ref
-from onhand.inventory.channels.allocation import AllocationRow, sales, write_allocations
+from onhand.inventory.channels.allocation import AllocationRow, write_allocations
 from onhand.inventory.channels.registry import active_channels
+from onhand.inventory.channels.sales import sales
 from onhand.inventory.channels.strategies import (
     DAYS_OF_SUPPLY,
     LOOKBACK_DAYS,
@@ -31,10 +33,15 @@ class Move:
 
 
 # Allocations that sat unsold: allocated for at least `days`, nothing sold in that time, and
-# something left to move.
-_STALE = text(
+# something left to move. The one selection behind reallocateUnsoldInventory and
+# channelsWithExcess.
+_UNSOLD = text(
     """
-    SELECT ci.channel_id, ci.product_id FROM channel_inventory ci
+    SELECT ci.channel_id, ci.product_id, ci.allocated, ci.held, ci.allocated_since,
+        (SELECT max(m.occurred_at) FROM inventory_movements m
+         WHERE m.type = 'SALE' AND m.channel_id = ci.channel_id
+           AND m.product_id = ci.product_id) AS last_sold_at
+    FROM channel_inventory ci
     JOIN channels c ON c.id = ci.channel_id
     WHERE ci.allocated IS NOT NULL AND ci.allocated > ci.held
       AND ci.allocated_since <= now() - CAST(:days AS int) * interval '1 day'
@@ -50,6 +57,52 @@ _STALE = text(
 )
 
 
+@dataclass(frozen=True)
+class Unsold:
+    """An allocation that sat unsold: what reallocation may move away (excess)."""
+
+    channel_id: int
+    product_id: int
+    allocated: int
+    held: int
+    allocated_since: datetime
+    last_sold_at: datetime | None  # the channel's last sale of the product (before the window)
+
+    @property
+    def excess(self) -> int:
+        return self.allocated - self.held
+
+
+def _check_days(errors: Collector, **days: int) -> None:
+    for name, value in days.items():
+        if not 1 <= value <= 365:
+            errors.invalid(name, f"{name} must be between 1 and 365")
+
+
+async def unsold_allocations(
+    conn: AsyncConnection, threshold_days: int, product_ids: Sequence[int] | None = None
+) -> list[Unsold]:
+    """Allocations held at least `threshold_days` with no sale in that time and something left
+    above what their channel holds, by product then channel (at most 10,000)."""
+    rows = await conn.execute(_UNSOLD, {"days": threshold_days, "products": product_ids})
+    return [Unsold(**row._mapping) for row in rows]
+
+
+async def channels_with_excess(
+    conn: AsyncConnection, *, threshold_days: int = 30, products: Sequence[Ref] = ()
+) -> dict[int, list[Unsold]]:
+    """What reallocateUnsoldInventory would take from each channel: its unsold allocations,
+    by channel id (channels in id order, each's products in product order)."""
+    errors = Collector()
+    _check_days(errors, thresholdDays=threshold_days)
+    errors.raise_if_any()
+    product_filter = await resolve_products(conn, products) if products else None
+    grouped: dict[int, list[Unsold]] = {}
+    for unsold in await unsold_allocations(conn, threshold_days, product_filter):
+        grouped.setdefault(unsold.channel_id, []).append(unsold)
+    return dict(sorted(grouped.items()))
+
+
 async def reallocate_unsold(
     conn: AsyncConnection,
     *,
@@ -63,12 +116,10 @@ async def reallocate_unsold(
     supply under their own allocation. Channels without an allocation need nothing moved:
     nothing caps them."""
     errors = Collector()
-    for name, days in (("thresholdDays", threshold_days), ("lookbackDays", lookback_days)):
-        if not 1 <= days <= 365:
-            errors.invalid(name, f"{name} must be between 1 and 365")
+    _check_days(errors, thresholdDays=threshold_days, lookbackDays=lookback_days)
     errors.raise_if_any()
     product_filter = await resolve_products(conn, products) if products else None
-    stale = (await conn.execute(_STALE, {"days": threshold_days, "products": product_filter})).all()
+    stale = await unsold_allocations(conn, threshold_days, product_filter)
     if not stale:
         return []
     product_ids = sorted({row.product_id for row in stale})
