@@ -106,3 +106,18 @@ async def test_uploads_have_their_own_larger_limit(limited: str, tokens: dict[Ro
     assert served.status_code == 200, served.text
     assert "errors" not in served.json() or not served.json()["errors"], served.text
     refused(await upload(UPLOAD_LIMIT + 1024), UPLOAD_LIMIT)
+
+
+async def test_a_client_of_graphql_response_json_is_refused_in_that_media_type(
+    limited: str, tokens: dict[Role, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=limited, timeout=30) as http:
+        headers = {
+            "Authorization": f"Bearer {tokens[Role.ADMIN]}",
+            "Content-Type": "application/json",
+            "Accept": "application/graphql-response+json",
+        }
+        response = await http.post("/graphql", content=products(1000), headers=headers)
+    refused(response, REQUEST_LIMIT)
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert "data" not in response.json()

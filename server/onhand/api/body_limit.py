@@ -1,21 +1,24 @@
 """Request body limits: a GraphQL request (JSON) may carry at most ONHAND_MAX_REQUEST_BYTES,
 a multipart upload (a CSV import) at most ONHAND_MAX_UPLOAD_BYTES. Larger ones are answered
-413 with a coded error (PAYLOAD_TOO_LARGE) before the body is read, when Content-Length says
-so, or as soon as a streamed body passes the limit, so an oversized body never sits whole
-in memory."""
+413 with a coded error (PAYLOAD_TOO_LARGE, in the media type the client accepts) before the
+body is read, when Content-Length says so, or as soon as a streamed body passes the limit,
+so an oversized body never sits whole in memory."""
 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from onhand.api.media_types import error_response
+
 
 class _TooLargeError(Exception):
     pass
 
 
-def too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
+def too_large(scope: Scope, limit: int) -> JSONResponse:
+    return error_response(
+        scope,
         {
             "errors": [
                 {
@@ -24,7 +27,7 @@ def too_large(limit: int) -> JSONResponse:
                 }
             ]
         },
-        status_code=413,
+        413,
     )
 
 
@@ -43,7 +46,7 @@ class BodyLimit:
         limit = self.upload_bytes if multipart else self.request_bytes
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await too_large(limit)(scope, receive, send)
+            await too_large(scope, limit)(scope, receive, send)
             return
         received = 0
         started = False
@@ -67,4 +70,4 @@ class BodyLimit:
         except _TooLargeError:
             if started:
                 raise
-            await too_large(limit)(scope, receive, send)
+            await too_large(scope, limit)(scope, receive, send)

@@ -67,21 +67,28 @@ def code_domain_error(error: GraphQLError) -> GraphQLError:
     return error
 
 
-def _request_error(error: GraphQLError) -> bool:
-    """Is this an error about the request itself rather than its execution (a document that
-    fails validation, safety limits included, or a variable whose value does not fit its
-    type)? If so, give it a code clients can switch on. Errors raised while executing always
-    carry a path."""
+def request_error_code(error: GraphQLError) -> str | None:
+    """The code of an error about the request itself rather than its execution (a document
+    that fails to parse or validate, safety limits included, or a variable whose value does
+    not fit its type); None for any other error. Errors raised while executing always carry
+    a path."""
     if error.path is not None:
-        return False
+        return None
     original = error.original_error
     if original is None:
-        code = "GRAPHQL_VALIDATION_FAILED"
-    elif isinstance(original, GraphQLError):
-        code = "BAD_USER_INPUT"  # graphql-core refused a variable's value
-    elif isinstance(original, ValueError | TypeError):
-        code = "GRAPHQL_VALIDATION_FAILED"  # a scalar refused a literal in the document
-    else:
+        return "GRAPHQL_VALIDATION_FAILED"
+    if isinstance(original, GraphQLError):
+        return "BAD_USER_INPUT"  # graphql-core refused a variable's value
+    if isinstance(original, ValueError | TypeError):
+        return "GRAPHQL_VALIDATION_FAILED"  # a scalar refused a literal in the document
+    return None
+
+
+def _request_error(error: GraphQLError) -> bool:
+    """Is this an error about the request itself? If so, give it a code clients can switch
+    on."""
+    code = request_error_code(error)
+    if code is None:
         return False
     error.extensions = {"code": code, **(error.extensions or {})}
     return True

@@ -9,6 +9,13 @@ in its headers. WebSocket clients may instead send the token in the connection_i
 
 Multipart uploads are enabled. They cannot be forged across sites: a browser never attaches
 a bearer token on its own, and a request without one is refused.
+
+Responses follow the GraphQL-over-HTTP spec (api/media_types picks the media type). With
+application/graphql-response+json, a request refused before its operation ran (a body that
+is no GraphQL request, a document that fails to parse or validate, an unknown operation
+name, variables that do not fit) is a 400 whose body has no `data`. With application/json,
+the legacy type, such documents and variables are answered 200 as before. A mutation sent
+with GET is a 405 whatever the media type.
 """
 
 from __future__ import annotations
@@ -17,18 +24,23 @@ import json
 import logging
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from prometheus_client import Counter
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.graphql import OperationType
 
-from onhand.api import graphiql
+from onhand.api import graphiql, media_types
 from onhand.api.context import Context
-from onhand.api.extensions import UNAVAILABLE_MESSAGE
+from onhand.api.extensions import UNAVAILABLE_MESSAGE, request_error_code
 from onhand.api.ws.endpoint import WebSocketEndpoint
 from onhand.auth.tokens import HOW_TO_AUTHENTICATE
 from onhand.db.transactions import database_unavailable
@@ -67,6 +79,66 @@ class GraphQLView(GraphQL[Context, None]):
     def graphql_ide_html(self) -> str:
         return graphiql.PAGE
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            # strawberry refused the request before any GraphQL ran (it is no GraphQL
+            # request, names no operation of its document, ...): a GraphQL response for
+            # clients of application/graphql-response+json, plain text (as ever) for others.
+            response = refusal(scope, error)
+        await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # create_response, which sees no request, answers in this media type.
+        sub_response.media_type = media_types.negotiate(request.headers.get("accept"))
+        return sub_response
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        result = await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+        if (
+            sub_response.media_type == media_types.GRAPHQL_RESPONSE_JSON
+            and isinstance(result, ExecutionResult)
+            and never_ran(result)
+        ):
+            sub_response.status_code = refused_status(result)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        accept = request.headers.get("accept")
+        if never_ran(result) and media_types.negotiate(accept) == media_types.GRAPHQL_RESPONSE_JSON:
+            # No `data` entry says the operation never ran; legacy clients keep their null.
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == media_types.GRAPHQL_RESPONSE_JSON:
+            content_type = media_types.CONTENT_TYPES[media_types.GRAPHQL_RESPONSE_JSON]
+            response.headers["content-type"] = content_type
+        return response
+
     def decode_json(self, data: str | bytes) -> object:
         # Bytes that are no text at all are a malformed body (400), like JSON that does not
         # parse, rather than an error of ours.
@@ -82,6 +154,37 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             principal=request.scope.get("onhand.principal"),
         )
+
+
+def never_ran(result: ExecutionResult) -> bool:
+    """Was the request refused before its operation ran? Then it has only errors, none with a
+    path: every error raised while executing carries one."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(error.path is None for error in errors)
+
+
+def refused_status(result: ExecutionResult) -> int:
+    """400 for a request at fault (its document, its variables); 500 when something of ours
+    failed before the operation could run."""
+    if all(request_error_code(error) for error in result.errors or []):
+        return 400
+    return 500
+
+
+def refusal(scope: Scope, error: HTTPException) -> Response:
+    status_code, headers = error.status_code, {}
+    cause = error.__cause__
+    if (
+        scope["method"] == "GET"
+        and isinstance(cause, InvalidOperationTypeError)
+        and cause.operation_type == OperationType.MUTATION
+    ):
+        # The spec: a mutation over GET is 405 Method Not Allowed; it may be POSTed.
+        status_code, headers = 405, {"Allow": "POST"}
+    if media_types.for_scope(scope) == media_types.GRAPHQL_RESPONSE_JSON:
+        body = {"errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]}
+        return media_types.error_response(scope, body, status_code, headers)
+    return PlainTextResponse(error.reason, status_code, headers)
 
 
 class AuthenticatedEndpoint:
@@ -104,10 +207,11 @@ class AuthenticatedEndpoint:
                     raise
                 # No token can be checked: say so as a coded GraphQL error, not a bare 500.
                 log.warning("database unavailable for authentication: %s", error)
-                unavailable = JSONResponse(
+                unavailable = media_types.error_response(
+                    scope,
                     {"errors": [{"message": UNAVAILABLE_MESSAGE, "extensions": UNAVAILABLE}]},
-                    status_code=503,
-                    headers={"Retry-After": "1"},
+                    503,
+                    {"Retry-After": "1"},
                 )
                 await unavailable(scope, receive, send)
                 return
@@ -121,8 +225,8 @@ class AuthenticatedEndpoint:
                     client[0],
                     "an unknown" if authorization else "no",
                 )
-                response = JSONResponse(
-                    UNAUTHENTICATED, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                response = media_types.error_response(
+                    scope, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"}
                 )
                 await response(scope, receive, send)
                 return
