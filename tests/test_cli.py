@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.api.schema import print_sdl
-from onhand.auth.tokens import Authenticator
+from onhand.auth.authenticator import Authenticator
 from support.client import Client
 
 ONHAND = os.path.join(os.path.dirname(sys.executable), "onhand")

@@ -1,6 +1,8 @@
 """A revoked token loses its open WebSockets too: they are closed (4403) once the token
 cache forgets it, and nothing sent on them after that runs. Tokens are revoked with the
-function `onhand token revoke` calls, against a server that caches token lookups briefly."""
+function `onhand token revoke` calls, against a server that caches token lookups briefly; and
+with the command itself, against two `onhand serve` processes caching them for the default
+10 s, which hear of the revocation at once."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import ConnectionClosed
@@ -19,9 +22,13 @@ from websockets.exceptions import ConnectionClosed
 from onhand.auth.roles import Role
 from onhand.auth.tokens import create_token, revoke_token
 from onhand.config import Settings
+from onhand.db.engine import create_engine
 from support import factories
 from support.client import Client
+from support.processes import onhand_server
 from support.server import running_server
+from support.tokens import succeeded
+from support.waiting import until
 from support.ws import Subscriber
 
 CACHE_SECONDS = 0.5
@@ -149,3 +156,49 @@ async def test_nothing_sent_on_a_revoked_tokens_socket_runs(
         )
     assert codes == [4403, 4403]
     assert await quantity(admin, "REVOKE-2") == 5
+
+
+# Far below the 10 s the servers cache a token for: they are told at commit.
+ACROSS_PROCESSES_WITHIN = 1.5
+
+
+@pytest.mark.slow
+async def test_a_revocation_reaches_every_server_process_within_a_second(
+    fresh_database: str,
+) -> None:
+    engine = create_engine(fresh_database)
+    try:
+        name, secret = await new_operator(engine)
+        _, bystander = await new_operator(engine)
+    finally:
+        await engine.dispose()
+    with onhand_server(fresh_database) as first, onhand_server(fresh_database) as second:
+        async with (
+            httpx.AsyncClient(base_url=first, timeout=30) as one,
+            httpx.AsyncClient(base_url=second, timeout=30) as other,
+        ):
+            viewer = "{ viewer { name } }"
+            for http in (one, other):  # each server has now cached the token
+                assert (await Client(http, secret)(viewer))["viewer"] == {"name": name}
+            async with Subscriber(second, secret) as subscriber:
+                await subscriber.subscribe(UPDATED, {"skus": ["ANY-1"]})
+
+                await succeeded(fresh_database, "revoke", name)
+                revoked_at = time.monotonic()
+
+                async def refused_by_both() -> bool:
+                    statuses = [
+                        (await Client(http, secret).post(viewer)).status_code
+                        for http in (one, other)
+                    ]
+                    return statuses == [401, 401]
+
+                await until(
+                    refused_by_both,
+                    "both servers refuse the revoked token",
+                    seconds=ACROSS_PROCESSES_WITHIN,
+                )
+                left = ACROSS_PROCESSES_WITHIN - (time.monotonic() - revoked_at)
+                assert await close_code(subscriber, max(left, 0.1)) == 4403
+            for http in (one, other):
+                assert (await Client(http, bystander).post(viewer)).status_code == 200

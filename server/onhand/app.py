@@ -23,13 +23,14 @@ from onhand.api.request_log import RequestLog
 from onhand.api.schema import build_schema
 from onhand.api.view import AuthenticatedEndpoint, GraphQLView
 from onhand.api.ws.endpoint import WebSocketEndpoint
-from onhand.auth.tokens import Authenticator
+from onhand.auth.authenticator import Authenticator
 from onhand.config import Settings
 from onhand.db import migrate
 from onhand.db.engine import create_engine
 from onhand.services import Services
 from onhand.workers.event_stream import event_stream
 from onhand.workers.runner import background_workers
+from onhand.workers.token_upkeep import token_upkeep
 from onhand.workers.webhooks import webhook_workers
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ COMPONENTS: tuple[Component, ...] = (
     webhook_workers,
     background_workers,
     running_imports,
+    token_upkeep,
 )
 
 

@@ -40,9 +40,13 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     # Server processes of `onhand serve` (--workers): one per core the API may use.
     workers: int = Field(default=1, ge=1, le=64)
-    # Seconds an API token lookup is cached in the process; a revoked token stops working
-    # after at most this long (its open WebSockets are closed a second later at most).
+    # Seconds an API token lookup is cached in the process. A revocation or rotation reaches
+    # every process at once (LISTEN/NOTIFY); this bounds how long it could go unnoticed
+    # should that news be lost (the listening connection down).
     token_cache_seconds: float = Field(default=10.0, ge=0)
+    # How often each server process writes when its tokens were last used (one statement
+    # for all of them, and once more when it stops): requests themselves never write it.
+    token_last_used_seconds: float = Field(default=60.0, gt=0)
 
     # Query safety.
     max_query_depth: int = Field(default=12, ge=1)

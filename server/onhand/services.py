@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onhand.auth.tokens import Authenticator
+from onhand.auth.authenticator import Authenticator
 from onhand.config import Settings
 from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.imports.tasks import ImportTasks

@@ -7,11 +7,13 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from types import FrameType
 from typing import NoReturn
 
 from pydantic import ValidationError
 
+from onhand.cli.durations import duration, positive_duration
 from onhand.cli.import_arguments import add_export_arguments, add_import_arguments
 from onhand.config import Settings, get_settings
 from onhand.logs import configure_logging
@@ -65,6 +67,12 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     from onhand.cli import tokens as admin
     from onhand.runtime import database_url
 
+    if args.action in ("rotate", "revoke"):
+        # The name as an argument or as --name (revoke's older spelling), but only once.
+        given = [name for name in (args.name, args.name_option) if name is not None]
+        if len(given) != 1:
+            args.action_parser.error("give the token's name once: NAME or --name NAME")
+        args.name = given[0]
     return asyncio.run(admin.run(args, database_url(settings)))
 
 
@@ -147,11 +155,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="the channel code the token is bound to: required for a CONNECTOR, optional for a"
         " STOREFRONT (which then uses only that channel)",
     )
+    create.add_argument(
+        "--expires-in",
+        type=positive_duration,
+        metavar="DURATION",
+        help="the token stops working this long from now (30d, 12h, 90m, 45s; default: never)",
+    )
+    rotate = actions.add_parser(
+        "rotate",
+        help="give a token a new secret (shown once); same name, role and channel",
+    )
+    _token_name(rotate)
+    rotate.add_argument(
+        "--overlap",
+        type=duration,
+        default=timedelta(0),
+        metavar="DURATION",
+        help="how long the old secret still works (as 1h; default 0: it stops at once)",
+    )
+    rotate.add_argument(
+        "--expires-in",
+        type=positive_duration,
+        metavar="DURATION",
+        help="a new expiry, this long from now (default: the token's expiry is kept)",
+    )
     revoke = actions.add_parser("revoke", help="revoke a token by name")
-    revoke.add_argument("--name", required=True)
-    actions.add_parser("list", help="list tokens (never their secrets)")
+    _token_name(revoke)
+    actions.add_parser(
+        "list", help="list tokens with their expiry and last use (never their secrets)"
+    )
     token.set_defaults(handler=_token)
     return parser
+
+
+def _token_name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", metavar="NAME", help="the token's name")
+    parser.add_argument("--name", dest="name_option", metavar="NAME", help="the same, as an option")
+    parser.set_defaults(action_parser=parser)
 
 
 def main(argv: list[str] | None = None) -> None:

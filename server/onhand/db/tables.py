@@ -195,6 +195,14 @@ api_tokens = Table(
     Column("token_hash", LargeBinary, nullable=False, unique=True),
     Column("token_prefix", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Written in batches by each server process (auth/usage.py), so it may lag a little.
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    # When the token stops working (NULL: never); a rotation may move it.
+    Column("expires_at", DateTime(timezone=True)),
+    # The secret a rotation replaced, still accepted until previous_expires_at (see
+    # auth/tokens.py, rotate_token, for why one more column pair and not a row per secret).
+    Column("previous_token_hash", LargeBinary, unique=True),
+    Column("previous_token_prefix", Text),
+    Column("previous_expires_at", DateTime(timezone=True)),
 )

@@ -95,7 +95,7 @@ async def background_workers(services: Services) -> AsyncIterator[None]:
 
 async def work(settings: Settings, database_url: str, names: Sequence[str] | None = None) -> None:
     """`onhand worker`: the loops alone, until SIGINT or SIGTERM."""
-    from onhand.auth.tokens import Authenticator
+    from onhand.auth.authenticator import Authenticator
     from onhand.db.engine import create_engine
     from onhand.workers.event_stream import event_stream
     from onhand.workers.webhooks import webhook_workers

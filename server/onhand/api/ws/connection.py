@@ -103,7 +103,7 @@ class Connection:
             await self._send({"type": "websocket.close", "code": code, "reason": reason[:120]})
 
     async def close_revoked(self) -> None:
-        await self.close(codes.FORBIDDEN, "forbidden: the token was revoked")
+        await self.close(codes.FORBIDDEN, "forbidden: the token was revoked or has expired")
 
     async def _write(self) -> None:
         while True:

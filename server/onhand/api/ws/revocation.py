@@ -1,10 +1,12 @@
-"""Closing the WebSockets of revoked tokens.
+"""Closing the WebSockets of revoked and expired tokens.
 
 A socket authenticates once, at its start; a subscription may then stream for days. Each
 subscribe message checks the token again (connection.py); this closes the sockets that send
-nothing. Once a second it looks up each token with open sockets, through the same cache as
-every request, so a revoked token's sockets close within TOKEN_CACHE_SECONDS and a second,
-and the watch costs the database at most one lookup per token and cache period.
+nothing. It looks up each token with open sockets through the same cache as every request:
+at once when the authenticator forgets a token (revoked or rotated, in any process: see
+auth/changes.py), and once a second anyway (an expiry, or a rotation's overlap ending, needs
+no news: the cached entry knows when its secret stops). The watch costs the database at most
+one lookup per token and cache period, and one per revocation.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from onhand.auth.tokens import Authenticator
+from onhand.auth.authenticator import Authenticator
 
 if TYPE_CHECKING:
     from onhand.api.ws.connection import Connection
@@ -29,6 +31,8 @@ class RevocationWatch:
         self._authenticator = authenticator
         self._connections: set[Connection] = set()
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        authenticator.on_forget(self._wake.set)
 
     @contextlib.asynccontextmanager
     async def watching(self, connection: Connection) -> AsyncIterator[None]:
@@ -47,7 +51,9 @@ class RevocationWatch:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(CHECK_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), CHECK_SECONDS)
+            self._wake.clear()
             try:
                 await self.check()
             except Exception:  # the database is away: keep the sockets, try again later
