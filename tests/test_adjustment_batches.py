@@ -25,7 +25,8 @@ OPERATOR = ChangeContext(actor="operator", source=MovementSource.MANUAL)
 
 
 def together(sku: str, delta: int, context: ChangeContext = OPERATOR) -> AdjustTogether:
-    return AdjustTogether(Adjust(Ref(key=sku), Ref(key="DC-1"), delta, reason="RECEIPT"), context)
+    reason = "RECEIPT" if delta > 0 else "ADJUSTMENT"  # each type goes its own way
+    return AdjustTogether(Adjust(Ref(key=sku), Ref(key="DC-1"), delta, reason=reason), context)
 
 
 async def movements(engine: AsyncEngine, sku: str) -> list[tuple[int, int]]:

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.api import ids
+from onhand.auth.authenticator import Authenticator
 from onhand.auth.roles import Role
-from onhand.auth.tokens import Authenticator
 from onhand.config import Settings
 from onhand.events import outbox
 from onhand.events.outbox import Event, Topic
