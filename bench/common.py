@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import math
 import os
@@ -162,7 +163,9 @@ def onhand_process(database_url: str, port: int, **env: str) -> Iterator[str]:
             time.sleep(0.1)
         if int(env.get("ONHAND_WORKERS", "1")) > 1:
             time.sleep(3)  # /readyz answered from one process; the others start alongside
-        asyncio.run(_settled(database_url))
+        # In a thread of its own: the caller may be inside an event loop (bench/feed.py).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: asyncio.run(_settled(database_url))).result()
         yield url
     finally:
         process.terminate()

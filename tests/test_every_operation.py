@@ -20,6 +20,7 @@ from graphql import (
 
 from onhand.api.schema import build_schema
 from onhand.auth.roles import Role
+from onhand.core.errors import ErrorCode
 from support import factories
 from support.client import Client
 
@@ -56,6 +57,19 @@ def value_of(type_: Any) -> Any:
     if isinstance(type_, GraphQLScalarType):
         return SCALARS[type_.name]
     raise AssertionError(f"no value for {type_}")
+
+
+DOMAIN_CODES = {str(code) for code in ErrorCode}
+REQUEST_CODES = {
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "BAD_USER_INPUT",
+    "BAD_REQUEST",
+    "FORBIDDEN",
+    "UNAUTHENTICATED",
+    "PAYLOAD_TOO_LARGE",
+    "UNAVAILABLE",
+}
 
 
 def named(type_: Any) -> Any:
@@ -107,4 +121,8 @@ async def test_every_operation_answers_every_role_with_data_or_coded_errors(
         body = response.json()
         for error in body.get("errors") or []:
             assert error["message"] != "Unexpected error.", (role, document, body)
-            assert (error.get("extensions") or {}).get("code"), (role, document, error)
+            code = (error.get("extensions") or {}).get("code")
+            # The README's convention: a domain code (queries) or one about the request.
+            assert code in DOMAIN_CODES | REQUEST_CODES, (role, document, error)
+            if document.startswith("mutation"):
+                assert code in REQUEST_CODES, (role, document, error)  # the rest: the payload

@@ -74,10 +74,13 @@ def is_graphql_response_json(response: httpx.Response) -> bool:
 
 
 # Requests whose operation never runs: the document or the variables are at fault, onhand's
-# own safety limits included. Each with the code of its errors (None: a document the parser
-# refuses, whose errors the code is not checked for here).
+# own safety limits included. Each with the code of its errors (None: not checked here).
 NEVER_RUN = {
-    "syntax": ({"query": "{"}, None),
+    "syntax": ({"query": "{"}, "GRAPHQL_PARSE_FAILED"),
+    "two-operations-no-name": (
+        {"query": "query A { viewer { name } } query B { viewer { role } }"},
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
     "unknown-field": ({"query": "{ viewer { nope } }"}, "GRAPHQL_VALIDATION_FAILED"),
     "too-many-aliases": (
         {"query": "{ " + " ".join(f"a{n}: viewer {{ name }}" for n in range(31)) + " }"},

@@ -7,9 +7,38 @@ import strawberry
 from onhand.auth.roles import Permission
 from onhand.core.errors import DomainError, ErrorCode, Problem
 
+# What each code means, as the schema documents it (the codes live in the domain, which knows
+# nothing of GraphQL; their descriptions are the API's).
+MEANINGS = {
+    ErrorCode.INVALID: "A value is not acceptable (the message says why and what is).",
+    ErrorCode.INVALID_ID: "An id is malformed or names another type of object.",
+    ErrorCode.REQUIRED: "A value is missing, or neither of two ways to name something is given.",
+    ErrorCode.NOT_FOUND: "Nothing has this id, code or SKU.",
+    ErrorCode.ALREADY_EXISTS: "Something with this code, SKU or pair exists already.",
+    ErrorCode.INSUFFICIENT_STOCK: "Not enough available (see `available` and `requested`).",
+    ErrorCode.VERSION_CONFLICT: "The object changed since it was read (see `currentVersion`).",
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: "This idempotency key was used for a different request.",
+    ErrorCode.QUANTITY_OUT_OF_RANGE: "A quantity is negative, zero or too large here.",
+    ErrorCode.INVALID_TRANSITION: "The object's status does not allow this step "
+    "(a released reservation, a received transfer order, a reviewed count line).",
+    ErrorCode.OUT_OF_ORDER: "A source system's event came before the ones it follows.",
+    ErrorCode.FORBIDDEN: "This token's role, or its channel, may not do this.",
+    ErrorCode.CURSOR_EXPIRED: "Events after this cursor are no longer kept: take a snapshot.",
+    ErrorCode.INVALID_CURSOR: "A cursor this feed never handed out, or one going backwards.",
+    ErrorCode.EXCEEDS_SHIPPED: "More received on a transfer order line than was shipped.",
+    ErrorCode.TRANSFER_ORDER_HOLD: "A transfer order's hold: ship or cancel the order instead.",
+}
+
 ErrorCodeEnum = strawberry.enum(
-    ErrorCode, name="ErrorCode", description="Why a mutation refused its input."
+    ErrorCode,
+    name="ErrorCode",
+    description="Why a request was refused: a mutation's `UserError.code`, and the `code` "
+    "extension of a query's error about its data.",
 )
+# strawberry.enum_value would need strawberry in the domain's enum: the descriptions are set
+# on strawberry's definition of it instead (a KeyError here: a new code has no meaning yet).
+for _value in getattr(ErrorCodeEnum, "__strawberry_definition__").values:  # noqa: B009
+    _value.description = MEANINGS[ErrorCode(_value.value)]
 
 
 @strawberry.type(description="An expected failure, named by the input field it concerns.")

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, OperationDefinitionNode
 from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -67,6 +67,27 @@ def code_domain_error(error: GraphQLError) -> GraphQLError:
     return error
 
 
+class OperationNameRequired(SchemaExtension):
+    """A document of several operations must say which one to run (the GraphQL spec's
+    "Must provide operation name"); strawberry would silently run the first. Placed after the
+    validation cache, which sets the validation's errors: this adds to them."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        # The name the request gave: strawberry's `operation_name` falls back to the first's.
+        given = getattr(context, "_provided_operation_name", None)
+        if document is not None and given is None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                error = GraphQLError(
+                    "the document holds several operations: say which to run (operationName)",
+                    extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                )
+                context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        yield
+
+
 def request_error_code(error: GraphQLError) -> str | None:
     """The code of an error about the request itself rather than its execution (a document
     that fails to parse or validate, safety limits included, or a variable whose value does
@@ -74,6 +95,8 @@ def request_error_code(error: GraphQLError) -> str | None:
     a path."""
     if error.path is not None:
         return None
+    if isinstance(error, GraphQLSyntaxError):  # the token limit's refusal included
+        return "GRAPHQL_PARSE_FAILED"
     original = error.original_error
     if original is None:
         return "GRAPHQL_VALIDATION_FAILED"

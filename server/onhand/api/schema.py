@@ -32,7 +32,12 @@ from onhand.api.events.reservation_events import ReservationSubscription
 from onhand.api.events.scalars import SCALARS
 from onhand.api.events.subscriptions import EventQuery, EventSubscription
 from onhand.api.events.types import EVENT_TYPES, OtherEvent
-from onhand.api.extensions import DomainErrorCodes, MaskUnexpectedErrors, Metrics
+from onhand.api.extensions import (
+    DomainErrorCodes,
+    MaskUnexpectedErrors,
+    Metrics,
+    OperationNameRequired,
+)
 from onhand.api.imports.mutations import ImportMutation
 from onhand.api.imports.queries import ImportQuery
 from onhand.api.imports.subscriptions import ImportSubscription
@@ -163,6 +168,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
+            OperationNameRequired,
             DomainErrorCodes,
             MaskUnexpectedErrors,
             Metrics,

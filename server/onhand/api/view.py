@@ -122,8 +122,18 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
-        accept = request.headers.get("accept")
-        if never_ran(result) and media_types.negotiate(accept) == media_types.GRAPHQL_RESPONSE_JSON:
+        if not never_ran(result):
+            return response
+        # A document that did not parse never reaches the schema's extensions: code it here.
+        answers: list[dict[str, Any]] = list(response.get("errors") or [])  # type: ignore[arg-type]  # formatted errors are dicts
+        for error, answered in zip(result.errors or [], answers, strict=False):
+            code = request_error_code(error)
+            if code and not (answered.get("extensions") or {}).get("code"):
+                answered["extensions"] = {**(answered.get("extensions") or {}), "code": code}
+        if (
+            media_types.negotiate(request.headers.get("accept"))
+            == media_types.GRAPHQL_RESPONSE_JSON
+        ):
             # No `data` entry says the operation never ran; legacy clients keep their null.
             response.pop("data", None)
         return response
