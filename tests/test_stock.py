@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from support import factories
-from support.client import Client
+from support import channels, factories
+from support.client import Client, operation
 
 LEVEL = "id quantity available version warehouse { code }"
 MOVEMENT = """
@@ -133,6 +133,36 @@ async def test_a_reason_naming_a_movement_type_sets_the_type(
     )
     assert payload["errors"] == []
     assert (payload["movement"]["type"], payload["movement"]["reason"]) == (kind, reason)
+
+
+async def test_a_sale_names_its_channel_and_counts_as_that_channels_sales(
+    admin: Client, stock: dict[str, str]
+) -> None:
+    await channels.channel(admin, "COUNTER", ["DC-1"])
+    sold = await adjust(
+        admin,
+        sku="SKU-1",
+        warehouseCode="DC-1",
+        adjustment=-3,
+        reason="SALE",
+        channelCode="COUNTER",
+    )
+    assert sold["errors"] == []
+    sales = await admin(operation("ProductSalesByChannel"), {"productId": stock["product"]})
+    assert [(s["channel"]["code"], s["quantity"]) for s in sales["productSalesByChannel"]] == [
+        ("COUNTER", 3)
+    ]
+    # Only sales and returns are made on a channel; the channel must exist.
+    for values, field, code in (
+        (
+            {"reason": "RECEIPT", "adjustment": 1, "channelCode": "COUNTER"},
+            "channelCode",
+            "INVALID",
+        ),
+        ({"reason": "SALE", "adjustment": -1, "channelCode": "NOPE"}, "channelCode", "NOT_FOUND"),
+    ):
+        refused = await adjust(admin, sku="SKU-1", warehouseCode="DC-1", **values)
+        assert problems(refused) == [(field, code)], values
 
 
 async def test_an_explicit_type_wins_over_the_reason(admin: Client, stock: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ from onhand.core.records import Level
 from onhand.core.refs import Ref
 from onhand.db.transactions import sqlstate
 from onhand.events.outbox import Event, Topic, append
+from onhand.inventory.channels.registry import ChannelRef, resolve_channel
 from onhand.inventory.idempotency import IdempotencyClaim, claim_for, claim_key, remember
 from onhand.inventory.ledger import (
     AppliedMovement,
@@ -51,6 +52,7 @@ DIRECTIONS = {
     MovementType.DAMAGE: -1,
     MovementType.TRANSFER_OUT: -1,
 }
+SOLD_ON_A_CHANNEL = frozenset({MovementType.SALE, MovementType.RETURN})
 DEFAULT_TRANSFER_REASON = "WAREHOUSE_TRANSFER"
 
 
@@ -65,6 +67,8 @@ class Adjust:
     reference_id: str | None = None
     correlation_id: str | None = None
     idempotency_key: str | None = None
+    # The channel a SALE (or RETURN) was made on: counted by PROPORTIONAL and VELOCITY.
+    channel: ChannelRef | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,9 @@ class _CheckedAdjust:
     correlation_id: str | None
     claim: IdempotencyClaim | None
 
-    def movement(self, request: Adjust, product_id: int, warehouse_id: int) -> Movement:
+    def movement(
+        self, request: Adjust, product_id: int, warehouse_id: int, channel_id: int | None = None
+    ) -> Movement:
         return Movement(
             product_id,
             warehouse_id,
@@ -109,6 +115,7 @@ class _CheckedAdjust:
             Quantities(on_hand=request.adjustment),
             reason=self.reason,
             reference_id=self.reference_id,
+            channel_id=channel_id,
             field="adjustment",
         )
 
@@ -130,6 +137,12 @@ def _adjustment_type(errors: Collector, request: Adjust) -> MovementType:
             f"reason {request.reason} names a movement adjustInventory does not make; "
             f"a reason naming a type must be one of {adjustable}",
             "reason",
+        )
+    if request.channel is not None and kind not in SOLD_ON_A_CHANNEL:
+        errors.add(
+            ErrorCode.INVALID,
+            "only a SALE or a RETURN names the channel it was made on",
+            request.channel.field,
         )
     direction = DIRECTIONS.get(kind) if kind else None
     if direction is not None and request.adjustment * direction < 0:
@@ -161,7 +174,8 @@ async def adjust(conn: AsyncConnection, request: Adjust, context: ChangeContext)
     if replay is not None:
         return Adjusted(Level.from_json(replay["level"]), replay["movement_id"])
     product_id, warehouse_id = await _ids(conn, request.product, request.warehouse)
-    movement = checked.movement(request, product_id, warehouse_id)
+    channel_id = (await resolve_channel(conn, request.channel)).id if request.channel else None
+    movement = checked.movement(request, product_id, warehouse_id, channel_id)
     change = _context(context, checked.occurred_at, checked.correlation_id)
     [applied] = await _apply(conn, [movement], change, request.product, request.warehouse)
     result = Adjusted(applied.level, applied.movement_id)
@@ -205,8 +219,8 @@ class AdjustTogether:
                 except DomainError as error:
                     outcomes[i] = error
                     continue
-                if checked.claim is not None:
-                    return None
+                if checked.claim is not None or item.request.channel is not None:
+                    return None  # a key to claim, a channel to resolve: the savepoints do
                 changes.add(_context(item.context, checked.occurred_at, checked.correlation_id))
                 movements.append((i, checked.movement(item.request, product_id, warehouse_id)))
             if len(changes) > 1:

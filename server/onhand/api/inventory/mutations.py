@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import strawberry
 
+from onhand.api.channels.access import channel_ref
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
 from onhand.api.inputs import IDEMPOTENCY_KEY, product_ref, warehouse_ref
@@ -77,6 +78,12 @@ class AdjustInventoryInput:
     reference_id: str | None = None
     correlation_id: str | None = None
     idempotency_key: str | None = IDEMPOTENCY_KEY
+    channel_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A SALE or RETURN: the channel it was made on, so that PROPORTIONAL and "
+        "VELOCITY allocation count it (or channelCode).",
+    )
+    channel_code: str | None = None
 
 
 @strawberry.input(description="Move stock between warehouses now (both legs at once).")
@@ -205,6 +212,7 @@ class InventoryMutation:
                 reference_id=input.reference_id,
                 correlation_id=input.correlation_id,
                 idempotency_key=input.idempotency_key,
+                channel=channel_ref(context, input.channel_id, input.channel_code),
             )
             change = context.change_context()
             # Adjustments of one level coalesce into shared transactions under load (a hot
