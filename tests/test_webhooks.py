@@ -22,7 +22,10 @@ from support.webhooks import CREATE, webhook
 DELIVERIES = """
 query($id: ID, $status: WebhookDeliveryStatus) {
   webhookDeliveries(webhookId: $id, status: $status, first: 50) {
-    nodes { id event sequence status attempts lastError lastStatusCode deliveredAt }
+    nodes {
+      id event sequence status attempts lastError lastStatusCode deliveredAt
+      history { attemptedAt statusCode error durationMs }
+    }
   }
 }"""
 RETRY = """
@@ -140,6 +143,14 @@ async def test_after_the_last_retry_a_delivery_is_dead_lettered_and_can_be_repla
     [done] = await deliveries(admin, hook_id)
     assert done["status"] == "SUCCEEDED"
     assert len(endpoint.received) == 5
+    # The retry started a new count, and kept the history of every attempt.
+    assert done["attempts"] == 1
+    history = done["history"]
+    assert [(a["statusCode"], a["error"] is None) for a in history] == [(500, False)] * 4 + [
+        (200, True)
+    ]
+    assert all(a["durationMs"] >= 0 for a in history)
+    assert [a["attemptedAt"] for a in history] == sorted(a["attemptedAt"] for a in history)
 
 
 async def test_retries_back_off_exponentially(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -82,4 +83,23 @@ webhook_deliveries = Table(
         "ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'PENDING'")
     ),
     Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+)
+
+# Every attempt of a delivery, kept when a dead delivery is retried (its `attempts` counts
+# only the attempts since).
+webhook_delivery_attempts = Table(
+    "webhook_delivery_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        BigInteger,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Float),
+    Index("ix_webhook_delivery_attempts_delivery", "delivery_id", "id"),
 )

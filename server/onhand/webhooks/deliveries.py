@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, ErrorCode
 from onhand.core.pagination import Listing
 from onhand.core.records import FromRow
-from onhand.db.event_tables import webhook_deliveries, webhooks
+from onhand.db.event_tables import webhook_deliveries, webhook_delivery_attempts, webhooks
 from onhand.events import outbox
 from onhand.events.envelope import Published
 from onhand.events.payloads import event_body, global_id
@@ -235,7 +235,52 @@ async def seconds_until_due(conn: AsyncConnection, busy: Sequence[int] = ()) -> 
     return None if found is None else max(0.0, float(found))
 
 
-async def record_success(conn: AsyncConnection, delivery: Claimed, status_code: int) -> None:
+@dataclass(frozen=True, slots=True)
+class Attempt(FromRow):
+    """One POST of a delivery: when, what came back, how long it took."""
+
+    id: int
+    delivery_id: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float | None
+
+
+async def _record_attempt(
+    conn: AsyncConnection,
+    delivery: Claimed,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: float | None,
+) -> None:
+    await conn.execute(
+        insert(webhook_delivery_attempts).values(
+            delivery_id=delivery.id,
+            status_code=status_code,
+            error=error[:1000] if error else None,
+            duration_ms=duration_ms,
+        )
+    )
+
+
+async def attempts_of(conn: AsyncConnection, delivery_ids: list[int]) -> dict[int, list[Attempt]]:
+    """Each delivery's attempts, oldest first (retries of a dead delivery included)."""
+    rows = await conn.execute(
+        select(webhook_delivery_attempts)
+        .where(webhook_delivery_attempts.c.delivery_id.in_(delivery_ids))
+        .order_by(webhook_delivery_attempts.c.id)
+    )
+    found: dict[int, list[Attempt]] = {i: [] for i in delivery_ids}
+    for row in rows:
+        found[row.delivery_id].append(Attempt.from_row(row))
+    return found
+
+
+async def record_success(
+    conn: AsyncConnection, delivery: Claimed, status_code: int, duration_ms: float | None = None
+) -> None:
+    await _record_attempt(conn, delivery, status_code, None, duration_ms)
     # The webhook first, then the delivery: the lock order (see above).
     await conn.execute(
         update(webhooks)
@@ -261,7 +306,9 @@ async def record_failure(
     policy: RetryPolicy,
     error: str,
     status_code: int | None,
+    duration_ms: float | None = None,
 ) -> None:
+    await _record_attempt(conn, delivery, status_code, error, duration_ms)
     exhausted = delivery.attempts > policy.max_retries
     # The webhook first, then the delivery: the lock order (see above).
     await conn.execute(
@@ -325,7 +372,8 @@ async def _alert_dead(
 
 
 async def retry(conn: AsyncConnection, delivery_id: int) -> Delivery:
-    """Send a delivery again (a dead-lettered one gets a full set of attempts)."""
+    """Send a delivery again: a dead-lettered one gets a full set of attempts (`attempts`
+    counts from 0 again), its earlier attempts staying in its history."""
     row = (
         await conn.execute(
             update(webhook_deliveries)

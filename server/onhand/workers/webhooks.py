@@ -128,12 +128,15 @@ class WebhookWorker:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
+        took = round((time.perf_counter() - started) * 1000, 2)
         try:
             async with self.engine.begin() as conn:
                 if error is None:
-                    await deliveries.record_success(conn, delivery, status or 200)
+                    await deliveries.record_success(conn, delivery, status or 200, took)
                 else:
-                    await deliveries.record_failure(conn, delivery, self.policy, error, status)
+                    await deliveries.record_failure(
+                        conn, delivery, self.policy, error, status, took
+                    )
         except Exception:  # the lease runs out and another attempt is made: at least once
             log.exception("could not record webhook delivery %s", delivery.id)
 

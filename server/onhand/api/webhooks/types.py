@@ -93,6 +93,23 @@ class Webhook(relay.Node):
         return [cls.from_record(h) if h else None for h in found]
 
 
+@strawberry.type(description="One POST of a delivery.")
+class WebhookDeliveryAttempt:
+    attempted_at: datetime
+    status_code: int | None = strawberry.field(description="null: no answer (a timeout, a refused connection).")
+    error: str | None = strawberry.field(description="null: the receiver took it (2xx).")
+    duration_ms: float | None
+
+    @classmethod
+    def from_record(cls, attempt: deliveries.Attempt) -> WebhookDeliveryAttempt:
+        return cls(
+            attempted_at=attempt.attempted_at,
+            status_code=attempt.status_code,
+            error=attempt.error,
+            duration_ms=attempt.duration_ms,
+        )
+
+
 @strawberry.type
 class WebhookDelivery(relay.Node):
     id: relay.NodeID[int]
@@ -100,13 +117,23 @@ class WebhookDelivery(relay.Node):
     event: str = strawberry.field(description="The event's topic.")
     sequence: int | None
     status: DeliveryStatus  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
-    attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
     last_status_code: int | None
     created_at: datetime
     delivered_at: datetime | None
     body: strawberry.scalars.JSON = strawberry.field(description="What is POSTed.")
+    attempts: int = strawberry.field(
+        description="Attempts since the delivery was made or last retried (see history)."
+    )
+
+    @strawberry.field(
+        description="Every attempt, oldest first, those before a retry of a dead-lettered "
+        "delivery included."
+    )
+    async def history(self, info: Info) -> list[WebhookDeliveryAttempt]:
+        found = await info.context.loaders.webhooks.attempts_of_delivery.load(self.id)
+        return [WebhookDeliveryAttempt.from_record(a) for a in found]
 
     @classmethod
     def from_record(cls, delivery: deliveries.Delivery) -> WebhookDelivery:
