@@ -2,7 +2,9 @@
 every query and mutation.
 
 Which role may do what comes from GRANTS (auth/roles.py); the table below only says which
-permission each operation needs. Adding an operation is one line in OPERATIONS.
+permission each operation needs, with the calls that show an allowed one really acting (its
+ledger rows' actor) and a refused one changing nothing. test_permission_sweep.py holds every
+root field of the schema to its permission, roles and connectors included.
 """
 
 from __future__ import annotations
