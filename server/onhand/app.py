@@ -69,11 +69,13 @@ def unavailable(stopped_loops: list[str], **reasons: str) -> Response:
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The app for a migrated database at `database_url`."""
     engine = create_engine(database_url, settings)
+    replica = settings.read_database_url
     services = Services(
         settings=settings,
         engine=engine,
         authenticator=Authenticator(engine, settings.token_cache_seconds),
         database_url=database_url,
+        read_engine=create_engine(replica, settings) if replica else None,
     )
     schema = build_schema(settings)
     endpoint = AuthenticatedEndpoint(
@@ -98,6 +100,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             finally:
                 await stack.aclose()
                 await engine.dispose()
+                if services.read_engine is not None:
+                    await services.read_engine.dispose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

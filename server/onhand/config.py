@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     # Storage and transport. No database URL means the embedded PostgreSQL under data_dir.
     database_url: str | None = None
+    # A read replica for queries (mutations, subscriptions and background work always use
+    # database_url). Unset: everything goes to database_url.
+    read_database_url: str | None = None
     data_dir: Path = Path(".onhand")
     broadcast_url: str = "memory://"
     # The pub/sub channel events travel on; deployments sharing one Redis need their own.
@@ -127,7 +130,7 @@ class Settings(BaseSettings):
     # when stderr is a terminal, else json.
     log_format: Literal["auto", "json", "text"] = "auto"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _postgresql_url(cls, url: str | None) -> str | None:
         # Checked here, with the setting's name: the driver would otherwise fail far from

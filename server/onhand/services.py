@@ -32,6 +32,8 @@ class Services:
     # Set by the event stream component when the app starts (workers/event_stream.py).
     hub: Hub | None = None
     relay: Relay | None = None
+    # Where queries read (ONHAND_READ_DATABASE_URL, a replica); None: the primary.
+    read_engine: AsyncEngine | None = None
     # Keeps this process's background loops running; /readyz asks it which are not.
     supervisor: Supervisor = field(default_factory=Supervisor)
     alerter: AlerterState = field(default_factory=AlerterState)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.types import Info as StrawberryInfo
 
 from onhand.api.errors import forbidden
@@ -36,10 +36,21 @@ class Context:
     # message is only handled once its subscription can no longer miss an event.
     listening_event: asyncio.Event = field(default_factory=asyncio.Event)
 
+    # True while a query runs (api/extensions.ReadsOnReplica): its reads may go to the
+    # replica. A mutation's payload reads what it has just written, on the primary.
+    read_only: bool = False
+
+    @property
+    def read_engine(self) -> AsyncEngine:
+        """Where this request reads: the replica for a query when one is configured."""
+        if self.read_only and self.services.read_engine is not None:
+            return self.services.read_engine
+        return self.services.engine
+
     @cached_property
     def loaders(self) -> Loaders:
         # Per request: a loader caches what it loaded, so it must not outlive the request.
-        return Loaders(self.services.engine)
+        return Loaders(self.read_engine)
 
     def reset_loaders(self) -> None:
         self.__dict__.pop("loaders", None)
@@ -84,7 +95,7 @@ class Context:
         return await self.services.group_commit.submit(key, work, exclusive, together)
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        async with self.services.engine.connect() as conn:
+        async with self.read_engine.connect() as conn:
             return await work(conn)
 
 

@@ -13,6 +13,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
+from strawberry.types.graphql import OperationType
 
 from onhand.api import request_log
 from onhand.core.errors import DomainError
@@ -65,6 +66,22 @@ def code_domain_error(error: GraphQLError) -> GraphQLError:
     elif isinstance(original, GlobalIDValueError):
         error.extensions = {"code": "INVALID_ID"}
     return error
+
+
+class ReadsOnReplica(SchemaExtension):
+    """A query may read from the replica (ONHAND_READ_DATABASE_URL); a mutation's or a
+    subscription's reads stay on the primary, which holds what they wrote or wait for."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            query = context.operation_type == OperationType.QUERY
+        except Exception:  # no operation to run: nothing is read
+            query = False
+        request_context = context.context
+        if query and hasattr(request_context, "read_only"):
+            request_context.read_only = True
+        yield
 
 
 class OperationNameRequired(SchemaExtension):

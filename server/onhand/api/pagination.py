@@ -82,7 +82,7 @@ class Connection(Generic[NodeType]):
 
     @strawberry.field(description="How many items match, across all pages.")
     async def total_count(self) -> int:
-        async with self._info.context.services.engine.connect() as conn:
+        async with self._info.context.read_engine.connect() as conn:
             return await pagination.count(conn, self._listing)
 
 
@@ -96,7 +96,7 @@ async def paginate(
 ) -> Connection[NodeType]:
     size = page_size(info, first)
     after_key = decode_cursor(after)
-    async with info.context.services.engine.connect() as conn:
+    async with info.context.read_engine.connect() as conn:
         page = await pagination.fetch_page(conn, listing, size, after_key)
     key = listing.key_name
     edges = [Edge(node=to_node(row), cursor=encode_cursor(row[key])) for row in page.rows]

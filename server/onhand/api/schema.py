@@ -37,6 +37,7 @@ from onhand.api.extensions import (
     MaskUnexpectedErrors,
     Metrics,
     OperationNameRequired,
+    ReadsOnReplica,
 )
 from onhand.api.imports.mutations import ImportMutation
 from onhand.api.imports.queries import ImportQuery
@@ -169,6 +170,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
             OperationNameRequired,
+            ReadsOnReplica,
             DomainErrorCodes,
             MaskUnexpectedErrors,
             Metrics,

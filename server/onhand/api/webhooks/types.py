@@ -96,7 +96,9 @@ class Webhook(relay.Node):
 @strawberry.type(description="One POST of a delivery.")
 class WebhookDeliveryAttempt:
     attempted_at: datetime
-    status_code: int | None = strawberry.field(description="null: no answer (a timeout, a refused connection).")
+    status_code: int | None = strawberry.field(
+        description="null: no answer (a timeout, a refused connection)."
+    )
     error: str | None = strawberry.field(description="null: the receiver took it (2xx).")
     duration_ms: float | None
 
