@@ -127,7 +127,8 @@ async def test_velocity_priority_equal_and_custom_through_the_api(
                 "skus": ["SKU-1", "SKU-2"],
                 "strategy": "CUSTOM",
                 "custom": [
-                    {"channelCode": "POS", "quantity": 7, "bufferQuantity": 1},
+                    {"channelCode": "POS", "allocatedQuantity": 7, "bufferQuantity": 1},
+                    # `quantity`, the old name, still works.
                     {"channelCode": "POS", "sku": "SKU-2", "quantity": 3},
                 ],
             }
@@ -148,6 +149,18 @@ async def test_allocation_input_is_checked(admin: Client) -> None:
     for values, field in (
         ({"skus": [], "strategy": "EQUAL"}, "products"),
         ({"skus": ["SKU-1"], "strategy": "CUSTOM"}, "custom"),
+        (
+            {"skus": ["SKU-1"], "strategy": "CUSTOM", "custom": [{"channelCode": "POS"}]},
+            "custom.0.allocatedQuantity",
+        ),
+        (
+            {
+                "skus": ["SKU-1"],
+                "strategy": "CUSTOM",
+                "custom": [{"channelCode": "POS", "quantity": 1, "allocatedQuantity": 2}],
+            },
+            "custom.0.allocatedQuantity",
+        ),
         ({"skus": ["SKU-1"], "strategy": "EQUAL", "totalQuantity": -1}, "totalQuantity"),
         ({"skus": ["SKU-1"], "strategy": "EQUAL", "bufferPercent": 120}, "bufferPercent"),
         ({"skus": ["NOPE"], "strategy": "EQUAL"}, "skus.0"),
@@ -223,3 +236,34 @@ async def test_allocating_needs_the_allocation_permission(
     assert [e["code"] for e in result["allocateInventoryToChannels"]["errors"]] == ["FORBIDDEN"]
     moved = await caller(REALLOCATE, {"input": {}})
     assert [e["code"] for e in moved["reallocateUnsoldInventory"]["errors"]] == ["FORBIDDEN"]
+
+
+async def test_velocity_leaves_unallocated_what_no_channel_is_expected_to_sell(
+    admin: Client, storefront: Client
+) -> None:
+    """The rule the README states: VELOCITY allocates each channel its days of supply; the
+    rest stays unallocated, and a channel with an allocation sells only within it (one
+    allocated 0 sells nothing) until the next allocation."""
+    await shop(admin, stock=90)
+    await sell(storefront, "WEBSITE", 20, days_ago=2)  # 20 in 30 days: 9.3 for 14 days
+    result = await admin.mutate(
+        "allocateInventoryToChannels",
+        ALLOCATE,
+        {"input": {"skus": ["SKU-1"], "strategy": "VELOCITY"}},
+    )
+    allocated = by_channel(result)
+    assert allocated["POS"] == (0, 0)
+    assert allocated["AMAZON"] == (0, 0)
+    website, buffer = allocated["WEBSITE"]
+    assert 0 < website < 70  # of the 70 on hand now
+    sellable = await storefront(
+        '{ channelInventory(channelCode: "WEBSITE", skus: ["SKU-1"]) '
+        "{ availableToSell physicalAvailable } }"
+    )
+    [row] = sellable["channelInventory"]
+    assert row == {"availableToSell": website - buffer, "physicalAvailable": 70}
+    for code in ("AMAZON", "POS"):
+        found = await storefront(
+            f'{{ channelInventory(channelCode: "{code}", skus: ["SKU-1"]) {{ availableToSell }} }}'
+        )
+        assert found["channelInventory"] == [{"availableToSell": 0}], code

@@ -250,3 +250,22 @@ async def test_a_product_shows_its_availability_on_every_active_channel(
         '{ channelInventory(channelCode: "WEBSITE", skus: ["SKU-1", "NOPE"]) { product { sku } } }'
     )
     assert many["channelInventory"] == [{"product": {"sku": "SKU-1"}}]
+
+
+async def test_a_percent_buffer_keeps_back_part_of_what_remains_so_the_last_unit_never_sells(
+    admin: Client, storefront: Client
+) -> None:
+    """The rule the README states: with no allocation, the buffer is the channel's percent of
+    what is available now, rounded up; it shrinks as stock sells, and the last unit is always
+    kept back. 40 units at 5%: 39 can be sold, one at a time, the 40th is refused."""
+    await factories.stocked(admin, "BUF-1", {"DC-1": 40})
+    await channel(admin, "FIVE", ["DC-1"], safetyBufferPercent=5)
+    sold = 0
+    while True:
+        made = await reserve(storefront, sku="BUF-1", quantity=1, channelCode="FIVE")
+        if made["errors"]:
+            assert [e["code"] for e in made["errors"]] == ["INSUFFICIENT_STOCK"]
+            break
+        sold += 1
+        assert sold <= 40
+    assert sold == 39

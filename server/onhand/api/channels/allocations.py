@@ -56,7 +56,12 @@ class SetChannelInventoryInput:
 class CustomAllocationInput:
     channel_id: strawberry.ID | None = None
     channel_code: str | None = None
-    quantity: int
+    allocated_quantity: int | None = strawberry.field(
+        default=None, description="The channel's allocation, as setChannelInventory names it."
+    )
+    quantity: int | None = strawberry.field(
+        default=None, deprecation_reason="Use allocatedQuantity, as setChannelInventory does."
+    )
     buffer_quantity: int = 0
     product_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only for this product (default: every product given)."
@@ -164,7 +169,14 @@ def _custom(
         product = None
         if share.product_id is not None or share.sku is not None:
             product = product_ref(share.product_id, share.sku, f"custom.{i}.productId")
-        result.append(allocating.CustomShare(ref, share.quantity, share.buffer_quantity, product))
+        given = [q for q in (share.allocated_quantity, share.quantity) if q is not None]
+        if len(given) != 1:
+            raise DomainError.of(
+                ErrorCode.REQUIRED if not given else ErrorCode.INVALID,
+                "give allocatedQuantity (quantity is its old name), once",
+                f"custom.{i}.allocatedQuantity",
+            )
+        result.append(allocating.CustomShare(ref, given[0], share.buffer_quantity, product))
     return result
 
 
