@@ -141,12 +141,17 @@ async def test_push_mode_posts_the_changes_as_one_signed_batch(
     assert [(i["sku"], i["availableToSell"]) for i in change["data"]["items"]] == [("FEED-B", 14)]
     # Only the channel's webhook gets its batches: ELSEWHERE has none, MARKET no others.
     assert {b["data"]["channelCode"] for b in batches(endpoint)} == {"MARKET"}
-    # An accepted push counts as a sync, and its cursor may be acknowledged.
+    # An accepted push counts as a sync and as the channel's acknowledgement of its cursor.
     await asyncio.sleep(0.5)
     status = await admin(
-        'query { channelSyncStatus(channelCode: "MARKET") { lastPushAcceptedAt lagSeconds } }'
+        'query { channelSyncStatus(channelCode: "MARKET") { lastPushAcceptedAt lagSeconds'
+        " acknowledgedCursor pendingChanges } }"
     )
-    assert status["channelSyncStatus"]["lastPushAcceptedAt"] is not None
+    synced = status["channelSyncStatus"]
+    assert synced["lastPushAcceptedAt"] is not None
+    assert int(synced["acknowledgedCursor"]) >= int(change["data"]["cursor"])
+    assert synced["pendingChanges"] == 0
+    # A connector may still acknowledge it itself.
     ack = await admin(
         'mutation($c: String!) { acknowledgeChannelSync(input: {channelCode: "MARKET", '
         "cursor: $c}) { errors { code } } }",

@@ -46,6 +46,30 @@ _PUSH_ACCEPTED = text(
 )
 
 
+# The cursor of the newest batch every webhook of the channel accepted: what the marketplace
+# has applied, as a connector's acknowledgement says it in pull mode.
+_LAST_ACCEPTED_CURSOR = text(
+    """
+    SELECT d.body -> 'data' ->> 'cursor' FROM webhook_deliveries d
+    JOIN webhooks w ON w.id = d.webhook_id
+    WHERE w.channel_id = :channel AND d.topic = 'CHANNEL_SYNC_BATCH'
+    GROUP BY d.sequence, d.body -> 'data' ->> 'cursor'
+    HAVING bool_and(d.status = 'SUCCEEDED')
+    ORDER BY d.sequence DESC LIMIT 1
+    """
+)
+
+
+async def _acknowledged_by_push(conn: AsyncConnection, channel: Channel) -> int | None:
+    """The feed sequence an accepted push brought the channel to (None: no push accepted,
+    or only snapshot pages part-way)."""
+    found = (await conn.execute(_LAST_ACCEPTED_CURSOR, {"channel": channel.id})).scalar()
+    if found is None:
+        return None
+    cursor = Cursor.parse(found)
+    return cursor.sequence if cursor.product_id is None else None
+
+
 @dataclass(frozen=True, slots=True)
 class SyncStatus:
     channel_id: int
@@ -134,7 +158,9 @@ async def status(conn: AsyncConnection, channel: Channel) -> SyncStatus:
         )
     synced = [t for t in (state.last_pull_at, state.acknowledged_at, pushed) if t is not None]
     lag = (state.now - max(synced)).total_seconds() if synced else None
-    acked = state.acknowledged_sequence
+    # An accepted push batch acknowledges its cursor, as a connector does in pull mode.
+    acked_by = [state.acknowledged_sequence, await _acknowledged_by_push(conn, channel)]
+    acked = max((a for a in acked_by if a is not None), default=None)
     pending = None
     if acked is not None:
         pending = await channel_feed.count_changed(conn, channel.id, acked, latest)
