@@ -74,7 +74,7 @@ async def test_a_note_is_a_ledger_movement_that_changes_nothing(
     assert movement["type"] == "AUDIT"
     assert movement["reason"] == "count sheet 12 signed off"
     assert movement["referenceId"] == "SHEET-12"
-    assert (movement["actor"], movement["source"]) == ("test-operator", "MANUAL")
+    assert (movement["actor"], movement["source"]) == ("test-operator", "API")
     assert (movement["quantity"], movement["previousQuantity"], movement["newQuantity"]) == (
         0,
         47,

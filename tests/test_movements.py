@@ -10,13 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onhand.api.context import Context
-from onhand.auth.roles import Role
-from onhand.auth.tokens import Principal
-from onhand.core.refs import Ref
 from onhand.db.tables import BUCKETS
-from onhand.inventory import stock
-from onhand.inventory.ledger import MovementSource
 from support import factories
 from support.client import Client, operation
 
@@ -92,8 +86,8 @@ async def test_movements_newest_first_with_before_and_after(
         ("INITIAL", 100, 0, 100),
     ]
     newest, sale, initial = nodes
-    assert (newest["actor"], newest["source"]) == ("test-admin", "MANUAL")
-    assert (sale["actor"], sale["source"]) == ("test-operator", "MANUAL")
+    assert (newest["actor"], newest["source"]) == ("test-admin", "API")
+    assert (sale["actor"], sale["source"]) == ("test-operator", "API")
     assert (initial["actor"], initial["reason"]) == ("test-admin", "initial stock")
     assert (newest["reason"], newest["referenceId"]) == ("customer return", "RMA-7")
     assert (sale["reason"], sale["referenceId"]) == ("SALE", "ORDER-1")
@@ -113,32 +107,27 @@ async def test_the_readme_movements_operation(admin: Client) -> None:
     assert data["inventoryMovements"]["pageInfo"]["hasNextPage"] is True
 
 
-async def test_an_integration_token_is_recorded_as_the_api_source(
-    admin: Client, engine: AsyncEngine
+async def test_a_change_through_the_api_is_the_apis_unless_a_person_says_so(
+    admin: Client, operator: Client, storefront: Client
 ) -> None:
-    """Storefronts and connectors are integrations: what they change is recorded with the API
-    source (people, admins and operators, make MANUAL changes). The foundation gives those
-    roles no stock mutation yet, so the change is made by the domain with the context a
-    storefront's request gets, and read back through the API."""
+    """Whoever's token makes it, a change through the API is recorded with source API; a
+    client that a person drives (GraphiQL sends it) says `X-Onhand-Source: MANUAL`."""
     await factories.stocked(admin, "SKU-1", {"DC-1": 10})
-    shop = Principal(token_id=0, name="web-shop", role=Role.STOREFRONT)
-    context = Context(services=None, principal=shop).change_context()  # type: ignore[arg-type]
-    assert context.source == MovementSource.API
-    request = stock.Adjust(
-        product=Ref(key="SKU-1", field="sku"),
-        warehouse=Ref(key="DC-1", field="warehouseCode"),
-        adjustment=-1,
-        reason="SALE",
-    )
-    async with engine.begin() as conn:
-        await stock.adjust(conn, request, context)
-    [node] = await movements(admin, sources=["API"])
-    assert (node["actor"], node["source"], node["type"]) == ("web-shop", "API", "SALE")
-    assert {n["source"] for n in await movements(admin, sources=["MANUAL"])} == {"MANUAL"}
-    for role in (Role.ADMIN, Role.OPERATOR):
-        person = Principal(token_id=0, name="someone", role=role)
-        made = Context(services=None, principal=person).change_context()  # type: ignore[arg-type]
-        assert made.source == MovementSource.MANUAL
+    for client in (admin, operator):
+        await adjust(client, "SKU-1", "DC-1", -1, reason="ADJUSTMENT", referenceId="api")
+    by_hand = Client(operator.http, operator.token, {"X-Onhand-Source": "manual"})
+    await adjust(by_hand, "SKU-1", "DC-1", -1, reason="ADJUSTMENT", referenceId="hand")
+    made = {
+        (n["referenceId"], n["actor"], n["source"])
+        for n in await movements(admin)
+        if n["referenceId"] in ("api", "hand")
+    }
+    assert made == {
+        ("api", "test-admin", "API"),
+        ("api", "test-operator", "API"),
+        ("hand", "test-operator", "MANUAL"),
+    }
+    assert [n["referenceId"] for n in await movements(admin, sources=["MANUAL"])] == ["hand"]
 
 
 @pytest.fixture
@@ -223,8 +212,8 @@ async def test_movement_filters_by_ids_source_and_date_range(
 ) -> None:
     by_ids = await movements(admin, productId=history["product"], warehouseId=history["DC-2"])
     assert summary(by_ids) == [("A", "DC-2", 4), ("A", "DC-2", 10)]
-    manual = await movements(admin, sources=["MANUAL"])
-    assert len(manual) == 8
+    through_the_api = await movements(admin, sources=["API"])
+    assert len(through_the_api) == 8
     newer = await movements(admin, since=history["mid"])
     assert summary(newer) == [
         ("B", "DC-1", -2),

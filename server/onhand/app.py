@@ -130,7 +130,14 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "Apollo-Require-Preflight",
+                    "X-Onhand-Source",
+                    "X-Request-Id",
+                ],
+                expose_headers=["X-Request-Id"],
             )
         )
     middleware.append(

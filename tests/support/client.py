@@ -23,13 +23,20 @@ class GraphQLError(AssertionError):
 
 
 class Client:
-    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str | None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
         self.http = http
         self.token = token
+        self.extra_headers = extra_headers or {}
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        authorization = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**authorization, **self.extra_headers}
 
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
         # Escaped to ASCII as JavaScript's JSON.stringify does, so that a test can send any

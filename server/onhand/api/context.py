@@ -13,7 +13,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from onhand.api.errors import forbidden
 from onhand.api.loaders import Loaders
-from onhand.auth.roles import Permission, Role
+from onhand.auth.roles import Permission
 from onhand.auth.tokens import Principal
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
@@ -22,6 +22,8 @@ from onhand.inventory.ledger import ChangeContext, MovementSource
 from onhand.services import Services
 
 T = TypeVar("T")
+# A request made by a person, not a program: `X-Onhand-Source: MANUAL`.
+SOURCE_HEADER = "x-onhand-source"
 
 
 @dataclass
@@ -71,11 +73,15 @@ class Context:
         principal = self.principal
         assert principal is not None
         if source is None:
-            # People (admins, operators) make manual changes; storefronts and connectors
-            # are integrations calling the API.
-            manual = principal.role in (Role.ADMIN, Role.OPERATOR)
-            source = MovementSource.MANUAL if manual else MovementSource.API
+            # A change through the API is the API's, whoever's token made it; a client says
+            # a person made it by hand (GraphiQL does, a dashboard would).
+            source = MovementSource.MANUAL if self._by_hand() else MovementSource.API
         return ChangeContext(actor=principal.name, source=source)
+
+    def _by_hand(self) -> bool:
+        headers = getattr(self.request, "headers", None)
+        said = headers.get(SOURCE_HEADER) if headers is not None else None
+        return (said or "").strip().upper() == MovementSource.MANUAL
 
     async def transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         return await in_transaction(self.services.engine, work)
