@@ -8,10 +8,13 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.roles import Role
+from onhand.auth.tokens import create_token
+from onhand.core.errors import DomainError
 from support import factories
 from support.channels import check_invariants, level
 from support.client import Client
@@ -391,3 +394,29 @@ async def test_recording_events_needs_the_permission(
     assert await on_hand(engine) == 0
     refused = await storefront.raw(SOURCE_SYSTEMS)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_token_bound_to_a_source_system_posts_only_as_that_system(
+    admin: Client, http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await factories.stocked(admin, "SE-1", {"DC-1": 5})
+    async with engine.begin() as conn:
+        wms = await create_token(conn, "wms-1", Role.OPERATOR, source_system="WMS-1")
+        with pytest.raises(DomainError) as refused:
+            await create_token(conn, "shop-wms", Role.STOREFRONT, source_system="WMS-1")
+    assert refused.value.problems[0].field == "sourceSystem"
+    bound = Client(http, wms.secret)
+    # Its own system, named or left out, is recorded.
+    named = await record(bound, event(1))
+    unnamed_event = {k: v for k, v in event(2).items() if k != "sourceSystem"}
+    unnamed = await record(bound, unnamed_event)
+    assert [r["status"] for r in named["results"] + unnamed["results"]] == ["APPLIED"] * 2
+    assert unnamed["results"][0]["sourceSystem"] == "WMS-1"
+    # Another system's event refuses the whole call, and records nothing.
+    other = await record(bound, event(3), event(1, sourceSystem="ERP-9", eventId="X-1"))
+    assert [(e["field"], e["code"]) for e in other["errors"]] == [
+        ("events.1.sourceSystem", "FORBIDDEN")
+    ]
+    found = await admin(SOURCE_EVENTS, {"source": None})
+    assert found["sourceEvents"]["totalCount"] == 2
+    assert await on_hand(engine) == 7

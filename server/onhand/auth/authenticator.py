@@ -133,7 +133,14 @@ class Authenticator:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(t.id, t.name, t.role, t.channel_id, remaining.label("remaining"))
+                    select(
+                        t.id,
+                        t.name,
+                        t.role,
+                        t.channel_id,
+                        t.source_system,
+                        remaining.label("remaining"),
+                    )
                     .where(current | (t.previous_token_hash == digest))
                     .where(t.revoked_at.is_(None))
                 )
@@ -141,7 +148,7 @@ class Authenticator:
         if row is None:
             return _Entry(now + self._ttl, None, math.inf)
         usable_until = math.inf if row.remaining is None else now + float(row.remaining)
-        principal = Principal(row.id, row.name, Role(row.role), row.channel_id)
+        principal = Principal(row.id, row.name, Role(row.role), row.channel_id, row.source_system)
         return _Entry(now + self._ttl, principal, usable_until)
 
 

@@ -43,6 +43,8 @@ class Principal:
     name: str
     role: Role
     channel_id: int | None = None
+    # Bound to a source system: it records events only as that system.
+    source_system: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return allows(self.role, permission)
@@ -82,8 +84,20 @@ async def create_token(
     role: Role,
     channel_id: int | None = None,
     expires_in: timedelta | None = None,
+    source_system: str | None = None,
 ) -> IssuedToken:
     name = name.strip()
+    if source_system is not None and not allows(role, Permission.RECORD_EVENTS):
+        raise DomainError.of(
+            ErrorCode.INVALID,
+            f"a {role} token records no events: only ADMIN and OPERATOR tokens are bound to a"
+            " source system",
+            "sourceSystem",
+        )
+    if source_system is not None and not 0 < len(source_system.strip()) <= 64:
+        raise DomainError.of(
+            ErrorCode.INVALID, "a source system code is 1-64 characters", "sourceSystem"
+        )
     if not name or len(name) > 100:
         raise DomainError.of(ErrorCode.INVALID, "a token name is 1-100 characters", "name")
     if role == Role.CONNECTOR and channel_id is None:
@@ -108,6 +122,7 @@ async def create_token(
                         name=name,
                         role=str(role),
                         channel_id=channel_id,
+                        source_system=source_system,
                         token_hash=hash_secret(secret),
                         token_prefix=secret[:10],
                         expires_at=_expiry(expires_in),
@@ -119,7 +134,8 @@ async def create_token(
         raise DomainError.of(
             ErrorCode.ALREADY_EXISTS, f"a token named {name!r} already exists", "name"
         ) from error
-    return IssuedToken(Principal(row.id, name, role, channel_id), secret, row.expires_at)
+    principal = Principal(row.id, name, role, channel_id, source_system)
+    return IssuedToken(principal, secret, row.expires_at)
 
 
 async def rotate_token(
@@ -176,6 +192,7 @@ async def rotate_token(
                 api_tokens.c.name,
                 api_tokens.c.role,
                 api_tokens.c.channel_id,
+                api_tokens.c.source_system,
                 api_tokens.c.expires_at,
                 # LEAST ignores NULLs: no previous secret, no end of it either.
                 case(
@@ -189,7 +206,7 @@ async def rotate_token(
     ).one()
     # Processes that cached the old secret look it up again, and find its overlap.
     await _notify(conn, row.id)
-    principal = Principal(row.id, row.name, Role(row.role), row.channel_id)
+    principal = Principal(row.id, row.name, Role(row.role), row.channel_id, row.source_system)
     return RotatedToken(IssuedToken(principal, secret, row.expires_at), row.previous_until)
 
 

@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         " STOREFRONT (which then uses only that channel)",
     )
     create.add_argument(
+        "--source-system",
+        metavar="CODE",
+        help="an ADMIN or OPERATOR token of a system of record (an ERP, a WMS) that then records"
+        " events only as that source system",
+    )
+    create.add_argument(
         "--expires-in",
         type=positive_duration,
         metavar="DURATION",

@@ -24,7 +24,12 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
             if args.action == "create":
                 channel_id = await _channel_id(conn, args.channel) if args.channel else None
                 issued = await create_token(
-                    conn, args.name, Role(args.role), channel_id, args.expires_in
+                    conn,
+                    args.name,
+                    Role(args.role),
+                    channel_id,
+                    args.expires_in,
+                    getattr(args, "source_system", None),
                 )
                 # The secret alone on stdout, so that scripts can capture it.
                 print(issued.secret)

@@ -192,6 +192,8 @@ api_tokens = Table(
     Column("name", Text, nullable=False, unique=True),
     Column("role", Text, nullable=False),
     Column("channel_id", BigInteger),
+    # The source system the token posts events as (recordInventoryEvents), when bound to one.
+    Column("source_system", Text),
     Column("token_hash", LargeBinary, nullable=False, unique=True),
     Column("token_prefix", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from functools import partial
 
@@ -199,7 +200,11 @@ class SourceEventMutation:
                 )
             assert context.principal is not None
             actor = context.principal.name
-            results, groups = source_events.plan([_event(e) for e in input.events])
+            events = [_event(e) for e in input.events]
+            bound = context.principal.source_system
+            if bound is not None:
+                events = [_as_bound(e, i, bound) for i, e in enumerate(events)]
+            results, groups = source_events.plan(events)
             released: list[int] = []
             # One transaction per source system: a source's lock is never held while
             # waiting for another's.
@@ -217,3 +222,16 @@ class SourceEventMutation:
             )
 
         return await mutate(info, Permission.RECORD_EVENTS, RecordInventoryEventsPayload, work)
+
+
+def _as_bound(event: EventInput, index: int, bound: str) -> EventInput:
+    """A token bound to a source system posts only as that system (named or left out)."""
+    if event.source_system is None:
+        return dataclasses.replace(event, source_system=bound)
+    if event.source_system != bound:
+        raise DomainError.of(
+            ErrorCode.FORBIDDEN,
+            f"this token records events only as {bound}, not {event.source_system}",
+            f"events.{index}.sourceSystem",
+        )
+    return event
