@@ -224,3 +224,18 @@ async def test_a_request_without_a_token_is_401_in_the_media_type_asked_for(
     legacy = await http.post("/graphql", content=body, headers={"Content-Type": "application/json"})
     assert legacy.status_code == 401
     assert legacy.headers["content-type"] == "application/json"
+
+
+async def test_the_parsers_own_limits_are_said_in_the_clients_terms(
+    admin: Client, http: httpx.AsyncClient
+) -> None:
+    long = "{ " + " ".join(f"a{n}: viewer {{ name }}" for n in range(29)) * 30 + " }"
+    [error] = (await post(admin, http, {"query": long}, None)).json()["errors"]
+    assert error["message"].startswith("the document is too long: more than 2000 tokens")
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    wrong = "{ " + " ".join(f"nope{n}" for n in range(150)) + " }"
+    errors = (await post(admin, http, {"query": wrong}, None)).json()["errors"]
+    assert "Validation aborted" not in str(errors)
+    assert (
+        errors[-1]["message"] == "the document has too many errors; the first ones are listed above"
+    )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -130,6 +131,7 @@ class GraphQLView(GraphQL[Context, None]):
             code = request_error_code(error)
             if code and not (answered.get("extensions") or {}).get("code"):
                 answered["extensions"] = {**(answered.get("extensions") or {}), "code": code}
+            answered["message"] = plain_message(answered.get("message") or "")
         if (
             media_types.negotiate(request.headers.get("accept"))
             == media_types.GRAPHQL_RESPONSE_JSON
@@ -164,6 +166,22 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             principal=request.scope.get("onhand.principal"),
         )
+
+
+# graphql-core's words for its own limits, said in the client's terms.
+_TOO_MANY_TOKENS = re.compile(r"Syntax Error: Document contains more than (\d+) tokens\..*")
+_TOO_MANY_ERRORS = "Too many validation errors, error limit reached. Validation aborted."
+
+
+def plain_message(message: str) -> str:
+    if found := _TOO_MANY_TOKENS.fullmatch(message):
+        return (
+            f"the document is too long: more than {found.group(1)} tokens"
+            " (ONHAND_MAX_QUERY_TOKENS); split it, or use variables and fragments"
+        )
+    if message == _TOO_MANY_ERRORS:
+        return "the document has too many errors; the first ones are listed above"
+    return message
 
 
 def never_ran(result: ExecutionResult) -> bool:
