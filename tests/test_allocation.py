@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.inventory.channels.strategies import Demand, Strategy, allocate
 from support import factories
-from support.channels import channel, check_invariants, sell
+from support.channels import age_allocation, channel, check_invariants, sell
 from support.client import Client, operation
 
 
@@ -185,13 +184,7 @@ async def test_unsold_allocation_moves_to_the_channels_that_sell_fastest(
     for code, quantity in (("POS", 40), ("AMAZON", 5), ("WEBSITE", 10)):
         await allocate_to(admin, code, quantity)
     # POS got its allocation 40 days ago and sold nothing since.
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE channel_inventory SET allocated_since = now() - interval '40 days'"
-                " WHERE channel_id = (SELECT id FROM channels WHERE code = 'POS')"
-            )
-        )
+    await age_allocation(engine, "POS", 40)
     result = await admin.mutate("reallocateUnsoldInventory", REALLOCATE, {"input": {}})
     assert [
         (m["fromChannel"]["code"], m["toChannel"]["code"], m["quantity"]) for m in result["moves"]

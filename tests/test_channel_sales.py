@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from support import factories
-from support.channels import channel, check_invariants, reserve, sell
+from support.channels import age_allocation, channel, check_invariants, reserve, sell
 from support.client import Client, operation
 
 SALES = operation("ProductSalesByChannel")
@@ -178,13 +178,7 @@ async def unsold(admin: Client, storefront: Client, engine: AsyncEngine) -> dict
     await sell(storefront, "WEBSITE", 30, days_ago=5)
     for code, quantity in (("POS", 40), ("AMAZON", 5), ("WEBSITE", 10)):
         await allocate_to(admin, code, quantity)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE channel_inventory SET allocated_since = now() - interval '40 days'"
-                " WHERE channel_id = (SELECT id FROM channels WHERE code = 'POS')"
-            )
-        )
+    await age_allocation(engine, "POS", 40)
     made = await reserve(storefront, sku="SKU-1", quantity=4, type="CART", channelCode="POS")
     assert made["errors"] == []
     return ids

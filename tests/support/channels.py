@@ -152,3 +152,15 @@ async def check_invariants(engine: AsyncEngine) -> None:
         ):
             bad = (await conn.execute(text(query))).scalars().all()
             assert not bad, f"{name}: {bad}"
+
+
+async def age_allocation(engine: AsyncEngine, channel_code: str, days: int) -> None:
+    """Make the channel's allocations `days` old, as if set that long ago."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE channel_inventory SET allocated_since = now() - make_interval(days => :d)"
+                " WHERE channel_id = (SELECT id FROM channels WHERE code = :code)"
+            ),
+            {"d": days, "code": channel_code},
+        )
