@@ -174,6 +174,21 @@ USES: tuple[Use, ...] = (
         roles=frozenset({Role.CONNECTOR}),
     ),
     Use(
+        "adjustInventory",
+        "mutation",
+        Permission.MANAGE_STOCK,
+        mutation("adjustInventory", "AdjustInventoryInput", "inventoryLevel { onHand }"),
+        lambda c: {
+            "input": {
+                "sku": "SKU-1",
+                "warehouseCode": "DC-1",
+                "adjustment": -1,
+                "reason": "SALE",
+                **c.args(),
+            }
+        },
+    ),
+    Use(
         "setChannelInventory",
         "mutation",
         Permission.MANAGE_ALLOCATIONS,

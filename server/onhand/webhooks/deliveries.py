@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, ErrorCode
@@ -247,6 +247,14 @@ class Attempt(FromRow):
     duration_ms: float | None
 
 
+_RECORD_ATTEMPT = text(
+    """
+    INSERT INTO webhook_delivery_attempts (delivery_id, status_code, error, duration_ms)
+    SELECT id, :code, :error, :ms FROM webhook_deliveries WHERE id = :id
+    """
+)
+
+
 async def _record_attempt(
     conn: AsyncConnection,
     delivery: Claimed,
@@ -254,13 +262,15 @@ async def _record_attempt(
     error: str | None,
     duration_ms: float | None,
 ) -> None:
+    # Nothing when the delivery is gone meanwhile (its webhook deleted: deliveries cascade).
     await conn.execute(
-        insert(webhook_delivery_attempts).values(
-            delivery_id=delivery.id,
-            status_code=status_code,
-            error=error[:1000] if error else None,
-            duration_ms=duration_ms,
-        )
+        _RECORD_ATTEMPT,
+        {
+            "id": delivery.id,
+            "code": status_code,
+            "error": error[:1000] if error else None,
+            "ms": duration_ms,
+        },
     )
 
 
@@ -280,7 +290,6 @@ async def attempts_of(conn: AsyncConnection, delivery_ids: list[int]) -> dict[in
 async def record_success(
     conn: AsyncConnection, delivery: Claimed, status_code: int, duration_ms: float | None = None
 ) -> None:
-    await _record_attempt(conn, delivery, status_code, None, duration_ms)
     # The webhook first, then the delivery: the lock order (see above).
     await conn.execute(
         update(webhooks)
@@ -298,6 +307,9 @@ async def record_success(
             last_error=None,
         )
     )
+    # Last: with the rows locked, a webhook deleted meanwhile has taken its deliveries along
+    # before (nothing is recorded) or waits for this transaction.
+    await _record_attempt(conn, delivery, status_code, None, duration_ms)
 
 
 async def record_failure(
@@ -308,7 +320,6 @@ async def record_failure(
     status_code: int | None,
     duration_ms: float | None = None,
 ) -> None:
-    await _record_attempt(conn, delivery, status_code, error, duration_ms)
     exhausted = delivery.attempts > policy.max_retries
     # The webhook first, then the delivery: the lock order (see above).
     await conn.execute(
@@ -341,6 +352,7 @@ async def record_failure(
             "id": delivery.id,
         },
     )
+    await _record_attempt(conn, delivery, status_code, error, duration_ms)  # last: see above
     if exhausted:
         await _alert_dead(conn, delivery, error, status_code)
 
