@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from onhand.api import ids
@@ -35,6 +37,12 @@ class RecordCycleCountInput:
     counts: list[CycleCountItemInput]
     reference_id: str | None = None
     idempotency_key: str | None = IDEMPOTENCY_KEY
+    counted_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the stock was counted (not in the future). Each difference is "
+        "taken against onHand as of then, so sales and receipts recorded since are kept; "
+        "left out: now.",
+    )
 
     def request(self) -> RecordCount:
         return RecordCount(
@@ -45,6 +53,7 @@ class RecordCycleCountInput:
             ),
             self.reference_id,
             self.idempotency_key,
+            self.counted_at,
         )
 
 

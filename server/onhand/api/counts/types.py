@@ -123,7 +123,9 @@ class CycleCountLine:
     id: strawberry.ID
     cycle_count_id: strawberry.ID
     counted_quantity: int
-    system_quantity: int = strawberry.field(description="onHand when counted.")
+    system_quantity: int = strawberry.field(
+        description="onHand when counted (as of the count's countedAt, when it gave one)."
+    )
     difference: int = strawberry.field(description="counted - system.")
     status: CycleCountLineStatusEnum  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     reviewed_by: str | None
@@ -183,6 +185,10 @@ class CycleCount:
     reference_id: str | None
     actor: str
     created_at: datetime
+    counted_at: datetime | None = strawberry.field(
+        description="When the stock was counted, as given; null: when recorded. Each line's "
+        "systemQuantity is onHand as of then."
+    )
     lines: list[CycleCountLine]
     warehouse_id: strawberry.Private[int]
 
@@ -194,6 +200,7 @@ class CycleCount:
             reference_id=count.reference_id,
             actor=count.actor,
             created_at=count.created_at,
+            counted_at=count.counted_at,
             lines=[CycleCountLine.from_record(line) for line in count.lines],
             warehouse_id=count.warehouse_id,
         )
