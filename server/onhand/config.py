@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # to this many units are applied at once, larger ones wait for review.
     # 0 turns the scheduled reconciliation off (reconcileInventory still runs on demand).
     reconciliation_interval_minutes: float = Field(default=60, ge=0)
+    # The scheduled run repairs reserved and committed drift itself (rebuilt from the live
+    # reservations, through the ledger); other drift is left for a person (reconcileInventory
+    # with repair: true).
+    reconciliation_auto_repair: bool = False
     cycle_count_threshold: int = Field(default=5, ge=0)
 
     # Idempotency keys are remembered this long.
