@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # Channels.
     batch_sync_interval_minutes: float = Field(default=15, gt=0)
     safety_buffer_percent: float = Field(default=5.0, ge=0, le=100)
+    # Demand-driven buffers (setChannelDemandBuffer) are recomputed this often, per channel;
+    # 0 turns the schedule off (recomputeDemandBuffers still recomputes on demand).
+    demand_buffer_interval_minutes: float = Field(default=60, ge=0)
 
     # Outbound delivery retries: max retries, first delay, backoff factor.
     retry_max: int = Field(default=3, ge=0)
