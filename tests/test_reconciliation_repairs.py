@@ -6,15 +6,17 @@ its reason. The schedule may repair reserved and committed drift by itself."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from onhand.auth.roles import Role
 from onhand.workers.reconciler import reconcile_if_due
 from support import factories
-from support.client import Client
+from support.client import Client, clients
 
 RECONCILE = """
 mutation($input: ReconcileInventoryInput) {
@@ -185,3 +187,21 @@ async def test_the_schedule_repairs_reserved_and_committed_and_leaves_on_hand(
     assert levels[("SKU-2", "DC-1")] == (5, 0)
     left = (await reconcile(operator))["run"]["discrepancies"]["nodes"]
     assert [(d["bucket"], d["basis"]) for d in left] == [("on_hand", "LEDGER")]
+
+
+async def test_concurrent_repairs_and_holds_leave_every_level_right(
+    base_url: str, tokens: dict[Role, str], engine: AsyncEngine, drifted: None
+) -> None:
+    """Three applying runs at once, while transfer orders hold and release stock on the same
+    levels: the drift is repaired once, and the holds made meanwhile are all still counted."""
+    async with clients(base_url, tokens[Role.OPERATOR], 7) as (a, b, c, *holders):
+        runs = [reconcile(x, repair=True, dryRun=False) for x in (a, b, c)]
+        holds = [hold(x, "SKU-1", 1) for x in holders]
+        done = await asyncio.gather(*runs, *holds)
+    repaired = [len(d["run"]["repairs"]["nodes"]) for d in done[:3]]
+    assert sorted(repaired) == [0, 0, 4]  # one run repaired; the others found nothing left
+    levels = {row[:2]: row[2:4] for row in await sql(engine, LEVELS)}
+    assert levels[("SKU-1", "DC-1")] == (107, 14)  # the 10 held before, and 4 held meanwhile
+    assert levels[("SKU-2", "DC-1")] == (5, 0)
+    async with clients(base_url, tokens[Role.OPERATOR], 1) as (last,):
+        assert (await reconcile(last))["run"]["discrepancyCount"] == 0
