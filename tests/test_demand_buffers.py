@@ -110,6 +110,8 @@ async def test_buffers_follow_demand_and_its_swings(
     # Available-to-sell keeps the computed buffer back, and reservations cannot pass it.
     ats = await channels.ats(operator, "WEB", "DB-SWINGS")
     assert (ats["bufferQuantity"], ats["physicalAvailable"], ats["availableToSell"]) == (4, 94, 90)
+    feed = (await operator(channels.FEED, {"channelCode": "WEB"}))["channelFeed"]
+    assert channels.values(feed) == {"DB-STEADY": 91, "DB-SWINGS": 90, "DB-IDLE": 99}
     refused = await channels.reserve(
         storefront, sku="DB-SWINGS", quantity=91, type="CART", channelCode="WEB"
     )
