@@ -36,6 +36,10 @@ class Topic(StrEnum):
     ALERT_RAISED = "ALERT_RAISED"
     ALERT_RESOLVED = "ALERT_RESOLVED"
     RECONCILIATION_COMPLETED = "RECONCILIATION_COMPLETED"
+    # What a kit may sell changed: one of its components' stock or holds changed at a
+    # warehouse (or on a channel), or its components were set (payload: kitId, cause
+    # COMPONENT or DEFINED, componentId, warehouseId, channelId).
+    KIT_AVAILABILITY_CHANGED = "KIT_AVAILABILITY_CHANGED"
 
 
 @dataclass(frozen=True, slots=True)
