@@ -14,6 +14,7 @@ from support import factories
 from support.channels import FEED, channel, check_invariants, level, reserve
 from support.client import Client, operation
 from support.database import published
+from support.imports import import_csv
 
 SET_KIT = operation("SetKitComponents")
 KIT_RESERVATION = """
@@ -122,8 +123,36 @@ async def test_a_kit_holds_no_stock_of_its_own(admin: Client, engine: AsyncEngin
         },
     )
 
+    imported = await import_csv(admin, "SKU,WarehouseCode,Quantity\nMUG,DC-1,9\nGIFT,DC-1,5\n")
+    recorded = await admin(
+        """mutation($input: RecordInventoryEventsInput!) {
+            recordInventoryEvents(input: $input) { results { status errors { code } } } }""",
+        {
+            "input": {
+                "events": [
+                    {
+                        "sourceSystem": "WMS",
+                        "eventId": "e-1",
+                        "sequence": 1,
+                        "type": "RECEIPT",
+                        "sku": "GIFT",
+                        "warehouseCode": "DC-1",
+                        "quantityDelta": 3,
+                        "occurredAt": "2026-12-01T09:30:00Z",
+                    }
+                ]
+            }
+        },
+    )
+
     assert [e["code"] for e in created["createInventoryLevel"]["errors"]] == ["KIT_HAS_NO_STOCK"]
     assert [e["code"] for e in received["adjustInventory"]["errors"]] == ["KIT_HAS_NO_STOCK"]
+    assert [(e["code"], e["field"]) for e in imported["errors"]] == [
+        ("KIT_HAS_NO_STOCK", "file.3.SKU")
+    ]
+    [result] = recorded["recordInventoryEvents"]["results"]
+    assert (result["status"], result["errors"]) == ("FAILED", [{"code": "KIT_HAS_NO_STOCK"}])
+    assert (await level(engine, "MUG", "DC-1"))["on_hand"] == 7, "the import applied nothing"
     async with engine.connect() as conn:
         levels = await conn.execute(
             text(
