@@ -285,7 +285,7 @@ async def test_a_components_change_is_announced_for_its_kits(
     assert payloads[0]["cause"] == "COMPONENT"
     changed = await admin(
         """query($after: String) { channelFeed(channelCode: "WEB", after: $after) {
-            items { sku availableToSell } } }""",
+            items { sku availableToSell } cursor } }""",
         {"after": cursor},
     )
     items = {i["sku"]: i["availableToSell"] for i in changed["channelFeed"]["items"]}
@@ -300,3 +300,18 @@ async def test_a_components_change_is_announced_for_its_kits(
     events = polled["inventoryChanges"]["events"]
     mine = {"cause": "COMPONENT", "kitId": gift["product"]["id"], "componentId": gift["mug"]["id"]}
     assert events == [mine]
+
+    # A component's allocation on a channel limits the kit there too.
+    await admin.mutate(
+        "setChannelInventory",
+        operation("SetChannelInventory"),
+        {"input": {"sku": "MUG", "channelCode": "WEB", "allocatedQuantity": 4}},
+    )
+    await published(engine)
+    allocated = await admin(
+        """query($after: String) { channelFeed(channelCode: "WEB", after: $after) {
+            items { sku availableToSell } } }""",
+        {"after": changed["channelFeed"]["cursor"]},
+    )
+    items = {i["sku"]: i["availableToSell"] for i in allocated["channelFeed"]["items"]}
+    assert items == {"MUG": 4, "GIFT": 2}

@@ -52,3 +52,26 @@ _ANNOUNCE = text(
 async def announce_kits(conn: AsyncConnection, kit_ids: Sequence[int], cause: str) -> None:
     """A KIT_AVAILABILITY_CHANGED event per kit and warehouse stocking a component."""
     await conn.execute(_ANNOUNCE, {"kits": list(kit_ids), "cause": cause})
+
+
+_ON_CHANNELS = text(
+    insert_events(
+        f"""SELECT DISTINCT ON (k.kit_product_id, c.channel_id)
+            '{TOPIC}', k.kit_product_id, CAST(NULL AS bigint), c.channel_id,
+            {_payload("k.kit_product_id", "'COMPONENT'", "c.product_id", "NULL", "c.channel_id")}
+        FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]))
+            AS c(channel_id, product_id)
+        JOIN kit_components k ON k.component_product_id = c.product_id
+        ORDER BY k.kit_product_id, c.channel_id"""
+    )
+)
+
+
+async def announce_on_channels(conn: AsyncConnection, pairs: Sequence[tuple[int, int]]) -> None:
+    """A component's allocation or buffer on a channel changed (channel, product pairs): its
+    kits' ATS there may have changed too."""
+    if pairs:
+        await conn.execute(
+            _ON_CHANNELS,
+            {"channels": [c for c, _ in pairs], "products": [p for _, p in pairs]},
+        )
