@@ -315,3 +315,71 @@ async def test_a_components_change_is_announced_for_its_kits(
     )
     items = {i["sku"]: i["availableToSell"] for i in allocated["channelFeed"]["items"]}
     assert items == {"MUG": 4, "GIFT": 2}
+
+
+CART = """
+mutation($input: ReserveCartInput!) {
+  reserveCart(input: $input) {
+    reservations { id kitReservationId expiresAt product { sku } }
+    errors { field code requested available }
+  }
+}"""
+EXTEND = """
+mutation($input: ExtendReservationInput!) {
+  extendReservation(input: $input) { reservation { id expiresAt } errors { code } }
+}"""
+
+
+async def test_a_cart_with_a_kit_line_holds_the_kit_whole_and_ends_it_with_the_cart(
+    admin: Client, storefront: Client, engine: AsyncEngine
+) -> None:
+    await gift_box(admin)
+    lines = [{"sku": "GIFT", "quantity": 2}, {"sku": "TEA", "quantity": 1}]
+
+    made = (
+        await storefront(
+            CART, {"input": {"referenceId": "cart-9", "channelCode": "WEB", "lines": lines}}
+        )
+    )["reserveCart"]
+    short = (
+        await storefront(
+            CART,
+            {
+                "input": {
+                    "referenceId": "cart-10",
+                    "channelCode": "WEB",
+                    "allowPartial": True,
+                    "lines": [{"sku": "TEA", "quantity": 1}, {"sku": "GIFT", "quantity": 9}],
+                }
+            },
+        )
+    )["reserveCart"]
+
+    assert made["errors"] == []
+    kit_holds = [r for r in made["reservations"] if r["kitReservationId"]]
+    assert {r["product"]["sku"] for r in kit_holds} == {"MUG", "TEA"}
+    assert len({r["kitReservationId"] for r in kit_holds}) == 1
+    # A kit is never partly reserved: a cart with a kit line is all or nothing.
+    assert [(e["field"], e["code"], e["requested"]) for e in short["errors"]] == [
+        ("lines.1.quantity", "INSUFFICIENT_STOCK", 9)
+    ]
+    kit_id = kit_holds[0]["kitReservationId"]
+    extended = (await storefront(EXTEND, {"input": {"id": kit_id, "extendBySeconds": 3600}}))[
+        "extendReservation"
+    ]
+    assert extended["errors"] == []
+    async with engine.connect() as conn:
+        expiries = await conn.execute(
+            text(
+                "SELECT DISTINCT expires_at FROM reservations"
+                " WHERE kit_reservation_id IS NOT NULL AND status = 'ACTIVE'"
+            )
+        )
+        assert len(expiries.all()) == 1, "the kit's holds were extended together"
+    released = await storefront(
+        'mutation { releaseReservation(input: {referenceId: "cart-9"}) { errors { code } } }'
+    )
+    assert released["releaseReservation"]["errors"] == []
+    assert (await level(engine, "MUG", "DC-1"))["reserved"] == 0
+    assert (await level(engine, "MUG", "DC-2"))["reserved"] == 0
+    await check_invariants(engine)
