@@ -3,9 +3,10 @@
 DESIGN. A kit has no level, so a kit line of createReservation or reserveCart is judged as
 its components' lines: after the reservation rows are locked (the locking statement locks a
 kit's components in its place, in the one lock order every reservation path keeps), `expand`
-replaces each kit line by one line per component (kits x units per kit, the same warehouse
-or routed as the kit line would be), and the usual judgement applies to each: the channel's
-ATS of the component, the warehouse's available, routing. So a kit sells only what its
+replaces each kit line by one line per component (kits x units per kit, at the kit line's
+warehouse, or routed with the request's other lines: from one warehouse when one can ship
+them all, else split as any routed cart is), and the usual judgement applies to each: the
+channel's ATS of the component, the warehouse's available, routing. So a kit sells only what its
 components can give, and kits and their components sold at once can never oversell a
 component: every path that takes a component's units locks the same rows, and the ledger
 checks every level again.
