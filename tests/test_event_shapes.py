@@ -42,6 +42,7 @@ MADE = {
     Topic.SOURCE_EVENT_RECORDED,
     Topic.ALERT_RAISED,
     Topic.RECONCILIATION_COMPLETED,
+    Topic.KIT_AVAILABILITY_CHANGED,
 }
 
 
@@ -158,6 +159,13 @@ async def scenario(admin: Client, storefront: Client) -> None:
     assert result["errors"] == [], result
     # Out of stock: an alert.
     await factories.stocked(admin, "SHAPE-2", {"DC-1": 1})
+    # A kit of it: its change is announced for the kit too.
+    await factories.product(admin, "SHAPE-KIT")
+    await admin.mutate(
+        "setKitComponents",
+        operation("SetKitComponents"),
+        {"input": {"sku": "SHAPE-KIT", "components": [{"sku": "SHAPE-2", "quantity": 1}]}},
+    )
     await factories.adjust(admin, "SHAPE-2", "DC-1", -1)
     reconciled = await admin(
         'mutation { reconcileInventory(input: {warehouseCode: "DC-1"}) { errors { code } } }'

@@ -65,6 +65,7 @@ PERMISSIONS: dict[str, Permission | None] = {
     "mutation.updateWarehouse": P.MANAGE_WAREHOUSES,
     "mutation.createProduct": P.MANAGE_PRODUCTS,
     "mutation.updateProduct": P.MANAGE_PRODUCTS,
+    "mutation.setKitComponents": P.MANAGE_PRODUCTS,
     "mutation.upsertProducts": P.MANAGE_PRODUCTS,
     "mutation.createInventoryLevel": P.MANAGE_STOCK,
     "mutation.setInventoryLevel": P.MANAGE_STOCK,

@@ -27,6 +27,12 @@ MEANINGS = {
     ErrorCode.INVALID_CURSOR: "A cursor this feed never handed out, or one going backwards.",
     ErrorCode.EXCEEDS_SHIPPED: "More received on a transfer order line than was shipped.",
     ErrorCode.TRANSFER_ORDER_HOLD: "A transfer order's hold: ship or cancel the order instead.",
+    ErrorCode.KIT_HAS_NO_STOCK: "The product is a kit: it holds no stock of its own; change "
+    "its components' stock instead.",
+    ErrorCode.KIT_NESTED: "A kit cannot contain a kit, nor be a component of one.",
+    ErrorCode.KIT_HAS_STOCK: "The product has inventory levels: a kit holds no stock of its own.",
+    ErrorCode.KIT_COMPONENT_HOLD: "One component's hold of a kit reservation: change the kit's "
+    "reservation (its `kitReservationId`) instead.",
 }
 
 ErrorCodeEnum = strawberry.enum(

@@ -11,6 +11,7 @@ from onhand.api.alerts.loaders import AlertLoaders
 from onhand.api.channels.loaders import ChannelLoaders
 from onhand.api.dataloading import DomainLoaders, by_key, for_every_key
 from onhand.api.imports.loaders import ImportLoaders
+from onhand.api.kits.loaders import KitLoaders
 from onhand.api.reservations.loaders import ReservationLoaders
 from onhand.api.source_events.loaders import SourceEventLoaders
 from onhand.api.transfers.loaders import TransferLoaders
@@ -37,6 +38,7 @@ class Loaders:
     alerts = DomainLoaders(AlertLoaders)
     channels = DomainLoaders(ChannelLoaders)
     imports = DomainLoaders(ImportLoaders)
+    kits = DomainLoaders(KitLoaders)
     reservations = DomainLoaders(ReservationLoaders)
     source_events = DomainLoaders(SourceEventLoaders)
     transfers = DomainLoaders(TransferLoaders)

@@ -46,6 +46,7 @@ from onhand.api.imports.subscriptions import ImportSubscription
 from onhand.api.inventory.audit import InventoryAuditMutation
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
+from onhand.api.kits.mutations import KitMutation
 from onhand.api.products.mutations import ProductMutation
 from onhand.api.products.queries import ProductQuery
 from onhand.api.reservations.mutations import ReservationMutation
@@ -105,6 +106,7 @@ QUERIES: tuple[type, ...] = (
 MUTATIONS: tuple[type, ...] = (
     WarehouseMutation,
     ProductMutation,
+    KitMutation,
     InventoryMutation,
     InventoryAuditMutation,
     ChannelMutation,

@@ -31,6 +31,12 @@ class ErrorCode(StrEnum):
     EXCEEDS_SHIPPED = "EXCEEDS_SHIPPED"
     # A TRANSFER hold of a transfer order: only shipping or cancelling the order ends it.
     TRANSFER_ORDER_HOLD = "TRANSFER_ORDER_HOLD"
+    # Kits: a kit holds no stock of its own (its components do); a kit inside a kit; a product
+    # with inventory levels made a kit; a component's hold ended alone instead of its kit's.
+    KIT_HAS_NO_STOCK = "KIT_HAS_NO_STOCK"
+    KIT_NESTED = "KIT_NESTED"
+    KIT_HAS_STOCK = "KIT_HAS_STOCK"
+    KIT_COMPONENT_HOLD = "KIT_COMPONENT_HOLD"
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,11 @@ reservations = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     *_timestamps(),
     Column("ended_at", DateTime(timezone=True)),
+    # A component's hold of a kit reservation: the kit's reservation (its first component
+    # hold, which names itself), the kit, and this component's units per kit.
+    Column("kit_reservation_id", BigInteger, ForeignKey("reservations.id")),
+    Column("kit_product_id", BigInteger, ForeignKey("products.id")),
+    Column("kit_quantity", Integer),
     CheckConstraint("type IN ('CART', 'ORDER', 'TRANSFER')", name="type_known"),
     CheckConstraint(
         "status IN ('ACTIVE', 'RELEASED', 'EXPIRED', 'FULFILLED')", name="status_known"
@@ -138,6 +143,11 @@ reservations = Table(
         postgresql_where=text("status = 'ACTIVE'"),
     ),
     Index("ix_reservations_channel", "channel_id", "id"),
+    Index(
+        "ix_reservations_kit",
+        "kit_reservation_id",
+        postgresql_where=text("kit_reservation_id IS NOT NULL"),
+    ),
 )
 
 # Clients name products by their platform's variant id (createReservation's variantId).

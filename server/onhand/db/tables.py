@@ -75,6 +75,8 @@ products = Table(
     Column("external_product_id", Text),
     Column("external_variant_id", Text),
     Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    # A kit holds no stock of its own: it is made of its components (kit_tables.py).
+    Column("is_kit", Boolean, nullable=False, server_default=text("false")),
     Column("version", Integer, nullable=False, server_default="1"),
     *_timestamps(),
     Index("ix_products_external_ids", "external_product_id", "external_variant_id"),

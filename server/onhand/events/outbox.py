@@ -42,6 +42,10 @@ class Topic(StrEnum):
     # A channel's demand-driven buffers were recomputed (payload: channelId, trigger,
     # productCount, changedCount).
     DEMAND_BUFFERS_RECOMPUTED = "DEMAND_BUFFERS_RECOMPUTED"
+    # What a kit may sell changed: one of its components' stock or holds changed at a
+    # warehouse (or on a channel), or its components were set (payload: kitId, cause
+    # COMPONENT or DEFINED, componentId, warehouseId, channelId).
+    KIT_AVAILABILITY_CHANGED = "KIT_AVAILABILITY_CHANGED"
 
 
 @dataclass(frozen=True, slots=True)

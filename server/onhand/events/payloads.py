@@ -24,6 +24,8 @@ ID_TYPES = {
     "sourceEventId": "SourceEvent",
     "webhookId": "Webhook",
     "deliveryId": "WebhookDelivery",
+    "kitId": "Product",
+    "componentId": "Product",
 }
 LIST_ID_TYPES = {"movementIds": "InventoryMovement", "reservationIds": "Reservation"}
 

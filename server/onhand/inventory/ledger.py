@@ -32,6 +32,8 @@ from onhand.core.errors import DomainError, ErrorCode, Problem
 from onhand.core.records import Level
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import insert_events
+from onhand.inventory.kits.events import KIT_EVENT_ROWS
+from onhand.inventory.kits.stockless import kit_refusals
 
 
 class MovementType(StrEnum):
@@ -415,6 +417,9 @@ ledger AS (
 ),
 events AS (
     {insert_events(_EVENT_ROWS)}
+),
+kit_events AS (
+    {insert_events(KIT_EVENT_ROWS)}
 )
 {tail}
 """
@@ -452,12 +457,13 @@ def embedded_change_sql(prelude: str, source: str, tail: str) -> str:
 # Made once: building a text() clause parses its SQL for parameters on every call.
 _APPLY = text(_APPLY_SQL)
 
-# Only for products and warehouses that exist: the others stay NOT_FOUND.
+# Only for products and warehouses that exist, and never for a kit (it holds no stock): the
+# others stay NOT_FOUND.
 _CREATE_MISSING_SQL = """
 INSERT INTO inventory_levels (product_id, warehouse_id)
 SELECT m.p, m.w
 FROM unnest(CAST(:product_id AS bigint[]), CAST(:warehouse_id AS bigint[])) AS m(p, w)
-JOIN products ON products.id = m.p
+JOIN products ON products.id = m.p AND NOT products.is_kit
 JOIN warehouses ON warehouses.id = m.w
 ORDER BY m.p, m.w
 ON CONFLICT (product_id, warehouse_id) DO NOTHING
@@ -499,7 +505,7 @@ async def apply_change(
         raise _translate(error, movements) from error
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
     if failures:
-        raise DomainError(*failures)
+        raise await kit_refusals(conn, movements, rows, DomainError(*failures))
     return [_applied(row) for row in rows]
 
 
@@ -645,7 +651,7 @@ _CREATE_MISSING_STAGED_SQL = f"""
 INSERT INTO inventory_levels (product_id, warehouse_id)
 SELECT m.product_id, m.warehouse_id
 FROM {STAGED} m
-JOIN products ON products.id = m.product_id
+JOIN products ON products.id = m.product_id AND NOT products.is_kit
 JOIN warehouses ON warehouses.id = m.warehouse_id
 WHERE m.ord BETWEEN :first AND :last
 ORDER BY m.product_id, m.warehouse_id

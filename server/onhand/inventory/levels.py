@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
@@ -17,6 +16,8 @@ from onhand.core.records import Level
 from onhand.core.refs import Ref
 from onhand.db.tables import inventory_levels
 from onhand.inventory.idempotency import claim_for, claim_key, remember
+from onhand.inventory.kits.availability import kit_stock
+from onhand.inventory.kits.stockless import kit_products, no_stock
 from onhand.inventory.ledger import (
     AppliedMovement,
     ChangeContext,
@@ -92,6 +93,19 @@ class ProductTotals:
     warehouses: int
 
 
+# Never for a kit (it holds no stock). The product row is read FOR KEY SHARE, as the foreign
+# key would lock it: a kit being defined meanwhile is seen as a kit once it commits.
+_CREATE = text(
+    """
+    INSERT INTO inventory_levels (product_id, warehouse_id)
+    SELECT p.id, :warehouse FROM products p WHERE p.id = :product AND NOT p.is_kit
+    FOR KEY SHARE
+    ON CONFLICT (product_id, warehouse_id) DO NOTHING
+    RETURNING id
+    """
+)
+
+
 async def create_level(
     conn: AsyncConnection, request: CreateLevel, context: ChangeContext
 ) -> LevelChange:
@@ -117,13 +131,11 @@ async def create_level(
         return _change_from_json(replay)
     product_id = await resolve_product(conn, request.product)
     warehouse_id = await resolve_warehouse(conn, request.warehouse)
-    created = await conn.execute(
-        insert(inventory_levels)
-        .values(product_id=product_id, warehouse_id=warehouse_id)
-        .on_conflict_do_nothing(index_elements=["product_id", "warehouse_id"])
-        .returning(inventory_levels.c.id)
-    )
+    created = await conn.execute(_CREATE, {"product": product_id, "warehouse": warehouse_id})
     if created.first() is None:
+        kits = await kit_products(conn, [product_id])
+        if kits:
+            raise DomainError(no_stock(kits[product_id], request.product.field))
         raise DomainError.of(
             ErrorCode.ALREADY_EXISTS,
             "this product already has an inventory level at this warehouse;"
@@ -297,6 +309,21 @@ async def totals_by_products(
         .group_by(lv.product_id)
     )
     totals = {row.product_id: ProductTotals(**row._mapping) for row in rows}
+    # A product with no level may be a kit: its figures are its whole kits (kits/).
+    bare = [pid for pid in product_ids if pid not in totals]
+    for kit_id, stock in (await kit_stock(conn, bare)).items():
+        totals[kit_id] = ProductTotals(
+            kit_id,
+            on_hand=sum(s.on_hand for s in stock),
+            reserved=0,
+            committed=0,
+            incoming=0,
+            damaged=0,
+            quarantined=0,
+            safety_stock=0,
+            available=sum(s.available for s in stock),
+            warehouses=len(stock),
+        )
     empty = dict.fromkeys(
         ("on_hand", "reserved", "committed", "incoming", "damaged", "quarantined"), 0
     )

@@ -19,6 +19,7 @@ from onhand.core import records
 if TYPE_CHECKING:
     from onhand.api.channels.types import ChannelInventory
     from onhand.api.inventory.types import InventoryLevel, InventorySummary
+    from onhand.api.kits.types import KitComponent
 
 _INVENTORY = "onhand.api.inventory.types"
 _CHANNELS = "onhand.api.channels.types"
@@ -31,6 +32,8 @@ _InventorySummary: strawberry.LazyType[Any, Any] = strawberry.LazyType(
 _ChannelInventory: strawberry.LazyType[Any, Any] = strawberry.LazyType(
     "ChannelInventory", _CHANNELS
 )
+_KITS = "onhand.api.kits.types"
+_KitTypes: strawberry.LazyType[Any, Any] = strawberry.LazyType("KitComponent", _KITS)
 
 
 @strawberry.type
@@ -111,6 +114,27 @@ class Product(relay.Node):
         self, info: Info
     ) -> list[Annotated[ChannelInventory, strawberry.lazy(_CHANNELS)]]:
         return await _ChannelInventory.resolve_type().of_product(info, self.id)
+
+    @strawberry.field(
+        description="A kit's components with their units per kit (empty: not a kit). A kit "
+        "holds no stock of its own: its availability is derived from its components, and "
+        "reserving it holds them (setKitComponents)."
+    )
+    async def kit_components(
+        self, info: Info
+    ) -> list[Annotated[KitComponent, strawberry.lazy(_KITS)]]:
+        check(info, Permission.READ_CATALOG)
+        return await _kit_components(info, self.id)
+
+    @strawberry.field(description="Whether this product is a kit (it has components).")
+    async def is_kit(self, info: Info) -> bool:
+        return bool(await info.context.loaders.kits.components.load(self.id))
+
+
+async def _kit_components(info: Info, kit_id: int) -> list[Any]:
+    found = await info.context.loaders.kits.components.load(kit_id)
+    component = _KitTypes.resolve_type()
+    return [component.from_record(c) for c in found]
 
 
 ProductConnection = Connection[Product]

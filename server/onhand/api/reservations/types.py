@@ -62,9 +62,17 @@ class Reservation(relay.Node):
     ended_at: datetime | None = strawberry.field(
         description="When it was released, expired or fully fulfilled."
     )
+    kit_reservation_id: strawberry.ID | None = strawberry.field(
+        description="A component hold of a kit: the kit's reservation (its first component "
+        "hold), which releases, converts, extends and fulfils all of them together."
+    )
+    kit_quantity: int | None = strawberry.field(
+        description="A component hold of a kit: units of this product in one kit."
+    )
     product_id: strawberry.Private[int]
     warehouse_id: strawberry.Private[int]
     channel_id: strawberry.Private[int | None]
+    kit_product_id: strawberry.Private[int | None]
 
     @classmethod
     def from_record(cls, record: domain.Reservation) -> Reservation:
@@ -86,6 +94,11 @@ class Reservation(relay.Node):
             product_id=record.product_id,
             warehouse_id=record.warehouse_id,
             channel_id=record.channel_id,
+            kit_reservation_id=strawberry.ID(ids.encode("Reservation", record.kit_reservation_id))
+            if record.kit_reservation_id is not None
+            else None,
+            kit_quantity=record.kit_quantity,
+            kit_product_id=record.kit_product_id,
         )
 
     @classmethod
@@ -107,6 +120,10 @@ class Reservation(relay.Node):
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
         return await Product.load(info, self.product_id)
+
+    @strawberry.field(description="A component hold of a kit: the kit.")
+    async def kit(self, info: Info) -> Product | None:
+        return await Product.load(info, self.kit_product_id)
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse | None:

@@ -23,6 +23,7 @@ from onhand.core.refs import Ref
 from onhand.events.outbox import Event, Topic, append
 from onhand.inventory.channels.availability import ChannelAvailability, availability
 from onhand.inventory.channels.registry import ChannelRef, resolve_channel
+from onhand.inventory.kits.events import announce_on_channels
 from onhand.inventory.refs import resolve_product
 
 KEEP: Any = object()  # a value the caller did not give: left as it is
@@ -172,3 +173,4 @@ async def write_allocations(conn: AsyncConnection, rows: Sequence[AllocationRow]
             for r in ordered
         ],
     )
+    await announce_on_channels(conn, [(r.channel_id, r.product_id) for r in ordered])

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.inventory.channels.registry import Channel
+from onhand.inventory.kits.availability import KitOnChannel, kits_on_channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,9 @@ _ALLOCATIONS = text(
       AND product_id = ANY(CAST(:products AS bigint[]))
     """
 )
-_PRODUCTS = text("SELECT id, is_active FROM products WHERE id = ANY(CAST(:products AS bigint[]))")
+_PRODUCTS = text(
+    "SELECT id, is_active, is_kit FROM products WHERE id = ANY(CAST(:products AS bigint[]))"
+)
 
 
 async def allocations_of(
@@ -208,14 +211,21 @@ async def availability(
         )
         stocks.setdefault(row.product_id, []).append((row.warehouse_id, stock))
     allocations = await allocations_of(conn, [c.id for c in channels], products)
-    active = {
-        row.id: row.is_active for row in await conn.execute(_PRODUCTS, {"products": products})
-    }
+    active: dict[int, bool] = {}
+    kits: list[int] = []
+    for row in await conn.execute(_PRODUCTS, {"products": products}):
+        active[row.id] = row.is_active
+        if row.is_kit:
+            kits.append(row.id)
     result: dict[tuple[int, int], ChannelAvailability] = {}
+    if kits:  # derived from their components (they hold no stock)
+        derived = await kits_on_channels(conn, channels, kits, availability)
+        for (channel_id, kit_id), kit in derived.items():
+            result[(channel_id, kit_id)] = _of_kit(channel_id, kit_id, kit, active[kit_id])
     for channel in channels:
         linked = set(channel.warehouse_ids)
         for product_id in products:
-            if product_id not in active:
+            if product_id not in active or (channel.id, product_id) in result:
                 continue
             mine = [s for w, s in stocks.get(product_id, []) if w in linked]
             result[(channel.id, product_id)] = compute(
@@ -227,3 +237,21 @@ async def availability(
                 warehouses=mine,
             )
     return result
+
+
+def _of_kit(channel_id: int, kit_id: int, kit: KitOnChannel, active: bool) -> ChannelAvailability:
+    """A kit's availability, derived from its components' (kits/availability.py): it holds,
+    allocates and buffers nothing of its own."""
+    mine = tuple(WarehouseStock(s.warehouse_id, s.on_hand, 0, 0, s.available) for s in kit.stock)
+    return ChannelAvailability(
+        channel_id=channel_id,
+        product_id=kit_id,
+        physical=physical_of(mine),
+        allocated=None,
+        held=0,
+        remaining_allocation=None,
+        buffer=0,
+        available_to_sell=kit.available_to_sell if active else 0,
+        version=0,
+        warehouses=mine,
+    )

@@ -39,6 +39,7 @@ TOPICS = (
     Topic.INVENTORY_UPDATED.value,
     Topic.RESERVATION_CHANGED.value,
     Topic.CHANNEL_ALLOCATION_CHANGED.value,
+    Topic.KIT_AVAILABILITY_CHANGED.value,
 )
 SNAPSHOT = "snapshot"
 
@@ -160,6 +161,11 @@ _ITEMS = text(
             UNION
             SELECT ci.product_id FROM channel_inventory ci
             WHERE ci.channel_id = :channel AND ci.product_id > :after
+            UNION
+            SELECT k.kit_product_id FROM kit_components k
+            JOIN inventory_levels l ON l.product_id = k.component_product_id
+            WHERE l.warehouse_id IN (SELECT warehouse_id FROM linked)
+              AND k.kit_product_id > :after
          ) sellable
          WHERE CAST(:products AS bigint[]) IS NULL
          ORDER BY product_id LIMIT :limit)
@@ -172,7 +178,7 @@ _ITEMS = text(
         GROUP BY l.product_id
     )
     SELECT c.product_id, p.sku, p.is_active, CAST(coalesce(s.physical, 0) AS bigint),
-        ci.allocated, ci.buffer, coalesce(ci.held, 0)
+        ci.allocated, ci.buffer, coalesce(ci.held, 0), p.is_kit
     FROM candidates c
     JOIN products p ON p.id = c.product_id
     LEFT JOIN stocked s ON s.product_id = c.product_id
@@ -190,25 +196,40 @@ async def _items(
     after: int = 0,
     limit: int = 0,
 ) -> list[FeedItem]:
-    rows = await conn.execute(
-        _ITEMS,
-        {
-            "channel": channel.id,
-            "products": list(products) if products is not None else None,
-            "after": after,
-            "limit": limit,
-        },
-    )
+    rows = (
+        await conn.execute(
+            _ITEMS,
+            {
+                "channel": channel.id,
+                "products": list(products) if products is not None else None,
+                "after": after,
+                "limit": limit,
+            },
+        )
+    ).all()
     # Converted once for the whole page, as availability.percent_of would for each product.
     percent = Decimal(str(channel.safety_buffer_percent))
     formula = availability.available_to_sell
-    return [
+    items = [
         FeedItem(
             product_id,
             sku,
             formula(physical, allocated, buffer, held, percent, sells=channel.is_active and active),
         )
-        for product_id, sku, active, physical, allocated, buffer, held in rows
+        for product_id, sku, active, physical, allocated, buffer, held, _ in rows
+    ]
+    kits = [row.product_id for row in rows if row.is_kit]
+    if not kits:
+        return items
+    # A kit's ATS is derived from its components' (kits/availability.py).
+    derived = await availability.availability(conn, [channel], kits)
+    return [
+        FeedItem(
+            item.product_id, item.sku, derived[(channel.id, item.product_id)].available_to_sell
+        )
+        if (channel.id, item.product_id) in derived
+        else item
+        for item in items
     ]
 
 

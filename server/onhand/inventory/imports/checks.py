@@ -73,7 +73,8 @@ def _checked_sql(parsed: ParsedFile, mode: ImportMode) -> str:
     )
     SELECT n.*, byref.id AS ref_product_id, byref.sku AS ref_sku,
         bysku.id AS sku_product_id, w.id AS warehouse_id,
-        coalesce(byref.id, bysku.id) AS product_id, {on_hand} AS level_on_hand
+        coalesce(byref.id, bysku.id) AS product_id, {on_hand} AS level_on_hand,
+        coalesce(byref.is_kit, bysku.is_kit, false) AS product_is_kit
     FROM n
     LEFT JOIN products byref ON byref.id = n.ref_id
     LEFT JOIN products bysku ON bysku.sku = n.sku
@@ -190,6 +191,16 @@ def _checks(mode: ImportMode, create: bool) -> list[_Check]:
                 "c.sku",
             )
         )
+    checks.append(
+        _Check(
+            "SKU",
+            "KIT_HAS_NO_STOCK",
+            "c.product_is_kit",
+            "format('%s is a kit: it holds no stock of its own; import its components',"
+            " coalesce(c.sku, c.ref_sku))",
+            "coalesce(c.sku, c.product_ref)",
+        )
+    )
     checks += [
         _Check(
             "WarehouseCode",

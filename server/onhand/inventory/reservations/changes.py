@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.inventory.idempotency import claim_for, claim_key, remember
+from onhand.inventory.kits.holds import kit_amounts
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
 from onhand.inventory.reservations.endings import (
     MAX_TEXT,
@@ -93,7 +94,7 @@ _EXTEND = text(
             expires_at = coalesce(CAST(:expires_at AS timestamptz),
                                   r.expires_at + :seconds * interval '1 second'),
             updated_at = now(), version = r.version + 1
-        WHERE r.id = :id
+        WHERE r.id = :id OR r.kit_reservation_id = :id
         RETURNING r.*
     ),
     events AS ({event_insert("r", ChangeKind.EXTENDED, "changed")})
@@ -137,13 +138,15 @@ async def extend(
     if seconds is not None and not 0 < seconds <= timedelta(days=30).total_seconds():
         errors.invalid("extendBySeconds", "extendBySeconds must be between 1 and 30 days")
     errors.raise_if_any()
-    [row] = await lock_reservations(conn, [request.id], None, (), access)
-    require_changeable([row], "extended")
+    # A kit's reservation comes with its component holds, which all move together.
+    rows = await lock_reservations(conn, [request.id], None, (), access)
+    [row] = [r for r in rows if r.id == request.id]
+    require_changeable(rows, "extended")
     if row.type == ReservationType.ORDER:
         raise DomainError.of(
             ErrorCode.INVALID_TRANSITION, "ORDER reservations never expire: nothing to extend", "id"
         )
-    changed = (
+    every = (
         await conn.execute(
             _EXTEND,
             {
@@ -153,7 +156,8 @@ async def extend(
                 "actor": context.actor,
             },
         )
-    ).one()
+    ).all()
+    [changed] = [r for r in every if r.id == row.id]
     if changed.lapsed:
         raise DomainError.of(ErrorCode.INVALID, "the new expiry is already past", "extendBySeconds")
     return Reservation.from_row(changed)
@@ -257,7 +261,11 @@ async def fulfill(
             "id",
         )
     amounts = [held_by(row) for row in rows]
-    if request.quantity is not None:
+    # A kit's reservation ships whole kits: `quantity` counts kits (kits/holds.py).
+    by_kit = kit_amounts(rows, request.quantity) if request.quantity is not None else None
+    if by_kit is not None:
+        amounts = by_kit
+    elif request.quantity is not None:
         if request.quantity > amounts[0]:
             raise DomainError.of(
                 ErrorCode.INVALID,

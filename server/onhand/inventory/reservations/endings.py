@@ -21,6 +21,7 @@ from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
 from onhand.events.payloads import global_id
 from onhand.inventory.channels.registry import ChannelKind
+from onhand.inventory.kits.holds import check_component_holds
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
 from onhand.inventory.reservations.model import (
     ChangeKind,
@@ -44,7 +45,10 @@ _ABOUT = """r.*, (r.expires_at IS NOT NULL AND r.expires_at <= now()) AS lapsed,
 LOCK_IDS = text(
     f"""
     SELECT {_ABOUT}
-    FROM reservations r WHERE r.id = ANY(CAST(:ids AS bigint[]))
+    FROM reservations r
+    WHERE r.id = ANY(CAST(:ids AS bigint[]))
+       -- A kit's reservation brings its component holds (kits/holds.py).
+       OR r.kit_reservation_id = ANY(CAST(:ids AS bigint[]))
     ORDER BY r.id FOR UPDATE
     """
 )
@@ -186,6 +190,7 @@ async def lock_reservations(
         ).all()
         if not rows:
             raise await _none_active(conn, reference_id, types, access, field)
+    check_component_holds(rows, ids, field)
     for row in rows:
         if not access.allows(row):
             raise _not_theirs(row, access, field)

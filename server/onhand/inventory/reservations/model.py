@@ -15,7 +15,7 @@ transitions in changes.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -77,6 +77,11 @@ class Reservation:
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    # A kit's component hold: the kit's reservation, the kit, units of this product per kit
+    # (kits/holds.py).
+    kit_reservation_id: int | None = None
+    kit_product_id: int | None = None
+    kit_quantity: int | None = None
 
     @property
     def held(self) -> int:
@@ -93,7 +98,11 @@ class Reservation:
     @classmethod
     def from_row(cls, row: Any) -> Reservation:
         m = row._mapping if hasattr(row, "_mapping") else row
-        values = {f.name: m[f.name] for f in fields(cls)}
+        # Records kept before kits existed (idempotency replays) lack the kit fields.
+        values = {
+            f.name: m[f.name] if f.default is MISSING else m.get(f.name, f.default)
+            for f in fields(cls)
+        }
         values["type"] = ReservationType(values["type"])
         values["status"] = ReservationStatus(values["status"])
         return cls(**values)

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.core.errors import DomainError
 from onhand.db.transactions import sqlstate
+from onhand.inventory.kits.holds import has_kits
 from onhand.inventory.ledger import MOVEMENT_COLUMNS, ChangeContext, embedded_change_sql
 from onhand.inventory.reservations.model import (
     ChangeKind,
@@ -264,6 +265,8 @@ async def reserve_many_at_once(
             state = await State.read(conn, list(resolved.values()), terms.utilization)
         except DBAPIError:
             return None  # the locked way will meet the same trouble, and report it
+        if has_kits(resolved, state):
+            return None  # a kit's components are judged under the locks (kits/holds.py)
         watched = _Watched.of(list(resolved.values()), state)
         holds = judge_all(resolved, state, outcomes)
         if any(isinstance(o, Reserved) and o.failures for o in outcomes):

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.inventory.idempotency import IdempotencyClaim, claim_for, claim_key, remember
+from onhand.inventory.kits import holds as kits
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
 from onhand.inventory.reservations.judging import decide
 from onhand.inventory.reservations.lookups import Lookups
@@ -100,13 +101,17 @@ async def reserve_many(
             outcomes[i] = Reserved.from_json(replay)
             del resolved[i]
     state = await State.lock(conn, list(resolved.values()), terms.utilization)
+    kit_lines = kits.expand(resolved, state, outcomes) if kits.has_kits(resolved, state) else []
     holds = judge_all(resolved, state, outcomes)
     made = await _insert(conn, holds, resolved, context, terms)
-    await _apply(conn, holds, made, requests, context)
+    await _apply(conn, holds, made, resolved, context)
     for hold, reservation in zip(holds, made, strict=True):
         outcome = outcomes[hold.request]
         assert isinstance(outcome, Reserved)
         outcome.reservations.append(reservation)
+    if kit_lines:
+        kits.explain(kit_lines, outcomes, state)
+        await kits.link(conn, kit_lines, holds, made, outcomes)
     for i, claim in enumerate(claims):
         if claim is None or i not in resolved:
             continue
@@ -291,13 +296,13 @@ async def _apply(
     conn: AsyncConnection,
     holds: Sequence[Hold],
     made: Sequence[Reservation],
-    requests: Sequence[ReserveRequest],
+    resolved: Mapping[int, Resolved],
     context: ChangeContext,
 ) -> None:
     movements = []
     for hold, reservation in zip(holds, made, strict=True):
         order = reservation.type == ReservationType.ORDER
-        line = requests[hold.request].lines[hold.line]
+        line = resolved[hold.request].request.lines[hold.line]
         movements.append(
             Movement(
                 reservation.product_id,

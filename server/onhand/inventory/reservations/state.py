@@ -17,9 +17,19 @@ from onhand.inventory.channels.registry import Channel
 from onhand.inventory.reservations.requests import Resolved
 
 _STATE = """
-    WITH req AS (
-        SELECT DISTINCT * FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]),
+    WITH asked AS (
+        SELECT * FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]),
             CAST(:warehouses AS bigint[])) AS r(channel_id, product_id, warehouse_id)
+    ),
+    -- A kit's components are judged and locked in its place (kits/holds.py); a product in
+    -- no kit joins nothing here.
+    req AS (
+        SELECT DISTINCT * FROM (
+            SELECT * FROM asked
+            UNION ALL
+            SELECT a.channel_id, k.component_product_id, a.warehouse_id
+            FROM asked a JOIN kit_components k ON k.kit_product_id = a.product_id
+        ) r
     ),
     allocations AS ({allocations}),
     targets AS (
@@ -48,7 +58,11 @@ _STATE = """
             'born', extract(epoch FROM w.created_at)::float8)), '[]')
          FROM warehouses w WHERE w.id IN (SELECT warehouse_id FROM targets)) AS warehouses,
         (SELECT coalesce(json_agg(json_build_object('id', p.id, 'is_active', p.is_active,
-            'variant', p.external_variant_id)), '[]')
+            'variant', p.external_variant_id, 'sku', p.sku, 'is_kit', p.is_kit,
+            'components', CASE WHEN p.is_kit THEN (
+                SELECT json_agg(json_build_object('product_id', k.component_product_id,
+                    'quantity', k.quantity) ORDER BY k.component_product_id)
+                FROM kit_components k WHERE k.kit_product_id = p.id) END)), '[]')
          FROM products p WHERE p.id IN (SELECT product_id FROM req)) AS products
     """
 
