@@ -52,6 +52,8 @@ class Writers:
     skus: list[str]
     warehouse: str = "DC-1"
     count: int = 6
+    kinds: tuple[str, ...] = ("reserve", "adjust")
+    reservation_type: str = "ORDER"
     answers: list[Answer] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _keys: itertools.count[int] = field(default_factory=itertools.count)
@@ -66,20 +68,19 @@ class Writers:
                 if self.stop.is_set():
                     return
                 sku = self.skus[(number + turn) % len(self.skus)]
-                kind = "reserve" if turn % 2 == 0 else "adjust"
+                kind = self.kinds[turn % len(self.kinds)]
                 self.answers.append(await self._write(client, kind, sku))
 
     async def _write(self, client: Client, kind: str, sku: str) -> Answer:
         key = f"fault-{next(self._keys)}"
         place = {"sku": sku, "warehouseCode": self.warehouse}
         if kind == "reserve":
-            query, field_name, variables = RESERVE, "createReservation", {
-                **place, "quantity": 1, "type": "ORDER", "referenceId": key, "idempotencyKey": key
-            }  # fmt: skip
+            query, field_name = RESERVE, "createReservation"
+            variables = {"quantity": 1, "type": self.reservation_type, "referenceId": key}
         else:
-            query, field_name, variables = ADJUST, "adjustInventory", {
-                **place, "adjustment": 1, "reason": "RECEIPT", "idempotencyKey": key
-            }  # fmt: skip
+            query, field_name = ADJUST, "adjustInventory"
+            variables = {"adjustment": 1, "reason": "RECEIPT"}
+        variables |= {**place, "idempotencyKey": key}
         started = time.monotonic()
         try:
             response = await client.post(query, {"input": variables})
