@@ -50,11 +50,13 @@ from soak_operations import EXPECTED, WEIGHTS, Outcomes, Stock, run_clients, une
 
 WAREHOUSES = ["SOAK-A", "SOAK-B", "SOAK-C"]
 CHANNEL = "SOAK-WEB"
-# Settings of every process: small pools (three processes share the database with others),
-# a sweeper that looks every second, no scheduled reconciliation (the soak runs its own).
+# Settings of every process: pools of a fixed size, no connections beyond them (three
+# processes share the database server with others: a connection opened and closed for each
+# busy moment could meet a full server and be refused), a sweeper that looks every second,
+# no scheduled reconciliation (the soak runs its own at the end).
 ENVIRONMENT = {
-    "ONHAND_DB_POOL_SIZE": "4",
-    "ONHAND_DB_MAX_OVERFLOW": "4",
+    "ONHAND_DB_POOL_SIZE": "8",
+    "ONHAND_DB_MAX_OVERFLOW": "0",
     "ONHAND_SWEEPER_INTERVAL_SECONDS": "1",
     "ONHAND_RECONCILIATION_INTERVAL_MINUTES": "0",
     "ONHAND_LOG_LEVEL": "WARNING",
@@ -266,6 +268,8 @@ def show(summary: dict[str, Any]) -> None:
         refused = sum(n for o, n in outcomes.items() if o in EXPECTED)
         failed = sum(n for o, n in outcomes.items() if unexpected(o))
         kinds.add_row(kind, f"{outcomes.get('ok', 0):,}", f"{refused:,}", f"{failed:,}")
+    # Not a client's request: the holds the worker's sweeper released when they fell due.
+    kinds.add_row("expiry (sweeper)", f"{summary['checks']['expired']:,}", "", "")
     console.print(kinds)
     errors = Table(title="errors per code")
     errors.add_column("code")

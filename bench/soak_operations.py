@@ -131,6 +131,7 @@ class SoakClient:
     rng: random.Random
     source_system: str
     sequence: int = 0
+    unsent: list[dict[str, Any]] = field(default_factory=list)
 
     async def call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The data of a response; a transport failure, a non-200 or a GraphQL error raise
@@ -326,7 +327,10 @@ class SoakClient:
             raise RefusedError(f"import {payload['job']['status']}", str(payload))
 
     async def source_events(self) -> None:
-        events = []
+        # A source system resends what it could not deliver, in order, before anything new
+        # (as an ERP's outbox would): a request that failed leaves no gap in its sequence.
+        resent = {event["eventId"] for event in self.unsent}
+        events = self.unsent
         for _ in range(self.rng.randint(1, 4)):
             self.sequence += 1
             receipt = self.rng.random() < 0.55
@@ -342,14 +346,19 @@ class SoakClient:
                     "occurredAt": datetime.now(UTC).isoformat(),
                 }
             )
+        self.unsent = events
         payload = await self.mutate("recordInventoryEvents", EVENTS, {"events": events})
-        for result in payload["results"]:
+        self.unsent = []
+        for event, result in zip(events, payload["results"], strict=True):
             # FAILED: the ledger refused a PICK of stock that is not there (its sequence
-            # moves on). Anything else but APPLIED would mean events lost or out of order.
+            # moves on); DUPLICATE: a resent event whose first sending was recorded though
+            # its answer was lost. Anything else would mean events lost or out of order.
             if result["status"] == "FAILED":
                 codes = {e["code"] for e in result["errors"]}
                 if codes != {"INSUFFICIENT_STOCK"}:
                     raise RefusedError(f"event FAILED {sorted(codes)}", str(result))
+            elif result["status"] == "DUPLICATE" and event["eventId"] in resent:
+                continue
             elif result["status"] != "APPLIED":
                 raise RefusedError(f"event {result['status']}", str(result))
 

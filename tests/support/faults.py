@@ -115,11 +115,13 @@ async def succeeded_since(writers: Writers, moment: float, count: int, seconds: 
         await asyncio.sleep(0.05)
 
 
-async def missing(engine: AsyncEngine, table: str, ids: set[int]) -> set[int]:
-    """Which of `ids` have no row in `table`."""
+async def missing(engine: AsyncEngine, table: str, ids: set[int], column: str = "id") -> set[int]:
+    """Which of `ids` are in no row of `table` (as its `column`)."""
     async with engine.connect() as conn:
         found = await conn.execute(
-            text(f"SELECT id FROM {table} WHERE id = ANY(CAST(:ids AS bigint[]))"),
+            text(
+                f"SELECT {column} AS id FROM {table} WHERE {column} = ANY(CAST(:ids AS bigint[]))"
+            ),
             {"ids": sorted(ids)},
         )
         return ids - {row.id for row in found}
