@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     event_poll_seconds: float = Field(default=1.0, gt=0)
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+    # While the database is away a request fails with UNAVAILABLE instead of waiting: a new
+    # connection gives up after db_connect_timeout_seconds (a refused one fails at once; this
+    # bounds a server that does not answer at all), and a request waits at most
+    # db_pool_timeout_seconds for a connection of the pool when all are busy.
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # HTTP server.
     host: str = "127.0.0.1"

@@ -34,9 +34,13 @@ class Receiver:
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # The X-Onhand-Delivery of each request as it comes in, before any delay: a sender that
+    # dies while waiting for the answer shows here and never in `received`'s outcome.
+    begun: list[str] = field(default_factory=list)
 
     def app(self) -> Starlette:
         async def hook(request: Request) -> Response:
+            self.begun.append(request.headers.get("x-onhand-delivery", ""))
             raw = await request.body()
             if self.delay:
                 await asyncio.sleep(self.delay)

@@ -7,6 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from onhand.config import Settings
 
+# For engines made without settings (commands, tests): Settings' own defaults.
+CONNECT_TIMEOUT_SECONDS = Settings.model_fields["db_connect_timeout_seconds"].default
+POOL_TIMEOUT_SECONDS = Settings.model_fields["db_pool_timeout_seconds"].default
+
 
 def async_url(url: str) -> str:
     """The SQLAlchemy asyncpg form of any PostgreSQL URL (postgres://, postgresql://, ...)."""
@@ -23,12 +27,16 @@ def plain_url(url: str) -> str:
 def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     pool_size = settings.db_pool_size if settings else 5
     max_overflow = settings.db_max_overflow if settings else 5
+    connect_timeout = settings.db_connect_timeout_seconds if settings else CONNECT_TIMEOUT_SECONDS
+    pool_timeout = settings.db_pool_timeout_seconds if settings else POOL_TIMEOUT_SECONDS
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
+        pool_timeout=pool_timeout,
         connect_args={
+            "timeout": connect_timeout,
             "server_settings": {
                 "application_name": "onhand",
                 # JIT compilation costs more than it saves on onhand's short statements.

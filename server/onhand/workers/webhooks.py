@@ -27,7 +27,10 @@ from onhand.workers.supervisor import Healthy, LoopBody
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 MIN_WAIT_SECONDS = 0.01
-LEASE_SECONDS = 60.0
+# A claimed delivery is leased for its attempt's time limit (webhook_timeout_seconds) and
+# this much more to record the outcome: a process that dies mid-attempt delays the next
+# attempt, made by any process, by about that long.
+LEASE_MARGIN_SECONDS = 5.0
 
 
 class WebhookWorker:
@@ -78,7 +81,11 @@ class WebhookWorker:
         if free <= 0:
             return []
         async with self.engine.begin() as conn:
-            return await deliveries.claim(conn, free, LEASE_SECONDS, self._busy())
+            return await deliveries.claim(conn, free, self.lease_seconds, self._busy())
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
 
     def _busy(self) -> list[int]:
         """Webhooks with as many deliveries in flight here as one endpoint may have."""
@@ -106,12 +113,18 @@ class WebhookWorker:
             headers["X-Onhand-Sequence"] = str(delivery.sequence)
         status: int | None = None
         started = time.perf_counter()
+        limit = self.settings.webhook_timeout_seconds
         try:
-            response = await http.post(delivery.url, content=body, headers=headers)
+            # httpx's timeout bounds each wait (connect, each read); this bounds the whole
+            # attempt, so that it ends within its lease even against an endpoint that drips.
+            async with asyncio.timeout(limit):
+                response = await http.post(delivery.url, content=body, headers=headers)
             status = response.status_code
             error = None if response.is_success else f"HTTP {status}: {response.text[:200]}"
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"
+        except TimeoutError:
+            error = f"no answer within {limit:g} s"
         log.info(
             "webhook delivery %s of %s to webhook %s: %s",
             delivery.id,
