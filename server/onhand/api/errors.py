@@ -27,6 +27,8 @@ MEANINGS = {
     ErrorCode.INVALID_CURSOR: "A cursor this feed never handed out, or one going backwards.",
     ErrorCode.EXCEEDS_SHIPPED: "More received on a transfer order line than was shipped.",
     ErrorCode.TRANSFER_ORDER_HOLD: "A transfer order's hold: ship or cancel the order instead.",
+    ErrorCode.NOT_A_PICKUP_LOCATION: "The warehouse named for pickup is not a pickup location "
+    "(its capabilities lack PICKUP): pickupAvailability lists those that are.",
 }
 
 ErrorCodeEnum = strawberry.enum(

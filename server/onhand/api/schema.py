@@ -30,6 +30,7 @@ from onhand.api.counts.queries import CountQuery
 from onhand.api.document_limits import Limits, bound_field_merging, document_limits_rule
 from onhand.api.events.reservation_events import ReservationSubscription
 from onhand.api.events.scalars import SCALARS
+from onhand.api.events.shortfall_events import Shortfall
 from onhand.api.events.subscriptions import EventQuery, EventSubscription
 from onhand.api.events.types import EVENT_TYPES, OtherEvent
 from onhand.api.extensions import (
@@ -45,6 +46,7 @@ from onhand.api.imports.subscriptions import ImportSubscription
 from onhand.api.inventory.audit import InventoryAuditMutation
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
+from onhand.api.pickup.queries import PickupQuery
 from onhand.api.products.mutations import ProductMutation
 from onhand.api.products.queries import ProductQuery
 from onhand.api.reservations.mutations import ReservationMutation
@@ -92,6 +94,7 @@ QUERIES: tuple[type, ...] = (
     ChannelSalesQuery,
     ChannelFeedQuery,
     ReservationQuery,
+    PickupQuery,
     EventQuery,
     WebhookQuery,
     ImportQuery,
@@ -161,7 +164,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         # Every possible event type, so that inventoryChanges can return any of them.
-        types=[*EVENT_TYPES.values(), OtherEvent],
+        types=[*EVENT_TYPES.values(), OtherEvent, Shortfall],
         # Factories: strawberry builds fresh extensions per request; the parser and
         # validation caches live at module level and are shared all the same.
         extensions=[

@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     EXCEEDS_SHIPPED = "EXCEEDS_SHIPPED"
     # A TRANSFER hold of a transfer order: only shipping or cancelling the order ends it.
     TRANSFER_ORDER_HOLD = "TRANSFER_ORDER_HOLD"
+    # Click-and-collect: the warehouse named for pickup lacks the PICKUP capability.
+    NOT_A_PICKUP_LOCATION = "NOT_A_PICKUP_LOCATION"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ class Topic(StrEnum):
     ALERT_RAISED = "ALERT_RAISED"
     ALERT_RESOLVED = "ALERT_RESOLVED"
     RECONCILIATION_COMPLETED = "RECONCILIATION_COMPLETED"
+    # An order or cart was reserved only in part: one event per line short (payload:
+    # reservationType, referenceId, productId, warehouseId, channelId, requested, reserved,
+    # missing, available, reason).
+    SHORTFALL = "SHORTFALL"
 
 
 @dataclass(frozen=True, slots=True)

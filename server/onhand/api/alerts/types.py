@@ -33,7 +33,8 @@ AlertKind = strawberry.enum(
     "available + incoming at or below the reorder point. HIGH_VELOCITY: more units left on "
     "hand in the last hour (sales, transfers out, negative adjustments) than the configured "
     "rate. SYNC_STALLED: a channel stopped syncing. TRANSFER_DISCREPANCY: a transfer order "
-    "received a different quantity than it shipped.",
+    "received a different quantity than it shipped. ORDER_SHORTFALL: an order was reserved "
+    "only in part (a SHORTFALL event; quantity: the units missing).",
 )
 AlertSeverity = strawberry.enum(alerts.AlertSeverity, name="AlertSeverity")
 AlertStatus = strawberry.enum(
@@ -68,7 +69,8 @@ class Alert(relay.Node):
     )
     quantity: int | None = strawberry.field(
         description="The quantity judged when raised: available units (stock kinds), units "
-        "in the last hour (HIGH_VELOCITY), received minus shipped (TRANSFER_DISCREPANCY)."
+        "in the last hour (HIGH_VELOCITY), received minus shipped (TRANSFER_DISCREPANCY), "
+        "units missing (ORDER_SHORTFALL)."
     )
     threshold: int | None = strawberry.field(description="The limit the quantity crossed.")
     reorder_quantity: int | None = strawberry.field(
