@@ -87,7 +87,7 @@ class PickupQuery:
         question = PickupQuestion(
             lines=tuple(
                 PickupLine(
-                    product_ref(line.product_id, line.sku, f"lines.{i}.productId"),
+                    product_ref(line.product_id, line.sku, prefix=f"lines.{i}."),
                     line.quantity,
                     f"lines.{i}.",
                 )

@@ -12,8 +12,8 @@ from onhand.inventory.pickup import availability as domain
 PickupModeEnum = strawberry.enum(
     domain.PickupMode,
     name="PickupMode",
-    description="LOCAL: only stock at the pickup location now. WITH_TRANSFERS: also what the "
-    "channel's other warehouses could transfer in, at locations whose transferLeadHours is "
+    description="LOCAL: only stock at the pickup location now. WITH_TRANSFERS: also what "
+    "other active warehouses could transfer in, at locations whose transferLeadHours is "
     "within withinHours.",
 )
 
@@ -23,14 +23,16 @@ class PickupLineAvailability:
     line: int = strawberry.field(description="The line's position in the input (from 0).")
     requested_quantity: int = strawberry.field(description="Units the line asks for.")
     available_quantity: int = strawberry.field(
-        description="Units of the line the location can give (localQuantity + "
-        "transferQuantity), within the channel's availableToSell."
+        description="Units of the line the location can give: localQuantity + transferQuantity."
     )
     local_quantity: int = strawberry.field(
-        description="Of availableQuantity, units at the location now."
+        description="Of availableQuantity, units at the location now, within the channel's "
+        "availableToSell: what a reservation for pickup there could hold now."
     )
     transfer_quantity: int = strawberry.field(
-        description="Of availableQuantity, units to transfer in (WITH_TRANSFERS only)."
+        description="Of availableQuantity, units other warehouses could transfer in "
+        "(WITH_TRANSFERS only; from the channel's own warehouses within its availableToSell, "
+        "from others within what is left of its allocation)."
     )
     missing_quantity: int = strawberry.field(description="requestedQuantity - availableQuantity.")
     product_id: strawberry.Private[int]

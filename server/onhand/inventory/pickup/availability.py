@@ -1,15 +1,19 @@
 """pickupAvailability: where a cart can be collected, and how much of each line each pickup
 location can give, on live stock (advice, like fulfillmentPlan: it locks nothing).
 
-A pickup location is an active warehouse with the PICKUP capability that fulfils the channel.
-For each location and line:
+A pickup location is an active warehouse with the PICKUP capability that fulfils the channel
+(a reservation for pickup is held there, so it must be one of the channel's). For each
+location and line:
 
     local     = the location's available (at zero at worst), within the channel's
-                available-to-sell, which a reservation must fit too
-    transfer  = WITH_TRANSFERS only, and only at a location with a transfer lead time within
-                `withinHours` (any lead time when left out): what the channel's other active
-                warehouses have available, which a transfer order could bring in
-    available = min(local + transfer, available-to-sell); missing = requested - available
+                available-to-sell: exactly what a reservation for pickup there could take now
+    transfer  = WITH_TRANSFERS only, at a location whose transfer lead time is within
+                `withinHours` (any lead time when left out): what the other active warehouses
+                have available, which a transfer order could bring in. From the channel's own
+                warehouses it stays within the channel's available-to-sell (moving it changes
+                nothing the channel may sell); from the others it adds to it, within what is
+                left of the channel's allocation when it has one.
+    available = local + transfer; missing = requested - available
 
 Lines of the same product share its stock, in line order. The lead time is per receiving
 location (the warehouse's `transferLeadHours`): onhand keeps no per-route transit times, and
@@ -107,6 +111,15 @@ _LOCATIONS = text(
     """
 )
 
+# What each active warehouse has available of the products, at zero at worst.
+_STOCK = text(
+    """
+    SELECT l.product_id, l.warehouse_id, greatest(l.available, 0) AS sellable
+    FROM inventory_levels l JOIN warehouses w ON w.id = l.warehouse_id AND w.is_active
+    WHERE l.product_id = ANY(CAST(:products AS bigint[])) AND l.available > 0
+    """
+)
+
 
 def _validated(question: PickupQuestion) -> None:
     errors = Collector()
@@ -150,6 +163,10 @@ async def pickup_availability(
         )
     rows = (await conn.execute(_LOCATIONS, {"ids": list(channel.warehouse_ids)})).all()
     found = await availability(conn, [channel], product_ids)
+    stock = {
+        (row.product_id, row.warehouse_id): row.sellable
+        for row in await conn.execute(_STOCK, {"products": product_ids})
+    }
     options = []
     for row in rows:
         distance = _distance(row.latitude, row.longitude, question.position)
@@ -158,7 +175,7 @@ async def pickup_availability(
         ):
             continue
         transfers = _transfers_counted(question, row.transfer_lead_hours)
-        lines = _lines_at(question.lines, product_ids, channel, found, row.id, transfers)
+        lines = _lines_at(question.lines, product_ids, channel, found, stock, row.id, transfers)
         options.append(
             PickupOption(
                 row.id,
@@ -191,6 +208,7 @@ def _lines_at(
     product_ids: Sequence[int],
     channel: Channel,
     found: Mapping[tuple[int, int], ChannelAvailability],
+    stock: Mapping[tuple[int, int], int],
     location: int,
     transfers: bool,
 ) -> tuple[LineAtLocation, ...]:
@@ -199,12 +217,23 @@ def _lines_at(
     total_left: dict[int, int] = {}
     for product_id in dict.fromkeys(product_ids):
         ats = found.get((channel.id, product_id))
-        stocks = ats.warehouses if ats is not None else ()
-        here = sum(s.sellable for s in stocks if s.warehouse_id == location)
-        elsewhere = sum(s.sellable for s in stocks if s.warehouse_id != location)
         cap = _cap(channel, ats)
+        here = stock.get((product_id, location), 0)
         local_left[product_id] = min(here, cap)
-        total_left[product_id] = min(here + (elsewhere if transfers else 0), cap)
+        total_left[product_id] = local_left[product_id]
+        if transfers:
+            inside = sum(
+                units
+                for (p, w), units in stock.items()
+                if p == product_id and w != location and w in channel.warehouse_ids
+            )
+            outside = sum(
+                units
+                for (p, w), units in stock.items()
+                if p == product_id and w not in channel.warehouse_ids
+            )
+            within = min(here + inside, cap)
+            total_left[product_id] = min(within + outside, _allocation_left(ats, within))
     result = []
     for index, (line, product_id) in enumerate(zip(lines, product_ids, strict=True)):
         available = min(line.quantity, total_left[product_id])
@@ -226,10 +255,20 @@ def _lines_at(
 
 
 def _cap(channel: Channel, ats: ChannelAvailability | None) -> int:
-    """What the channel lets a reservation take of the product (nothing when it does not sell
-    it; no cap beyond stock when it does not protect against overselling)."""
+    """What the channel lets a reservation take of the product now (nothing when it does not
+    sell it; no cap beyond stock when it does not protect against overselling)."""
     if ats is None:
         return 0
     if not channel.oversell_protection:
         return MAX_QUANTITY
     return ats.available_to_sell
+
+
+def _allocation_left(ats: ChannelAvailability | None, within: int) -> int:
+    """The most the channel could sell once stock from outside it arrives: what is left of its
+    allocation (less its buffer) when it has one, else no limit beyond the stock."""
+    if ats is None:
+        return within
+    if ats.remaining_allocation is None:
+        return MAX_QUANTITY
+    return max(within, ats.remaining_allocation - ats.buffer)
