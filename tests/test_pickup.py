@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.auth.roles import Role
 from support import channels, factories
 from support.client import Client, clients, operation
+from support.statements import statements
 
 PICKUP = operation("PickupAvailability")
 NYC = {"latitude": 40.7128, "longitude": -74.0060}
@@ -299,6 +300,45 @@ async def test_concurrent_pickup_reservations_never_take_more_than_the_location_
             )
         ).one()
     assert tuple(held) == (5, 5)
+
+
+async def test_reservations_not_for_pickup_cost_nothing_more_and_locations_load_in_batches(
+    admin: Client, storefront: Client
+) -> None:
+    await shops(admin)
+    with statements() as seen:
+        for _ in range(3):
+            plain = await storefront(
+                "mutation($input: CreateReservationInput!) { createReservation(input: $input)"
+                " { errors { code } } }",
+                {"input": {"sku": "P-1", "quantity": 1, "channelCode": "WEB"}},
+            )
+            assert plain["createReservation"]["errors"] == []
+        cart = await storefront(
+            "mutation($input: ReserveCartInput!) { reserveCart(input: $input) { success } }",
+            {"input": {"channelCode": "WEB", "lines": [{"sku": "P-1", "quantity": 1}] * 2}},
+        )
+        assert cart["reserveCart"]["success"] is True
+    written = [" ".join(s.split()) for s in seen]
+    assert len(written) > 10  # the reservations were seen being made...
+    # ...without a statement about pickup locations.
+    assert not [s for s in written if "reservation_pickups" in s or "PICKUP" in s]
+    await storefront(
+        CART,
+        {
+            "input": {
+                "channelCode": "WEB",
+                "pickupLocationCode": "STORE-BOS",
+                "lines": [{"sku": "P-1", "quantity": 1}] * 2,
+            }
+        },
+    )
+    with statements() as seen:
+        page = await storefront("{ reservations(first: 20) { nodes { pickupLocation { code } } } }")
+    located = [n["pickupLocation"] for n in page["reservations"]["nodes"]]
+    assert (len(located), located.count({"code": "STORE-BOS"})) == (7, 2)
+    read = [" ".join(s.split()) for s in seen]
+    assert sum("FROM reservation_pickups" in s for s in read) == 1, read
 
 
 async def _counts(engine: AsyncEngine) -> tuple[int, ...]:
