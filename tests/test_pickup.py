@@ -261,6 +261,36 @@ async def test_a_reservation_for_pickup_is_held_at_that_location_only(
         errors = body["createReservation"]["errors"]
         assert (field, code) in {(e["field"], e["code"]) for e in errors}, (given, errors)
     assert await _counts(engine) == before
+    # A product the location does not stock is a line short there, not bad input.
+    partly = await storefront(
+        CART,
+        {
+            "input": {
+                "channelCode": "WEB",
+                "pickupLocationCode": "STORE-BOS",
+                "allowPartial": True,
+                "lines": [{"sku": "P-1", "quantity": 1}, {"sku": "P-2", "quantity": 1}],
+            }
+        },
+    )
+    cart = partly["reserveCart"]
+    assert (cart["success"], cart["errors"]) == (False, [])
+    assert [(r["product"]["sku"], r["pickupLocation"]["code"]) for r in cart["reservations"]] == [
+        ("P-1", "STORE-BOS")
+    ]
+    whole = await storefront(
+        CART,
+        {
+            "input": {
+                "channelCode": "WEB",
+                "pickupLocationCode": "STORE-BOS",
+                "lines": [{"sku": "P-1", "quantity": 1}, {"sku": "P-2", "quantity": 1}],
+            }
+        },
+    )
+    assert whole["reserveCart"]["errors"] == [
+        {"field": "lines.1.quantity", "code": "INSUFFICIENT_STOCK"}
+    ]
 
 
 async def test_concurrent_pickup_reservations_never_take_more_than_the_location_has(

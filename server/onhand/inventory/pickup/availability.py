@@ -111,11 +111,12 @@ _LOCATIONS = text(
     """
 )
 
-# What each active warehouse has available of the products, at zero at worst.
+# What each active warehouse has available of the (active) products, at zero at worst.
 _STOCK = text(
     """
     SELECT l.product_id, l.warehouse_id, greatest(l.available, 0) AS sellable
     FROM inventory_levels l JOIN warehouses w ON w.id = l.warehouse_id AND w.is_active
+    JOIN products p ON p.id = l.product_id AND p.is_active
     WHERE l.product_id = ANY(CAST(:products AS bigint[])) AND l.available > 0
     """
 )
