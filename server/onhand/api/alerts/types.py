@@ -144,19 +144,22 @@ class Alert(relay.Node):
         found = await _load_alerts(info, ids.node_ids(node_ids, "Alert"))
         return [cls.from_record(a) if a else None for a in found]
 
-    @strawberry.field(description="The product, for stock and transfer alerts.")
+    @strawberry.field(description="The product, for stock, transfer and shortfall alerts.")
     async def product(self, info: Info) -> Product | None:
         if self.product_id is None:
             return None
         return await Product.load(info, self.product_id)
 
-    @strawberry.field(description="The warehouse, for stock and transfer alerts.")
+    @strawberry.field(
+        description="The warehouse, for stock and transfer alerts (and a shortfall at a "
+        "warehouse the order named)."
+    )
     async def warehouse(self, info: Info) -> Warehouse | None:
         if self.warehouse_id is None:
             return None
         return await Warehouse.load(info, self.warehouse_id)
 
-    @strawberry.field(description="The channel, for SYNC_STALLED.")
+    @strawberry.field(description="The channel, for SYNC_STALLED and ORDER_SHORTFALL.")
     async def channel(self, info: Info) -> Channel | None:
         if self.channel_id is None:
             return None
