@@ -68,6 +68,10 @@ WAREHOUSES = [
         "timezone": "America/New_York",
         "priority": 3,
         "capabilities": ["SHIPPING", "STORAGE", "PICKUP"],
+        # Click-and-collect: what customers are told, and a truck from the DCs twice a week.
+        "pickup_instructions": "Order pickup desk, ground floor, by the Peachtree St entrance",
+        "pickup_hours": "Mon-Sat 10:00-20:00, Sun 12:00-18:00",
+        "transfer_lead_hours": 72,
     },
 ]
 # How much of a product's stock each warehouse keeps, relative to the others.

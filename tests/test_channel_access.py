@@ -144,6 +144,14 @@ USES: tuple[Use, ...] = (
         lambda c: {"input": {"lines": [LINE], **c.args()}},
     ),
     Use(
+        "pickupAvailability",
+        "query",
+        Permission.READ_STOCK,
+        "query($input: PickupAvailabilityInput!) { pickupAvailability(input: $input)"
+        " { complete } }",
+        lambda c: {"input": {"lines": [LINE], **c.args()}},
+    ),
+    Use(
         "alerts",
         "query",
         Permission.READ_STOCK,

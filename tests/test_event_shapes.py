@@ -43,6 +43,7 @@ MADE = {
     Topic.ALERT_RAISED,
     Topic.RECONCILIATION_COMPLETED,
     Topic.KIT_AVAILABILITY_CHANGED,
+    Topic.SHORTFALL,
 }
 
 
@@ -95,6 +96,15 @@ async def scenario(admin: Client, storefront: Client) -> None:
     assert moved["transferInventory"]["errors"] == []
     held = await channels.reserve(storefront, sku="SHAPE-1", quantity=1, channelCode="MARKET")
     assert held["errors"] == [], held
+    short = await channels.reserve_cart(
+        storefront,
+        referenceId="order-1",
+        type="ORDER",
+        channelCode="MARKET",
+        allowPartial=True,
+        lines=[{"sku": "SHAPE-1", "quantity": 1000}],
+    )
+    assert short["failures"], short
     allocated = await admin(
         operation("SetChannelInventory"),
         {"input": {"sku": "SHAPE-1", "channelCode": "MARKET", "allocatedQuantity": 10}},

@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, Permission | None] = {
     "query.inventoryMovements": P.READ_AUDIT,
     "query.exportInventory": P.READ_STOCK,
     "query.fulfillmentPlan": P.READ_STOCK,
+    "query.pickupAvailability": P.READ_STOCK,
     "query.alerts": P.READ_STOCK,
     "query.latestSequence": P.READ_STOCK,
     "query.inventoryChanges": P.READ_STOCK,

@@ -33,6 +33,8 @@ MEANINGS = {
     ErrorCode.KIT_HAS_STOCK: "The product has inventory levels: a kit holds no stock of its own.",
     ErrorCode.KIT_COMPONENT_HOLD: "One component's hold of a kit reservation: change the kit's "
     "reservation (its `kitReservationId`) instead.",
+    ErrorCode.NOT_A_PICKUP_LOCATION: "The warehouse named for pickup is not a pickup location "
+    "(its capabilities lack PICKUP): pickupAvailability lists those that are.",
 }
 
 ErrorCodeEnum = strawberry.enum(

@@ -31,6 +31,7 @@ from onhand.api.counts.queries import CountQuery
 from onhand.api.document_limits import Limits, bound_field_merging, document_limits_rule
 from onhand.api.events.reservation_events import ReservationSubscription
 from onhand.api.events.scalars import SCALARS
+from onhand.api.events.shortfall_events import Shortfall
 from onhand.api.events.subscriptions import EventQuery, EventSubscription
 from onhand.api.events.types import EVENT_TYPES, OtherEvent
 from onhand.api.extensions import (
@@ -47,6 +48,7 @@ from onhand.api.inventory.audit import InventoryAuditMutation
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
 from onhand.api.kits.mutations import KitMutation
+from onhand.api.pickup.queries import PickupQuery
 from onhand.api.products.mutations import ProductMutation
 from onhand.api.products.queries import ProductQuery
 from onhand.api.reservations.mutations import ReservationMutation
@@ -95,6 +97,7 @@ QUERIES: tuple[type, ...] = (
     ChannelFeedQuery,
     ChannelDemandBufferQuery,
     ReservationQuery,
+    PickupQuery,
     EventQuery,
     WebhookQuery,
     ImportQuery,
@@ -166,7 +169,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         # Every possible event type, so that inventoryChanges can return any of them.
-        types=[*EVENT_TYPES.values(), OtherEvent],
+        types=[*EVENT_TYPES.values(), OtherEvent, Shortfall],
         # Factories: strawberry builds fresh extensions per request; the parser and
         # validation caches live at module level and are shared all the same.
         extensions=[

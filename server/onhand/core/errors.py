@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     KIT_NESTED = "KIT_NESTED"
     KIT_HAS_STOCK = "KIT_HAS_STOCK"
     KIT_COMPONENT_HOLD = "KIT_COMPONENT_HOLD"
+    # Click-and-collect: the warehouse named for pickup lacks the PICKUP capability.
+    NOT_A_PICKUP_LOCATION = "NOT_A_PICKUP_LOCATION"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ class Warehouse(FromRow):
     version: int
     created_at: datetime
     updated_at: datetime
+    pickup_instructions: str | None
+    pickup_hours: str | None
+    transfer_lead_hours: int | None
+
+    @property
+    def is_pickup_location(self) -> bool:
+        """Customers may collect here: the warehouse has the PICKUP capability."""
+        return "PICKUP" in self.capabilities
 
 
 @dataclass(frozen=True, slots=True)

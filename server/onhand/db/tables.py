@@ -64,6 +64,16 @@ warehouses = Table(
     Column("allow_backorders", Boolean, nullable=False, server_default=text("false")),
     Column("version", Integer, nullable=False, server_default="1"),
     *_timestamps(),
+    # Click-and-collect (migration 0016): what a customer collecting here is told, and how
+    # many hours stock transferred in from another warehouse takes to be ready here (NULL:
+    # transfers in are not offered for pickup).
+    Column("pickup_instructions", Text),
+    Column("pickup_hours", Text),
+    Column("transfer_lead_hours", Integer),
+    CheckConstraint(
+        "transfer_lead_hours IS NULL OR transfer_lead_hours >= 0",
+        name="transfer_lead_hours_not_negative",
+    ),
 )
 
 products = Table(

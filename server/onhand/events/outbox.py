@@ -46,6 +46,10 @@ class Topic(StrEnum):
     # warehouse (or on a channel), or its components were set (payload: kitId, cause
     # COMPONENT or DEFINED, componentId, warehouseId, channelId).
     KIT_AVAILABILITY_CHANGED = "KIT_AVAILABILITY_CHANGED"
+    # An order or cart was reserved only in part: one event per line short (payload:
+    # reservationType, referenceId, productId, warehouseId, channelId, requested, reserved,
+    # missing, available, reason).
+    SHORTFALL = "SHORTFALL"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,8 +40,13 @@ EDITABLE = (
     "priority",
     "capabilities",
     "allow_backorders",
+    "pickup_instructions",
+    "pickup_hours",
+    "transfer_lead_hours",
 )
 PRIORITY_RANGE = (-1000, 1000)
+# A transfer in that takes longer than 90 days is no offer to a customer waiting to collect.
+LONGEST_TRANSFER_LEAD_HOURS = 90 * 24
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,16 @@ def _validate(values: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
             errors.invalid("priority", f"priority must be between {low} and {high}")
     if "capabilities" in values:
         clean["capabilities"] = sorted({str(Capability(c)) for c in values["capabilities"] or []})
+    for name in ("pickup_instructions", "pickup_hours"):
+        if name in values:
+            clean[name] = check.text(errors, check.camel(name), values[name], max_length=500)
+    if values.get("transfer_lead_hours") is not None:
+        lead = values["transfer_lead_hours"]
+        if not 0 <= lead <= LONGEST_TRANSFER_LEAD_HOURS:
+            errors.invalid(
+                "transferLeadHours",
+                f"transferLeadHours must be between 0 and {LONGEST_TRANSFER_LEAD_HOURS}",
+            )
     for flag in ("is_active", "allow_backorders"):
         if flag in values and values[flag] is None:
             errors.invalid(check.camel(flag), f"{check.camel(flag)} must be true or false")

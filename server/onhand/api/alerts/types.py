@@ -33,7 +33,8 @@ AlertKind = strawberry.enum(
     "available + incoming at or below the reorder point. HIGH_VELOCITY: more units left on "
     "hand in the last hour (sales, transfers out, negative adjustments) than the configured "
     "rate. SYNC_STALLED: a channel stopped syncing. TRANSFER_DISCREPANCY: a transfer order "
-    "received a different quantity than it shipped.",
+    "received a different quantity than it shipped. ORDER_SHORTFALL: an order was reserved "
+    "only in part (a SHORTFALL event; quantity: the units missing).",
 )
 AlertSeverity = strawberry.enum(alerts.AlertSeverity, name="AlertSeverity")
 AlertStatus = strawberry.enum(
@@ -68,7 +69,8 @@ class Alert(relay.Node):
     )
     quantity: int | None = strawberry.field(
         description="The quantity judged when raised: available units (stock kinds), units "
-        "in the last hour (HIGH_VELOCITY), received minus shipped (TRANSFER_DISCREPANCY)."
+        "in the last hour (HIGH_VELOCITY), received minus shipped (TRANSFER_DISCREPANCY), "
+        "units missing (ORDER_SHORTFALL)."
     )
     threshold: int | None = strawberry.field(description="The limit the quantity crossed.")
     reorder_quantity: int | None = strawberry.field(
@@ -142,19 +144,22 @@ class Alert(relay.Node):
         found = await _load_alerts(info, ids.node_ids(node_ids, "Alert"))
         return [cls.from_record(a) if a else None for a in found]
 
-    @strawberry.field(description="The product, for stock and transfer alerts.")
+    @strawberry.field(description="The product, for stock, transfer and shortfall alerts.")
     async def product(self, info: Info) -> Product | None:
         if self.product_id is None:
             return None
         return await Product.load(info, self.product_id)
 
-    @strawberry.field(description="The warehouse, for stock and transfer alerts.")
+    @strawberry.field(
+        description="The warehouse, for stock and transfer alerts (and a shortfall at a "
+        "warehouse the order named)."
+    )
     async def warehouse(self, info: Info) -> Warehouse | None:
         if self.warehouse_id is None:
             return None
         return await Warehouse.load(info, self.warehouse_id)
 
-    @strawberry.field(description="The channel, for SYNC_STALLED.")
+    @strawberry.field(description="The channel, for SYNC_STALLED and ORDER_SHORTFALL.")
     async def channel(self, info: Info) -> Channel | None:
         if self.channel_id is None:
             return None

@@ -136,6 +136,14 @@ class Reservation(relay.Node):
         record = await load_channel(info, self.channel_id)
         return Channel.from_record(record) if record else None
 
+    @strawberry.field(
+        description="Where the customer collects it, for a reservation made for pickup "
+        "(pickupLocationId or pickupLocationCode): the warehouse holding it. Null otherwise."
+    )
+    async def pickup_location(self, info: Info) -> Warehouse | None:
+        warehouse_id = await info.context.loaders.reservations.pickup_location.load(self.id)
+        return await Warehouse.load(info, warehouse_id)
+
     @strawberry.field(description="The ledger rows of this reservation, newest first.")
     async def movements(
         self, info: Info, first: int | None = None, after: str | None = None

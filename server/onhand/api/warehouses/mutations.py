@@ -16,6 +16,20 @@ from onhand.auth.roles import Permission
 from onhand.inventory import warehouses
 from onhand.inventory.refs import resolve_warehouses
 
+# A warehouse is a pickup location when its capabilities include PICKUP; these describe it.
+PICKUP_INSTRUCTIONS = strawberry.field(
+    default=None,
+    description="What a customer collecting here is told (at most 500 characters; null clears).",
+)
+PICKUP_HOURS = strawberry.field(
+    default=None, description="When orders can be collected here (at most 500 characters)."
+)
+TRANSFER_LEAD_HOURS = strawberry.field(
+    default=None,
+    description="Hours (0 to 2160) stock transferred in from another warehouse takes to be "
+    "ready here; null: transfers in are not offered for pickup.",
+)
+
 
 @strawberry.input(description="Omitted parts are left as they are (on update) or empty.")
 class AddressInput:
@@ -38,6 +52,9 @@ class CreateWarehouseInput:
     priority: int = 0
     capabilities: list[WarehouseCapability] = strawberry.field(default_factory=list)  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     allow_backorders: bool = False
+    pickup_instructions: str | None = PICKUP_INSTRUCTIONS
+    pickup_hours: str | None = PICKUP_HOURS
+    transfer_lead_hours: int | None = TRANSFER_LEAD_HOURS
 
 
 @strawberry.input
@@ -59,6 +76,15 @@ class UpdateWarehouseInput:
     priority: int | None = strawberry.UNSET
     capabilities: list[WarehouseCapability] | None = strawberry.UNSET  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
     allow_backorders: bool | None = strawberry.UNSET
+    pickup_instructions: str | None = strawberry.field(
+        default=strawberry.UNSET, description=PICKUP_INSTRUCTIONS.description
+    )
+    pickup_hours: str | None = strawberry.field(
+        default=strawberry.UNSET, description=PICKUP_HOURS.description
+    )
+    transfer_lead_hours: int | None = strawberry.field(
+        default=strawberry.UNSET, description=TRANSFER_LEAD_HOURS.description
+    )
 
 
 @strawberry.type

@@ -55,6 +55,20 @@ class Warehouse(relay.Node):
     version: int
     created_at: datetime
     updated_at: datetime
+    is_pickup_location: bool = strawberry.field(
+        description="Customers may collect orders here (click-and-collect): the warehouse has "
+        "the PICKUP capability."
+    )
+    pickup_instructions: str | None = strawberry.field(
+        description="What a customer collecting here is told (where to go, what to bring)."
+    )
+    pickup_hours: str | None = strawberry.field(
+        description="When orders can be collected here, as the merchant writes it."
+    )
+    transfer_lead_hours: int | None = strawberry.field(
+        description="Hours stock transferred in from another warehouse takes to be ready "
+        "here; null: transfers in are not offered for pickup (pickupAvailability)."
+    )
 
     @classmethod
     async def load(cls, info: Info, warehouse_id: int | None) -> Warehouse | None:
@@ -87,6 +101,10 @@ class Warehouse(relay.Node):
             version=record.version,
             created_at=record.created_at,
             updated_at=record.updated_at,
+            is_pickup_location=record.is_pickup_location,
+            pickup_instructions=record.pickup_instructions,
+            pickup_hours=record.pickup_hours,
+            transfer_lead_hours=record.transfer_lead_hours,
         )
 
     @classmethod

@@ -21,6 +21,8 @@ notifies), so whatever it held back is published at once.
   one statement (rules.py).
 - SYNC_STALLED raises SYNC_STALLED for the channel; SYNC_RESUMED resolves it.
 - TRANSFER_DISCREPANCY raises one alert per discrepancy, open until an operator resolves it.
+- SHORTFALL of an ORDER raises ORDER_SHORTFALL (one per order and product), open until an
+  operator resolves it (shortfalls.py).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from onhand.inventory.alerts.rules import (
     resolve_subject,
     velocity_subjects,
 )
+from onhand.inventory.alerts.shortfalls import order_shortfall
 from onhand.inventory.transfers.orders import number_of
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ _TOPICS = (
     Topic.SYNC_RESUMED,
     Topic.TRANSFER_DISCREPANCY,
     Topic.SOURCE_EVENT_RECORDED,
+    Topic.SHORTFALL,
 )
 _PAYLOAD_TOPICS = tuple(str(t) for t in _TOPICS if t != Topic.INVENTORY_UPDATED)
 
@@ -172,6 +176,10 @@ async def _judge_event(conn: AsyncConnection, event: Published) -> list[Alert]:
         return await _discrepancy(conn, event, payload)
     if event.topic == Topic.SOURCE_EVENT_RECORDED and payload.get("status") == "FAILED":
         return await _failed_source_event(conn, event, payload)
+    if event.topic == Topic.SHORTFALL and payload.get("reservationType") == "ORDER":
+        sku = await _sku(conn, _id(payload, "productId"))
+        raised = await raise_alert(conn, order_shortfall(event.sequence, payload, sku))
+        return [raised] if raised else []
     return []
 
 

@@ -37,6 +37,7 @@ class AlertKind(StrEnum):
     TRANSFER_DISCREPANCY = "TRANSFER_DISCREPANCY"  # received differs from shipped
     SOURCE_EVENT_FAILED = "SOURCE_EVENT_FAILED"  # a source system's event the ledger refused
     WEBHOOK_DEAD = "WEBHOOK_DEAD"  # a webhook's delivery ran out of attempts
+    ORDER_SHORTFALL = "ORDER_SHORTFALL"  # an order was reserved only in part (a SHORTFALL)
 
 
 class AlertSeverity(StrEnum):
@@ -63,6 +64,8 @@ SEVERITY = {
     AlertKind.SOURCE_EVENT_FAILED: AlertSeverity.HIGH,
     # A receiver that missed an event may show stale stock until it is sent again.
     AlertKind.WEBHOOK_DEAD: AlertSeverity.HIGH,
+    # A customer's order cannot ship in full until someone finds the missing units.
+    AlertKind.ORDER_SHORTFALL: AlertSeverity.HIGH,
 }
 # Kinds an operator may resolve: no stock condition clears them by itself.
 MANUAL_KINDS = frozenset(
@@ -71,6 +74,7 @@ MANUAL_KINDS = frozenset(
         AlertKind.TRANSFER_DISCREPANCY,
         AlertKind.SOURCE_EVENT_FAILED,
         AlertKind.WEBHOOK_DEAD,
+        AlertKind.ORDER_SHORTFALL,
     }
 )
 

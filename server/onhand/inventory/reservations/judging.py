@@ -66,7 +66,7 @@ def check_lines(item: Resolved, state: State) -> None:
                     field_name,
                 )
             )
-        elif (product_id, warehouse_id) not in state.stock:
+        elif (product_id, warehouse_id) not in state.stock and not _for_pickup(item):
             problems.append(
                 Problem(
                     ErrorCode.NOT_FOUND,
@@ -97,7 +97,7 @@ def decide(item: Resolved, state: State) -> tuple[list[Hold], list[LineFailure]]
                 continue
         if warehouse_id is not None:
             left = state.sellable(product_id, warehouse_id, taken)
-            if line.quantity > left and not state.backorders(warehouse_id):
+            if line.quantity > left and not _may_backorder(state, product_id, warehouse_id):
                 why = f"this warehouse has {left} available"
                 failures.append(_failure(index, line, product_id, left, why))
                 continue
@@ -119,6 +119,17 @@ def decide(item: Resolved, state: State) -> tuple[list[Hold], list[LineFailure]]
         raise DomainError(*(f.problem() for f in failures))
     state.commit(taken)
     return holds, failures
+
+
+def _for_pickup(item: Resolved) -> bool:
+    """A product a pickup location does not stock is none available there (a line short),
+    not bad input: the customer named the location, not the warehouse (pickup.py)."""
+    return item.request.pickup_location is not None
+
+
+def _may_backorder(state: State, product_id: int, warehouse_id: int) -> bool:
+    """Backorders go below zero on a level that exists, never on one that does not."""
+    return state.backorders(warehouse_id) and (product_id, warehouse_id) in state.stock
 
 
 def _failure(

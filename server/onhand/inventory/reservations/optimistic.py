@@ -22,7 +22,7 @@ selling, the check passes and the lock is held for one statement and its commit 
 
 Refusals judged on the unlocked read stand: the stock they saw missing was taken by
 committed reservations. Requests with idempotency keys and batches with a partly reserved
-cart go the locked way.
+cart go the locked way, and so do requests for pickup (reservations/pickup.py).
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ async def reserve_many_at_once(
 ) -> list[Reserved | DomainError] | None:
     """Each request's outcome, as reserving.reserve_many would give it, or None when this
     way does not apply or wrote nothing: then the caller goes the locked way."""
-    if any(r.idempotency_key is not None for r in requests):
+    if any(r.idempotency_key is not None or r.pickup_location is not None for r in requests):
         return None
     outcomes: list[Reserved | DomainError | None] = [None] * len(requests)
     for i, request in enumerate(requests):

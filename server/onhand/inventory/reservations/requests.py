@@ -38,6 +38,8 @@ class ReserveRequest:
     destination: Destination | None = None
     idempotency_key: str | None = None
     operation: str = "createReservation"
+    # Click-and-collect: every line held at this pickup location only (see pickup.py).
+    pickup_location: Ref | None = None
 
 
 @dataclass(frozen=True)

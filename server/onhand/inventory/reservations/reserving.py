@@ -36,6 +36,7 @@ from onhand.inventory.reservations.model import (
     ReservationType,
     event_insert,
 )
+from onhand.inventory.reservations.pickup import place_at_pickup, record_pickups
 from onhand.inventory.reservations.requests import (
     MAX_TEXT,
     Hold,
@@ -46,6 +47,7 @@ from onhand.inventory.reservations.requests import (
     Resolved,
     Terms,
 )
+from onhand.inventory.reservations.shortfalls import report_shortfalls
 from onhand.inventory.reservations.state import State
 
 __all__ = [
@@ -89,6 +91,7 @@ async def reserve_many(
         except DomainError as error:
             outcomes[i] = error
     resolved = await resolve_all(conn, requests, outcomes)
+    await place_at_pickup(conn, resolved, outcomes)
     # Keys are claimed in key order, so that two batches sharing keys cannot deadlock.
     for i in sorted(resolved, key=lambda i: _claimed_key(claims[i])):
         try:
@@ -104,7 +107,9 @@ async def reserve_many(
     kit_lines = kits.expand(resolved, state, outcomes) if kits.has_kits(resolved, state) else []
     holds = judge_all(resolved, state, outcomes)
     made = await _insert(conn, holds, resolved, context, terms)
+    await record_pickups(conn, holds, made, resolved)
     await _apply(conn, holds, made, resolved, context)
+    await report_shortfalls(conn, resolved, outcomes, holds, context)
     for hold, reservation in zip(holds, made, strict=True):
         outcome = outcomes[hold.request]
         assert isinstance(outcome, Reserved)
