@@ -31,6 +31,11 @@ class ErrorCode(StrEnum):
     EXCEEDS_SHIPPED = "EXCEEDS_SHIPPED"
     # A TRANSFER hold of a transfer order: only shipping or cancelling the order ends it.
     TRANSFER_ORDER_HOLD = "TRANSFER_ORDER_HOLD"
+    # A cart or order would hold more of a product on a channel than its purchase limit.
+    PURCHASE_LIMIT_EXCEEDED = "PURCHASE_LIMIT_EXCEEDED"
+    # A product (or level) takes no preorders, or not this many more.
+    PREORDERS_NOT_ACCEPTED = "PREORDERS_NOT_ACCEPTED"
+    PREORDER_CAP_EXCEEDED = "PREORDER_CAP_EXCEEDED"
 
 
 @dataclass(frozen=True)

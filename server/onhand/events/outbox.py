@@ -36,6 +36,10 @@ class Topic(StrEnum):
     ALERT_RAISED = "ALERT_RAISED"
     ALERT_RESOLVED = "ALERT_RESOLVED"
     RECONCILIATION_COMPLETED = "RECONCILIATION_COMPLETED"
+    # A preorder was placed, released, or converted to an ORDER reservation when stock was
+    # received (payload: kind, preorderId, productId, warehouseId, channelId, quantity,
+    # referenceId, reservationId).
+    PREORDER_CHANGED = "PREORDER_CHANGED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from onhand.core.errors import DomainError, ErrorCode, Problem
 from onhand.core.records import Level
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import insert_events
+from onhand.inventory.preorders.receiving import convert_waiting
 
 
 class MovementType(StrEnum):
@@ -420,7 +421,13 @@ _ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_
     END AS change_id,
     CASE WHEN n.movement_id IS NOT NULL THEN v.version ELSE coalesce(u.version, j.old_version)
     END AS version,
-    coalesce(u.updated_at, j.b_updated_at) AS updated_at
+    coalesce(u.updated_at, j.b_updated_at) AS updated_at,
+    -- Stock received where preorders wait: only then is the index of waiting preorders
+    -- probed, so other changes pay nothing (preorders/receiving.py converts them).
+    CASE WHEN j.failure IS NULL AND j.a_on_hand > j.b_on_hand AND j.a_available > 0
+        THEN EXISTS (SELECT 1 FROM preorders p
+                     WHERE p.product_id = j.product_id AND p.status = 'ACTIVE')
+        ELSE false END AS preorders_waiting
 FROM judged j
 JOIN versions v ON v.ord = j.ord
 LEFT JOIN numbered n ON n.ord = j.ord
@@ -492,7 +499,37 @@ async def apply_change(
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
     if failures:
         raise DomainError(*failures)
+    received = {
+        (row["product_id"], row["warehouse_id"]): None for row in rows if row["preorders_waiting"]
+    }
+    if received:
+        await _convert_preorders(conn, list(received), context)
     return [_applied(row) for row in rows]
+
+
+async def _convert_preorders(
+    conn: AsyncConnection, received: Sequence[tuple[int, int]], context: ChangeContext
+) -> None:
+    """Stock came where preorders wait: what fits becomes ORDER reservations, committed
+    here, in the receipt's own change (they take only what the receipt made available)."""
+    converted = await convert_waiting(conn, received, context.actor)
+    await apply_change(
+        conn,
+        [
+            Movement(
+                c.product_id,
+                c.warehouse_id,
+                MovementType.COMMITTED,
+                Quantities(committed=c.quantity),
+                reason="preorder converted",
+                reference_id=c.reference_id,
+                channel_id=c.channel_id,
+                reservation_id=c.reservation_id,
+            )
+            for c in converted
+        ],
+        context,
+    )
 
 
 def _refuse_repeated_sets(movements: Sequence[Movement]) -> None:

@@ -264,6 +264,8 @@ async def reserve_many_at_once(
             state = await State.read(conn, list(resolved.values()), terms.utilization)
         except DBAPIError:
             return None  # the locked way will meet the same trouble, and report it
+        if state.purchase_limits:
+            return None  # a limited product: counted only under the lock (limits.py)
         watched = _Watched.of(list(resolved.values()), state)
         holds = judge_all(resolved, state, outcomes)
         if any(isinstance(o, Reserved) and o.failures for o in outcomes):
