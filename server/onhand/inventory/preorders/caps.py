@@ -56,17 +56,18 @@ _OF_PRODUCTS = text(
     ORDER BY c.product_id, c.warehouse_id NULLS FIRST
     """
 )
-# The cap a new preorder counts against, locked: preorders of one scope take turns.
+# The cap a new preorder counts against, locked: preorders of one scope take turns. What is
+# preordered is summed by a statement of its own, after the lock is held: a statement that
+# waited for the lock still reads with the snapshot it started with, which would miss the
+# preorders committed by the holder it waited for.
 LOCK_CAP = text(
-    f"""
-    WITH c AS (
-        SELECT * FROM preorder_caps
-        WHERE product_id = :product AND coalesce(warehouse_id, 0) = coalesce(:warehouse, 0)
-        FOR UPDATE
-    )
-    SELECT c.*, {PREORDERED} AS preordered FROM c
+    """
+    SELECT * FROM preorder_caps
+    WHERE product_id = :product AND coalesce(warehouse_id, 0) = coalesce(:warehouse, 0)
+    FOR UPDATE
     """
 )
+PREORDERED_NOW = text(f"SELECT {PREORDERED} AS preordered FROM preorder_caps c WHERE c.id = :id")
 
 
 async def set_preorder_cap(

@@ -18,7 +18,7 @@ from onhand.core.refs import Ref
 from onhand.inventory.channels.registry import ChannelRef, resolve_channel
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import ChangeContext
-from onhand.inventory.preorders.caps import LOCK_CAP
+from onhand.inventory.preorders.caps import LOCK_CAP, PREORDERED_NOW
 from onhand.inventory.preorders.model import Preorder, PreorderChangeKind, event_insert
 from onhand.inventory.refs import resolve_product, resolve_warehouse
 
@@ -105,7 +105,8 @@ async def place_preorder(
             f"{scope} takes no preorders: no preorder cap is set",
             scope_field,
         )
-    left = max(0, cap.cap - cap.preordered)
+    preordered = (await conn.execute(PREORDERED_NOW, {"id": cap.id})).scalar_one()
+    left = max(0, cap.cap - preordered)
     if request.quantity > left:
         raise DomainError.of(
             ErrorCode.PREORDER_CAP_EXCEEDED,
