@@ -42,6 +42,7 @@ MADE = {
     Topic.SOURCE_EVENT_RECORDED,
     Topic.ALERT_RAISED,
     Topic.RECONCILIATION_COMPLETED,
+    Topic.PREORDER_CHANGED,
 }
 
 
@@ -156,6 +157,17 @@ async def scenario(admin: Client, storefront: Client) -> None:
     assert recorded["recordInventoryEvents"]["errors"] == []
     [result] = recorded["recordInventoryEvents"]["results"]
     assert result["errors"] == [], result
+    # A preorder, converted when stock comes.
+    await factories.stocked(admin, "SHAPE-3", {"DC-1": 0})
+    await admin.mutate(
+        "setPreorderCap", operation("SetPreorderCap"), {"input": {"sku": "SHAPE-3", "cap": 5}}
+    )
+    await admin.mutate(
+        "createPreorder",
+        operation("CreatePreorder"),
+        {"input": {"sku": "SHAPE-3", "quantity": 2, "channelCode": "MARKET"}},
+    )
+    await factories.adjust(admin, "SHAPE-3", "DC-1", 2)
     # Out of stock: an alert.
     await factories.stocked(admin, "SHAPE-2", {"DC-1": 1})
     await factories.adjust(admin, "SHAPE-2", "DC-1", -1)

@@ -24,6 +24,7 @@ ID_TYPES = {
     "sourceEventId": "SourceEvent",
     "webhookId": "Webhook",
     "deliveryId": "WebhookDelivery",
+    "preorderId": "Preorder",
 }
 LIST_ID_TYPES = {"movementIds": "InventoryMovement", "reservationIds": "Reservation"}
 
