@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.roles import Role
@@ -175,6 +176,20 @@ async def test_received_stock_converts_waiting_preorders_oldest_first(
         found = await admin(CHANGES, {"after": start})
         return len(found["inventoryChanges"]["events"]) == 8
 
+    # Each receipt and the conversions it caused are one transaction (adjustInventory's
+    # one-statement group commit included: it hands such a receipt to a transaction).
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT o.txid::text AS txid, array_agg(DISTINCT o.topic ORDER BY o.topic)"
+                " AS topics FROM outbox o JOIN products p ON p.id = o.product_id"
+                " WHERE p.sku = 'NEW-3' AND o.txid IN (SELECT txid FROM outbox"
+                "   WHERE topic = 'PREORDER_CHANGED' AND payload->>'kind' = 'CONVERTED')"
+                " GROUP BY o.txid"
+            )
+        )
+        together = [row.topics for row in rows]
+    assert together == [["INVENTORY_UPDATED", "PREORDER_CHANGED", "RESERVATION_CHANGED"]] * 3
     await until(all_published, "4 preorders made and 4 converted, published")
     events = (await admin(CHANGES, {"after": start}))["inventoryChanges"]["events"]
     assert [(e["kind"], e["referenceId"]) for e in events[4:]] == [

@@ -413,6 +413,22 @@ events AS (
 """
 
 
+# Stock received where preorders wait: only then is the index of waiting preorders probed,
+# so other changes pay nothing (preorders/receiving.py converts them).
+_PREORDERS_WAITING = """CASE
+    WHEN j.failure IS NULL AND j.a_on_hand > j.b_on_hand AND j.a_available > 0
+        THEN EXISTS (SELECT 1 FROM preorders p
+                     WHERE p.product_id = j.product_id AND p.status = 'ACTIVE')
+        ELSE false END"""
+# A change made outside a transaction (group commit's one-statement way) commits with its
+# statement, leaving no transaction for the conversion: it writes nothing when preorders
+# wait, and the caller goes the transactional way.
+_ALL_OR_NOTHING_UNLESS_PREORDERS = (
+    "SELECT bool_and(j.failure IS NULL) AND NOT coalesce(bool_or("
+    + _PREORDERS_WAITING
+    + "), false) AS all_ok FROM judged j"
+)
+
 # Every movement's outcome, in input order.
 _ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_id, j.old_version,
     j.created_at, j.a_reorder_point, j.a_reorder_quantity, j.a_available, j.b_available,
@@ -424,10 +440,7 @@ _ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_
     coalesce(u.updated_at, j.b_updated_at) AS updated_at,
     -- Stock received where preorders wait: only then is the index of waiting preorders
     -- probed, so other changes pay nothing (preorders/receiving.py converts them).
-    CASE WHEN j.failure IS NULL AND j.a_on_hand > j.b_on_hand AND j.a_available > 0
-        THEN EXISTS (SELECT 1 FROM preorders p
-                     WHERE p.product_id = j.product_id AND p.status = 'ACTIVE')
-        ELSE false END AS preorders_waiting
+    {_PREORDERS_WAITING} AS preorders_waiting
 FROM judged j
 JOIN versions v ON v.ord = j.ord
 LEFT JOIN numbered n ON n.ord = j.ord
@@ -450,6 +463,9 @@ def embedded_change_sql(prelude: str, source: str, tail: str) -> str:
 
 # Made once: building a text() clause parses its SQL for parameters on every call.
 _APPLY = text(_APPLY_SQL)
+_APPLY_ALONE = text(
+    _statement(_UNNEST_SOURCE, _ROWS_TAIL, verdict=_ALL_OR_NOTHING_UNLESS_PREORDERS)
+)
 
 # Only for products and warehouses that exist: the others stay NOT_FOUND.
 _CREATE_MISSING_SQL = """
@@ -480,8 +496,10 @@ async def apply_change(
         "correlation_id": context.correlation_id,
         "occurred_at": context.occurred_at,
     }
+    alone = _outside_a_transaction(conn)
+    statement = _APPLY_ALONE if alone else _APPLY
     try:
-        rows = (await conn.execute(_APPLY, params)).mappings().all()
+        rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
         if missing and context.create_missing_levels:
             # Levels are created only when needed, so the usual change stays one statement.
@@ -493,7 +511,7 @@ async def apply_change(
                     "warehouse_id": [row["warehouse_id"] for row in missing],
                 },
             )
-            rows = (await conn.execute(_APPLY, params)).mappings().all()
+            rows = (await conn.execute(statement, params)).mappings().all()
     except DBAPIError as error:
         raise _translate(error, movements) from error
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
@@ -502,9 +520,23 @@ async def apply_change(
     received = {
         (row["product_id"], row["warehouse_id"]): None for row in rows if row["preorders_waiting"]
     }
+    if received and alone:
+        raise DomainError.of(
+            ErrorCode.INVALID_TRANSITION,
+            "stock received where preorders wait is applied in a transaction",
+            movements[0].field,
+        )
     if received:
         await _convert_preorders(conn, list(received), context)
     return [_applied(row) for row in rows]
+
+
+def _outside_a_transaction(conn: AsyncConnection) -> bool:
+    """Whether each statement on `conn` commits on its own (AUTOCOMMIT)."""
+    sync = conn.sync_connection
+    return sync is not None and sync.get_execution_options().get("isolation_level") == (
+        "AUTOCOMMIT"
+    )
 
 
 async def _convert_preorders(
