@@ -85,9 +85,16 @@ async def test_preorders_count_against_the_cap_never_against_stock(
     again = await storefront(RELEASE, {"input": {"id": first["preorder"]["id"]}})
     assert again["releasePreorder"]["errors"][0]["code"] == "INVALID_TRANSITION"
     assert (await caps(storefront, "NEW-1"))[0]["remaining"] == 10
+    # A retried preorder (the same idempotency key) is the first one, counted once; the key
+    # with another request is refused.
+    once = await preorder(storefront, "NEW-1", 3, referenceId="order-3", idempotencyKey="k-3")
+    twice = await preorder(storefront, "NEW-1", 3, referenceId="order-3", idempotencyKey="k-3")
+    assert once["errors"] == twice["errors"] == []
+    assert once["preorder"]["id"] == twice["preorder"]["id"]
+    [reused] = (await preorder(storefront, "NEW-1", 4, idempotencyKey="k-3"))["errors"]
+    assert reused["code"] == "IDEMPOTENCY_KEY_REUSED"
     # Lowering the cap below what waits takes no more and releases nothing; clearing it
     # stops preorders.
-    assert (await preorder(storefront, "NEW-1", 3, referenceId="order-3"))["errors"] == []
     lowered = await set_cap(admin, "NEW-1", 2)
     assert lowered["preorderCap"]["remaining"] == 0
     assert lowered["preorderCap"]["preordered"] == 3
