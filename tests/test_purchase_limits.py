@@ -15,6 +15,7 @@ from onhand.auth.roles import Role
 from support import factories
 from support.channels import channel, check_invariants, reserve_cart
 from support.client import Client, clients, operation
+from support.statements import statements
 
 SET = operation("SetPurchaseLimit")
 RESERVE = """
@@ -183,3 +184,34 @@ async def test_concurrent_reservations_of_one_cart_never_pass_its_limit_together
         )
         assert {row.reference_id: row.n for row in rows} == held
     await check_invariants(engine)
+
+
+async def test_products_without_a_limit_or_preorders_cost_no_statement_of_their_own(
+    admin: Client, storefront: Client
+) -> None:
+    """Reserving and adjusting a product that uses neither feature runs no statement for
+    them: their checks ride in statements that run anyway (the reservation's state, the
+    ledger's change). A limited product costs one statement more: what its cart holds."""
+    await shop(admin)
+    await set_limit(admin, "DROP-1", 5)
+
+    def own(seen: list[str]) -> list[str]:
+        return [
+            s
+            for s in seen
+            if ("purchase_limits" in s or "preorders" in s) and "inventory_levels" not in s
+        ]
+
+    with statements() as seen:
+        assert (await reserve(storefront, "PLAIN-1", 1, "cart-1"))["errors"] == []
+        await factories.adjust(admin, "PLAIN-1", "DC-1", 5)
+        await factories.adjust(admin, "PLAIN-1", "DC-1", -1)
+    assert own(seen) == []
+    # They ride along: the reservation's state reads the limits, the ledger looks for
+    # waiting preorders.
+    assert any("purchase_limits" in s for s in seen)
+    assert any("preorders" in s for s in seen)
+    with statements() as seen:
+        assert (await reserve(storefront, "DROP-1", 1, "cart-1"))["errors"] == []
+    assert own(seen) == []
+    assert len([s for s in seen if "AS held" in s and "FROM unnest" in s]) == 1
