@@ -235,3 +235,46 @@ async def test_concurrent_preorders_never_pass_the_cap(
     assert (cap["preordered"], cap["remaining"]) == (taken, 9 - taken)
     assert sum(p["quantity"] for p in await listed(admin, sku="NEW-4")) == taken
     await check_invariants(engine)
+
+
+async def test_receipts_converting_preorders_race_with_reservations_without_overselling(
+    admin: Client, base_url: str, tokens: dict[Role, str], engine: AsyncEngine
+) -> None:
+    """Receipts convert preorders (levels, then the channel's row) while carts reserve the
+    same product on the same channel (the channel's row, then levels): whatever order they
+    meet in, every unit is held once, and the ledger and the reservations explain it all."""
+    await factories.stocked(admin, "NEW-5", {"DC-1": 0})
+    await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
+    await set_cap(admin, "NEW-5", 10)
+    for i in range(5):
+        made = await preorder(admin, "NEW-5", 2, referenceId=f"pre-{i}", channelCode="WEB")
+        assert made["errors"] == []
+    async with (
+        clients(base_url, tokens[Role.OPERATOR], 5) as receivers,
+        clients(base_url, tokens[Role.STOREFRONT], 10) as shoppers,
+    ):
+        carts = [
+            shopper(
+                operation("CreateReservation"),
+                {
+                    "input": {
+                        "sku": "NEW-5",
+                        "quantity": 1,
+                        "channelCode": "WEB",
+                        "referenceId": f"cart-{i}",
+                    }
+                },
+            )
+            for i, shopper in enumerate(shoppers)
+        ]
+        receipts = [factories.adjust(receiver, "NEW-5", "DC-1", 4) for receiver in receivers]
+        answers = await asyncio.gather(*carts, *receipts)
+    carted = sum(1 for answer in answers[: len(carts)] if not answer["createReservation"]["errors"])
+    converted = [p for p in await listed(admin, sku="NEW-5") if p["status"] == "CONVERTED"]
+    dc1 = await level(engine, "NEW-5", "DC-1")
+    assert dc1["on_hand"] == 20
+    assert dc1["committed"] == 2 * len(converted)
+    assert dc1["reserved"] == carted
+    assert dc1["available"] >= 0
+    assert 2 * len(converted) + carted <= 20
+    await check_invariants(engine)
