@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.auth.roles import Role
 from support import factories
 from support.channels import ats, channel, check_invariants, level
-from support.client import Client, clients, operation
+from support.client import Client, Connector, clients, operation
 from support.waiting import until
 
 SET_CAP = operation("SetPreorderCap")
@@ -107,7 +107,7 @@ async def test_preorders_count_against_the_cap_never_against_stock(
 
 
 async def test_bad_preorders_and_caps_are_refused_naming_the_field(
-    admin: Client, storefront: Client
+    admin: Client, storefront: Client, connector: Connector
 ) -> None:
     await factories.stocked(admin, "NEW-2", {"DC-1": 0})
     await channel(admin, "WEB", ["DC-1"])
@@ -126,8 +126,15 @@ async def test_bad_preorders_and_caps_are_refused_naming_the_field(
     assert (error["code"], error["field"]) == ("INVALID", "referenceId")
     [error] = (await set_cap(storefront, "NEW-2", 9))["errors"]
     assert error["code"] == "FORBIDDEN"
-    assert await listed(admin, sku="NEW-2") == []
-    assert (await caps(storefront, "NEW-2"))[0]["cap"] == 5
+    # A token bound to a channel releases only its channel's preorders.
+    waiting = await preorder(admin, "NEW-2", 1)
+    web: Client = await connector("WEB")
+    refused = await web(RELEASE, {"input": {"id": waiting["preorder"]["id"]}})
+    assert refused["releasePreorder"]["errors"][0]["code"] == "FORBIDDEN"
+    assert [p["status"] for p in await listed(admin, sku="NEW-2")] == ["ACTIVE"]
+    # Nothing refused changed anything: the cap is as set, the one preorder made counts.
+    [cap] = await caps(storefront, "NEW-2")
+    assert (cap["cap"], cap["preordered"]) == (5, 1)
 
 
 async def test_received_stock_converts_waiting_preorders_oldest_first(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.refs import Ref
-from onhand.inventory.channels.registry import ChannelRef, resolve_channel
+from onhand.inventory.channels.registry import OWN_CHANNEL_ONLY, ChannelRef, resolve_channel
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import ChangeContext
 from onhand.inventory.preorders.caps import LOCK_CAP, PREORDERED_NOW
@@ -138,10 +138,13 @@ async def release_preorder(
     conn: AsyncConnection, preorder_id: int, context: ChangeContext, channel_only: int | None
 ) -> Preorder:
     """Cancel a waiting preorder: its units no longer count against the cap. `channel_only`:
-    a caller bound to a channel may release only that channel's preorders."""
+    a caller bound to a channel may release only that channel's preorders (FORBIDDEN, as for
+    reservations)."""
     row = (await conn.execute(_LOCK, {"id": preorder_id})).one_or_none()
-    if row is None or (channel_only is not None and row.channel_id != channel_only):
+    if row is None:
         raise DomainError.of(ErrorCode.NOT_FOUND, f"preorder {preorder_id} does not exist", "id")
+    if channel_only is not None and row.channel_id != channel_only:
+        raise DomainError.of(ErrorCode.FORBIDDEN, OWN_CHANNEL_ONLY, "id")
     if row.status != "ACTIVE":
         raise DomainError.of(
             ErrorCode.INVALID_TRANSITION,
