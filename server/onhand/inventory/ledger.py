@@ -438,8 +438,6 @@ _ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_
     CASE WHEN n.movement_id IS NOT NULL THEN v.version ELSE coalesce(u.version, j.old_version)
     END AS version,
     coalesce(u.updated_at, j.b_updated_at) AS updated_at,
-    -- Stock received where preorders wait: only then is the index of waiting preorders
-    -- probed, so other changes pay nothing (preorders/receiving.py converts them).
     {_PREORDERS_WAITING} AS preorders_waiting
 FROM judged j
 JOIN versions v ON v.ord = j.ord
