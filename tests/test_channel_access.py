@@ -22,7 +22,7 @@ from onhand.api.schema import build_schema
 from onhand.auth.roles import GRANTS, Permission, Role
 from support import factories
 from support.channels import channel, reserve
-from support.client import Client
+from support.client import Client, operation
 from support.ws import Subscriber
 
 OWN = {Role.CONNECTOR: "AMAZON", Role.STOREFRONT: "WEBSITE"}
@@ -37,6 +37,8 @@ STATE = {
     " t.last_pull_at)::text",
     "channels": "t::text",
     "webhooks": "t::text",
+    "preorders": "t::text",
+    "purchase_limits": "t::text",
 }
 ERRORS = "errors { code }"
 
@@ -172,6 +174,27 @@ USES: tuple[Use, ...] = (
         Permission.RESERVE_STOCK,
         mutation("reserveCart", "ReserveCartInput", "success"),
         lambda c: {"input": {"lines": [LINE], **c.args()}},
+    ),
+    Use(
+        "purchaseLimits",
+        "query",
+        Permission.READ_CHANNEL,
+        query("purchaseLimits", f'{BY_ARGUMENTS}, skus: ["SKU-1"]', "maxQuantityPerReference"),
+        lambda c: c.args(),
+    ),
+    Use(
+        "setPurchaseLimit",
+        "mutation",
+        Permission.MANAGE_ALLOCATIONS,
+        mutation("setPurchaseLimit", "SetPurchaseLimitInput", "purchaseLimit { version }"),
+        lambda c: {"input": {"sku": "SKU-1", "maxQuantityPerReference": 2, **c.args()}},
+    ),
+    Use(
+        "createPreorder",
+        "mutation",
+        Permission.RESERVE_STOCK,
+        mutation("createPreorder", "CreatePreorderInput", "preorder { id }"),
+        lambda c: {"input": {"sku": "SKU-1", "quantity": 1, **c.args()}},
     ),
     Use(
         "acknowledgeChannelSync",
@@ -348,6 +371,9 @@ async def world(admin: Client) -> dict[str, Named]:
     """SKU-1 at DC-1, sold by WEBSITE (a storefront) and AMAZON (a marketplace); each channel
     named both ways, with a cursor its feed handed out."""
     await factories.stocked(admin, "SKU-1", {"DC-1": 20})
+    await admin.mutate(
+        "setPreorderCap", operation("SetPreorderCap"), {"input": {"sku": "SKU-1", "cap": 10}}
+    )
     made: dict[str, Named] = {}
     for code, kind in (("WEBSITE", "REALTIME"), ("AMAZON", "BATCH")):
         found = await channel(admin, code, ["DC-1"], kind=kind, safetyBufferPercent=0)

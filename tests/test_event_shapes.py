@@ -44,6 +44,7 @@ MADE = {
     Topic.RECONCILIATION_COMPLETED,
     Topic.KIT_AVAILABILITY_CHANGED,
     Topic.SHORTFALL,
+    Topic.PREORDER_CHANGED,
 }
 
 
@@ -167,6 +168,17 @@ async def scenario(admin: Client, storefront: Client) -> None:
     assert recorded["recordInventoryEvents"]["errors"] == []
     [result] = recorded["recordInventoryEvents"]["results"]
     assert result["errors"] == [], result
+    # A preorder, converted when stock comes.
+    await factories.stocked(admin, "SHAPE-3", {"DC-1": 0})
+    await admin.mutate(
+        "setPreorderCap", operation("SetPreorderCap"), {"input": {"sku": "SHAPE-3", "cap": 5}}
+    )
+    await admin.mutate(
+        "createPreorder",
+        operation("CreatePreorder"),
+        {"input": {"sku": "SHAPE-3", "quantity": 2, "channelCode": "MARKET"}},
+    )
+    await factories.adjust(admin, "SHAPE-3", "DC-1", 2)
     # Out of stock: an alert.
     await factories.stocked(admin, "SHAPE-2", {"DC-1": 1})
     # A kit of it: its change is announced for the kit too.

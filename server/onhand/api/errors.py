@@ -35,6 +35,12 @@ MEANINGS = {
     "reservation (its `kitReservationId`) instead.",
     ErrorCode.NOT_A_PICKUP_LOCATION: "The warehouse named for pickup is not a pickup location "
     "(its capabilities lack PICKUP): pickupAvailability lists those that are.",
+    ErrorCode.PURCHASE_LIMIT_EXCEEDED: "The cart or order would hold more of this product on "
+    "this channel than its purchase limit (see `limit`, `alreadyReserved` and `requested`).",
+    ErrorCode.PREORDERS_NOT_ACCEPTED: "This product, or this level, has no preorder cap: it "
+    "takes no preorders.",
+    ErrorCode.PREORDER_CAP_EXCEEDED: "The preorder would pass the cap (see `limit`, and "
+    "`available`: what is left of it).",
 }
 
 ErrorCodeEnum = strawberry.enum(
@@ -65,6 +71,15 @@ class UserError:
     current_version: int | None = strawberry.field(
         default=None, description="VERSION_CONFLICT: the version the object is at now."
     )
+    limit: int | None = strawberry.field(
+        default=None,
+        description="PURCHASE_LIMIT_EXCEEDED: the most one cart or order may hold; "
+        "PREORDER_CAP_EXCEEDED: the preorder cap.",
+    )
+    already_reserved: int | None = strawberry.field(
+        default=None,
+        description="PURCHASE_LIMIT_EXCEEDED: what the cart or order holds already.",
+    )
 
 
 def from_problem(problem: Problem) -> UserError:
@@ -76,6 +91,8 @@ def from_problem(problem: Problem) -> UserError:
         available=details.get("available"),
         requested=details.get("requested"),
         current_version=details.get("current_version"),
+        limit=details.get("limit"),
+        already_reserved=details.get("already_reserved"),
     )
 
 

@@ -23,6 +23,7 @@ from onhand.api.channels.allocations import AllocationMutation
 from onhand.api.channels.demand_buffers import ChannelDemandBufferMutation, ChannelDemandBufferQuery
 from onhand.api.channels.feed import ChannelFeedMutation, ChannelFeedQuery, ChannelFeedSubscription
 from onhand.api.channels.mutations import ChannelMutation
+from onhand.api.channels.purchase_limits import PurchaseLimitMutation, PurchaseLimitQuery
 from onhand.api.channels.queries import ChannelQuery
 from onhand.api.channels.sales import ChannelSalesQuery
 from onhand.api.context import Info
@@ -49,6 +50,8 @@ from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
 from onhand.api.kits.mutations import KitMutation
 from onhand.api.pickup.queries import PickupQuery
+from onhand.api.preorders.mutations import PreorderMutation
+from onhand.api.preorders.queries import PreorderQuery
 from onhand.api.products.mutations import ProductMutation
 from onhand.api.products.queries import ProductQuery
 from onhand.api.reservations.mutations import ReservationMutation
@@ -105,6 +108,8 @@ QUERIES: tuple[type, ...] = (
     AlertQuery,
     TransferQuery,
     CountQuery,
+    PurchaseLimitQuery,
+    PreorderQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     WarehouseMutation,
@@ -124,6 +129,8 @@ MUTATIONS: tuple[type, ...] = (
     TransferOrderMutation,
     CountMutation,
     TransferDiscrepancyMutation,
+    PurchaseLimitMutation,
+    PreorderMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     EventSubscription,

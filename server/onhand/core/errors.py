@@ -39,6 +39,11 @@ class ErrorCode(StrEnum):
     KIT_COMPONENT_HOLD = "KIT_COMPONENT_HOLD"
     # Click-and-collect: the warehouse named for pickup lacks the PICKUP capability.
     NOT_A_PICKUP_LOCATION = "NOT_A_PICKUP_LOCATION"
+    # A cart or order would hold more of a product on a channel than its purchase limit.
+    PURCHASE_LIMIT_EXCEEDED = "PURCHASE_LIMIT_EXCEEDED"
+    # A product (or level) takes no preorders, or not this many more.
+    PREORDERS_NOT_ACCEPTED = "PREORDERS_NOT_ACCEPTED"
+    PREORDER_CAP_EXCEEDED = "PREORDER_CAP_EXCEEDED"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import onhand.db.demand_buffer_tables
 import onhand.db.import_tables
 import onhand.db.kit_tables
 import onhand.db.pickup_tables
+import onhand.db.preorder_tables
 import onhand.db.source_event_tables
 import onhand.db.sync_tables  # noqa: F401
 from onhand.db import channel_tables, event_tables, operation_tables, tables  # noqa: F401

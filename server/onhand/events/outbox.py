@@ -50,6 +50,10 @@ class Topic(StrEnum):
     # reservationType, referenceId, productId, warehouseId, channelId, requested, reserved,
     # missing, available, reason).
     SHORTFALL = "SHORTFALL"
+    # A preorder was placed, released, or converted to an ORDER reservation when stock was
+    # received (payload: kind, preorderId, productId, warehouseId, channelId, quantity,
+    # referenceId, reservationId).
+    PREORDER_CHANGED = "PREORDER_CHANGED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ ID_TYPES = {
     "deliveryId": "WebhookDelivery",
     "kitId": "Product",
     "componentId": "Product",
+    "preorderId": "Preorder",
 }
 LIST_ID_TYPES = {"movementIds": "InventoryMovement", "reservationIds": "Reservation"}
 

@@ -34,6 +34,7 @@ from onhand.db.tables import BUCKETS
 from onhand.events.outbox import insert_events
 from onhand.inventory.kits.events import KIT_EVENT_ROWS
 from onhand.inventory.kits.stockless import kit_refusals
+from onhand.inventory.preorders.receiving import convert_waiting
 
 
 class MovementType(StrEnum):
@@ -425,6 +426,22 @@ kit_events AS (
 """
 
 
+# Stock received where preorders wait: only then is the index of waiting preorders probed,
+# so other changes pay nothing (preorders/receiving.py converts them).
+_PREORDERS_WAITING = """CASE
+    WHEN j.failure IS NULL AND j.a_on_hand > j.b_on_hand AND j.a_available > 0
+        THEN EXISTS (SELECT 1 FROM preorders p
+                     WHERE p.product_id = j.product_id AND p.status = 'ACTIVE')
+        ELSE false END"""
+# A change made outside a transaction (group commit's one-statement way) commits with its
+# statement, leaving no transaction for the conversion: it writes nothing when preorders
+# wait, and the caller goes the transactional way.
+_ALL_OR_NOTHING_UNLESS_PREORDERS = (
+    "SELECT bool_and(j.failure IS NULL) AND NOT coalesce(bool_or("
+    + _PREORDERS_WAITING
+    + "), false) AS all_ok FROM judged j"
+)
+
 # Every movement's outcome, in input order.
 _ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_id, j.old_version,
     j.created_at, j.a_reorder_point, j.a_reorder_quantity, j.a_available, j.b_available,
@@ -433,7 +450,8 @@ _ROWS_TAIL = f"""SELECT j.ord, j.failure, j.level_id, j.product_id, j.warehouse_
     END AS change_id,
     CASE WHEN n.movement_id IS NOT NULL THEN v.version ELSE coalesce(u.version, j.old_version)
     END AS version,
-    coalesce(u.updated_at, j.b_updated_at) AS updated_at
+    coalesce(u.updated_at, j.b_updated_at) AS updated_at,
+    {_PREORDERS_WAITING} AS preorders_waiting
 FROM judged j
 JOIN versions v ON v.ord = j.ord
 LEFT JOIN numbered n ON n.ord = j.ord
@@ -456,6 +474,9 @@ def embedded_change_sql(prelude: str, source: str, tail: str) -> str:
 
 # Made once: building a text() clause parses its SQL for parameters on every call.
 _APPLY = text(_APPLY_SQL)
+_APPLY_ALONE = text(
+    _statement(_UNNEST_SOURCE, _ROWS_TAIL, verdict=_ALL_OR_NOTHING_UNLESS_PREORDERS)
+)
 
 # Only for products and warehouses that exist, and never for a kit (it holds no stock): the
 # others stay NOT_FOUND.
@@ -487,8 +508,10 @@ async def apply_change(
         "correlation_id": context.correlation_id,
         "occurred_at": context.occurred_at,
     }
+    alone = _outside_a_transaction(conn)
+    statement = _APPLY_ALONE if alone else _APPLY
     try:
-        rows = (await conn.execute(_APPLY, params)).mappings().all()
+        rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
         if missing and context.create_missing_levels:
             # Levels are created only when needed, so the usual change stays one statement.
@@ -500,13 +523,57 @@ async def apply_change(
                     "warehouse_id": [row["warehouse_id"] for row in missing],
                 },
             )
-            rows = (await conn.execute(_APPLY, params)).mappings().all()
+            rows = (await conn.execute(statement, params)).mappings().all()
     except DBAPIError as error:
         raise _translate(error, movements) from error
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
     if failures:
         raise await kit_refusals(conn, movements, rows, DomainError(*failures))
+    received = {
+        (row["product_id"], row["warehouse_id"]): None for row in rows if row["preorders_waiting"]
+    }
+    if received and alone:
+        raise DomainError.of(
+            ErrorCode.INVALID_TRANSITION,
+            "stock received where preorders wait is applied in a transaction",
+            movements[0].field,
+        )
+    if received:
+        await _convert_preorders(conn, list(received), context)
     return [_applied(row) for row in rows]
+
+
+def _outside_a_transaction(conn: AsyncConnection) -> bool:
+    """Whether each statement on `conn` commits on its own (AUTOCOMMIT)."""
+    sync = conn.sync_connection
+    return sync is not None and sync.get_execution_options().get("isolation_level") == (
+        "AUTOCOMMIT"
+    )
+
+
+async def _convert_preorders(
+    conn: AsyncConnection, received: Sequence[tuple[int, int]], context: ChangeContext
+) -> None:
+    """Stock came where preorders wait: what fits becomes ORDER reservations, committed
+    here, in the receipt's own change (they take only what the receipt made available)."""
+    converted = await convert_waiting(conn, received, context.actor)
+    await apply_change(
+        conn,
+        [
+            Movement(
+                c.product_id,
+                c.warehouse_id,
+                MovementType.COMMITTED,
+                Quantities(committed=c.quantity),
+                reason="preorder converted",
+                reference_id=c.reference_id,
+                channel_id=c.channel_id,
+                reservation_id=c.reservation_id,
+            )
+            for c in converted
+        ],
+        context,
+    )
 
 
 def _refuse_repeated_sets(movements: Sequence[Movement]) -> None:

@@ -267,6 +267,8 @@ async def reserve_many_at_once(
             return None  # the locked way will meet the same trouble, and report it
         if has_kits(resolved, state):
             return None  # a kit's components are judged under the locks (kits/holds.py)
+        if state.purchase_limits:
+            return None  # a limited product: counted only under the lock (limits.py)
         watched = _Watched.of(list(resolved.values()), state)
         holds = judge_all(resolved, state, outcomes)
         if any(isinstance(o, Reserved) and o.failures for o in outcomes):

@@ -29,6 +29,7 @@ from onhand.inventory.idempotency import IdempotencyClaim, claim_for, claim_key,
 from onhand.inventory.kits import holds as kits
 from onhand.inventory.ledger import ChangeContext, Movement, MovementType, Quantities, apply_change
 from onhand.inventory.reservations.judging import decide
+from onhand.inventory.reservations.limits import PurchaseLimits
 from onhand.inventory.reservations.lookups import Lookups
 from onhand.inventory.reservations.model import (
     ChangeKind,
@@ -105,7 +106,8 @@ async def reserve_many(
             del resolved[i]
     state = await State.lock(conn, list(resolved.values()), terms.utilization)
     kit_lines = kits.expand(resolved, state, outcomes) if kits.has_kits(resolved, state) else []
-    holds = judge_all(resolved, state, outcomes)
+    limits = await PurchaseLimits.load(conn, list(resolved.values()), state)
+    holds = judge_all(resolved, state, outcomes, limits)
     made = await _insert(conn, holds, resolved, context, terms)
     await record_pickups(conn, holds, made, resolved)
     await _apply(conn, holds, made, resolved, context)
@@ -152,16 +154,22 @@ def judge_all(
     resolved: Mapping[int, Resolved],
     state: State,
     outcomes: list[Reserved | DomainError | None],
+    limits: PurchaseLimits | None = None,
 ) -> list[Hold]:
     """Each resolved request judged on `state`, in order: its refusal, or its lines not
-    reserved (partial carts), as its outcome so far; the holds to make for all of them."""
+    reserved (partial carts), as its outcome so far; the holds to make for all of them.
+    `limits`: the purchase limits of the batch's limited products, if any."""
     holds: list[Hold] = []
     for i, item in resolved.items():
         try:
+            if limits is not None:
+                limits.check(item)
             decided, failures = decide(item, state)
         except DomainError as error:
             outcomes[i] = error
             continue
+        if limits is not None:
+            limits.count(item, decided)
         holds.extend(decided)
         outcomes[i] = Reserved([], failures)
     return holds

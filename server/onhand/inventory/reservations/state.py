@@ -63,7 +63,14 @@ _STATE = """
                 SELECT json_agg(json_build_object('product_id', k.component_product_id,
                     'quantity', k.quantity) ORDER BY k.component_product_id)
                 FROM kit_components k WHERE k.kit_product_id = p.id) END)), '[]')
-         FROM products p WHERE p.id IN (SELECT product_id FROM req)) AS products
+         FROM products p WHERE p.id IN (SELECT product_id FROM req)) AS products,
+        -- Purchase limits ride along (an index probe, no round trip of their own): a
+        -- product without one costs its reservations nothing more (see limits.py).
+        (SELECT coalesce(json_agg(json_build_object('channel_id', pl.channel_id,
+            'product_id', pl.product_id, 'limit', pl.max_per_reference)), '[]')
+         FROM purchase_limits pl
+         WHERE (pl.channel_id, pl.product_id) IN (SELECT channel_id, product_id FROM req))
+            AS purchase_limits
     """
 
 # Locks (channel x product rows, created when missing, then levels in id order) and reads
@@ -112,6 +119,8 @@ class State:
     warehouses: dict[int, dict[str, Any]]
     products: dict[int, dict[str, Any]]
     utilization: Mapping[tuple[int, float], float] = field(default_factory=dict)
+    # The most one cart or order reference may hold, by (channel, product): limits.py.
+    purchase_limits: dict[tuple[int, int], int] = field(default_factory=dict)
 
     @classmethod
     async def lock(
@@ -179,6 +188,9 @@ class State:
             warehouses={w["id"]: w for w in loads(row.warehouses)},
             products={p["id"]: p for p in loads(row.products)},
             utilization=utilization,
+            purchase_limits={
+                (x["channel_id"], x["product_id"]): x["limit"] for x in loads(row.purchase_limits)
+            },
         )
 
     def sellable(self, product_id: int, warehouse_id: int, taken: Mapping[Any, int]) -> int:

@@ -1,0 +1,1 @@
+"""Preorders and preorder caps in GraphQL: types, mutations, queries, events."""
