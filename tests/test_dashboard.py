@@ -291,8 +291,10 @@ async def test_a_reconciliation_run_from_the_page_shows_its_result(
     await expect(result).to_contain_text("levels checked")
     [run] = (await admin_api(RUNS))["reconciliationReport"]["runs"]
     assert run["warehouse"]["code"] == "DC-EAST"
-    await expect(result).to_contain_text(
-        f"Run {run['id']} (DC-EAST): {run['levelsChecked']} levels checked, 0 discrepancies"
+    await expect(result).to_have_attribute("data-run", run["id"])
+    await expect(result).to_contain_text(f"{run['levelsChecked']} levels checked, 0 discrepancies")
+    await expect(page.locator(f'#view-discrepancies tr[data-run="{run["id"]}"]')).to_contain_text(
+        "DC-EAST"
     )
     await admin_tab.screenshot("discrepancies")
 

@@ -1,6 +1,7 @@
 // Channel sync status: when each channel last pulled, how far behind it is, and whether it
 // has stalled. Asked again every few seconds while shown.
 import { badge, duration, h, num, replace, table, when } from "./dom.js";
+import { place } from "./search.js";
 
 const CHANNELS = `query DashboardChannels { channels(first: 100) { nodes { id code name kind isActive } } }`;
 const STATUS = `query DashboardChannelSync($id: ID!) {
@@ -35,7 +36,7 @@ export function channelsView(ctx) {
         return {
           attrs: { dataset: { channel: channel.code, stalled: String(s.stalled) } },
           cells: [
-            h("span", {}, h("span", { class: "code" }, channel.code), " ", channel.name),
+            place(channel),
             channel.kind.toLowerCase(),
             when(s.lastPullAt || s.lastPushAcceptedAt),
             h("td", { class: "num" }, duration(s.lagSeconds)),

@@ -77,8 +77,9 @@ export function discrepanciesView(ctx) {
     try {
       const { run } = await ctx.api.mutate("reconcileInventory", RECONCILE, { input: code ? { warehouseCode: code } : {} });
       const took = new Date(run.finishedAt) - new Date(run.startedAt);
+      result.dataset.run = run.id;
       result.textContent =
-        `Run ${run.id} (${run.warehouse ? run.warehouse.code : "all warehouses"}): ` +
+        `Reconciled ${run.warehouse ? run.warehouse.code : "all warehouses"} at ${when(run.finishedAt)}: ` +
         `${num(run.levelsChecked)} levels checked, ${num(run.discrepancyCount)} ` +
         `discrepanc${run.discrepancyCount === 1 ? "y" : "ies"} found in ${num(took)} ms.`;
       result.dataset.discrepancies = run.discrepancyCount;
@@ -107,7 +108,9 @@ export function discrepanciesView(ctx) {
     const report = data.reconciliationReport;
     const known = new Set([...scope.options].map((o) => o.value));
     for (const w of data.warehouses.nodes) {
-      if (!known.has(w.code)) scope.append(h("option", { value: w.code }, `${w.code} ${w.name}`));
+      if (!known.has(w.code)) {
+        scope.append(h("option", { value: w.code }, w.name && w.name !== w.code ? `${w.code} ${w.name}` : w.code));
+      }
     }
     const countHeaders = ["Product at warehouse", { label: "Counted", num: true }, { label: "System", num: true }, { label: "Difference", num: true }, "Counted at"];
     if (mayAct) countHeaders.push("Review");
@@ -168,16 +171,18 @@ export function discrepanciesView(ctx) {
       runs,
       table(
         "Reconciliation runs, newest first",
-        ["Run", "Trigger", "Scope", "By", { label: "Levels checked", num: true }, { label: "Discrepancies", num: true }, "Finished"],
-        report.runs.map((run) => [
-          run.id,
-          run.trigger.toLowerCase(),
-          run.warehouse ? run.warehouse.code : "all warehouses",
-          run.actor,
-          run.levelsChecked,
-          run.discrepancyCount,
-          when(run.finishedAt),
-        ]),
+        ["Finished", "Trigger", "Scope", "By", { label: "Levels checked", num: true }, { label: "Discrepancies", num: true }],
+        report.runs.map((run) => ({
+          attrs: { dataset: { run: run.id } },
+          cells: [
+            when(run.finishedAt),
+            run.trigger.toLowerCase(),
+            run.warehouse ? run.warehouse.code : "all warehouses",
+            run.actor,
+            run.levelsChecked,
+            run.discrepancyCount,
+          ],
+        })),
         "No reconciliation has run yet.",
       ),
     );

@@ -2,6 +2,7 @@
 // (the darker a cell, the larger its share of the warehouse's levels) an operator reads at
 // a glance. Refreshed when stock changes.
 import { badge, debounce, h, num, replace } from "./dom.js";
+import { place } from "./search.js";
 
 const QUERY = `query DashboardOverview {
   warehouses(first: 250) {
@@ -80,7 +81,7 @@ export function overviewView(ctx) {
       return h(
         "tr",
         { dataset: { warehouse: w.code } },
-        h("th", { scope: "row" }, h("span", { class: "code" }, w.code), " ", w.name, w.isActive ? null : " (inactive)"),
+        h("th", { scope: "row" }, place(w), w.isActive ? null : " (inactive)"),
         COLUMNS.map((c) =>
           h(
             "td",

@@ -37,6 +37,11 @@ export function levelState(level, lowThreshold = 10) {
   return badge("healthy", "Healthy");
 }
 
+// A warehouse or channel: its code, and its name when that says more.
+export function place(where) {
+  return h("span", {}, h("span", { class: "code" }, where.code), where.name && where.name !== where.code ? ` ${where.name}` : "");
+}
+
 export function searchView(ctx) {
   const input = h("input", { id: "search-input", type: "search", name: "search", autocomplete: "off", required: true, placeholder: "e.g. SKU-000001 or widget" });
   const status = h("p", { class: "hint", role: "status", "aria-live": "polite" });
@@ -60,7 +65,7 @@ export function searchView(ctx) {
       p.inventoryLevels.map((level) => ({
         attrs: { dataset: { level: `${p.sku}@${level.warehouse.code}` } },
         cells: [
-          h("span", {}, h("span", { class: "code" }, level.warehouse.code), " ", level.warehouse.name),
+          place(level.warehouse),
           ...BUCKETS.map(([key]) => h("td", { class: "num", dataset: { bucket: key } }, num(level[key]))),
           levelState(level),
         ],
@@ -78,7 +83,7 @@ export function searchView(ctx) {
             ["Channel", { label: "Available to sell", num: true }],
             p.channelAvailability.map((c) => ({
               attrs: { dataset: { channel: c.channel.code } },
-              cells: [h("span", {}, h("span", { class: "code" }, c.channel.code), " ", c.channel.name), c.availableToSell],
+              cells: [place(c.channel), c.availableToSell],
             })),
             "No active channel sells this product.",
           ),
