@@ -52,7 +52,9 @@ REVIEWS = """query($code: String!) {
   }
 }"""
 RUNS = """query {
-  reconciliationReport(lastRuns: 1) { runs { id levelsChecked warehouse { code } } }
+  reconciliationReport(lastRuns: 1) {
+    runs { id levelsChecked warehouse { code } product { sku } }
+  }
 }"""
 IMPORT = """mutation($input: ImportInventoryInput!) {
   importInventory(input: $input) { job { id status rowsDone } errors { field message code } }
@@ -296,7 +298,23 @@ async def test_a_reconciliation_run_from_the_page_shows_its_result(
     await expect(page.locator(f'#view-discrepancies tr[data-run="{run["id"]}"]')).to_contain_text(
         "DC-EAST"
     )
+
+    # One SKU, everywhere; then a SKU there is not, refused with the field named.
+    await page.get_by_label("Reconcile").select_option("")
+    await page.get_by_label("SKU (optional)").fill("WIDGET-1")
+    await page.get_by_role("button", name="Run reconciliation").click()
+    await expect(result).to_contain_text("Reconciled WIDGET-1 at all warehouses")
+    await expect(result).to_contain_text("2 levels checked, 0 discrepancies")
+    [run] = (await admin_api(RUNS))["reconciliationReport"]["runs"]
+    assert (run["product"], run["warehouse"], run["levelsChecked"]) == (
+        {"sku": "WIDGET-1"},
+        None,
+        2,
+    )
     await admin_tab.screenshot("discrepancies")
+    await page.get_by_label("SKU (optional)").fill("NO-SUCH-SKU")
+    await page.get_by_role("button", name="Run reconciliation").click()
+    await expect(result).to_contain_text("Not run: sku:")
 
 
 async def test_channels_and_import_jobs_show_their_state(admin_tab: Tab, admin_api: Client) -> None:
@@ -377,7 +395,7 @@ async def test_a_storefront_token_is_offered_no_admin_action(
         tabs = await page.get_by_role("tab").all_inner_texts()
         assert tabs == ["Overview", "Products", "Movements", "Alerts", "Channels"]
         await view(page, "Alerts")
-        await expect(page.locator("tbody tr", has_text=sku)).to_have_count(1)
+        await expect(page.locator("#view-alerts tbody tr", has_text=sku)).to_have_count(1)
         for action in ("Acknowledge", "Approve", "Reject", "Run reconciliation"):
             await expect(page.get_by_role("button", name=action)).to_have_count(0)
         await tab.screenshot("storefront-alerts")

@@ -10,15 +10,26 @@ from onhand.core.refs import Ref
 from onhand.inventory.counts.cycle_counts import Counted, RecordCount
 
 
-@strawberry.input(description="Check every level (of one warehouse, or all) and report.")
+@strawberry.input(
+    description="Check every level (of one warehouse or all, of one product or all) and report."
+)
 class ReconcileInventoryInput:
     warehouse_id: strawberry.ID | None = None
     warehouse_code: str | None = None
+    product_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this product's levels (or give its sku)."
+    )
+    sku: str | None = strawberry.field(default=None, description="Only this SKU's levels.")
 
     def warehouse(self) -> Ref | None:
         if self.warehouse_id is None and self.warehouse_code is None:
             return None
         return warehouse_ref(self.warehouse_id, self.warehouse_code)
+
+    def product(self) -> Ref | None:
+        if self.product_id is None and self.sku is None:
+            return None
+        return product_ref(self.product_id, self.sku)
 
 
 @strawberry.input

@@ -82,8 +82,11 @@ class CountMutation:
     ) -> ReconcileInventoryPayload:
         async def work(context: Context) -> ReconcileInventoryPayload:
             warehouse = input.warehouse() if input is not None else None
+            product = input.product() if input is not None else None
             actor = context.change_context().actor
-            run = await context.transaction(lambda conn: reconcile(conn, warehouse, actor))
+            run = await context.transaction(
+                lambda conn: reconcile(conn, warehouse, actor, product=product)
+            )
             return ReconcileInventoryPayload(run=ReconciliationRun.from_record(run))
 
         return await mutate(info, STOCK, ReconcileInventoryPayload, work)

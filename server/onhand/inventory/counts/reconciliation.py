@@ -29,7 +29,7 @@ from onhand.core.refs import Ref
 from onhand.db.operation_tables import reconciliation_discrepancies, reconciliation_runs
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import Event, Topic, append
-from onhand.inventory.refs import resolve_warehouse
+from onhand.inventory.refs import resolve_product, resolve_warehouse
 
 
 class Trigger(StrEnum):
@@ -47,6 +47,7 @@ class Run:
     discrepancy_count: int
     started_at: datetime
     finished_at: datetime
+    product_id: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Run:
@@ -60,6 +61,7 @@ class Run:
             discrepancy_count=m["discrepancy_count"],
             started_at=m["started_at"],
             finished_at=m["finished_at"],
+            product_id=m["product_id"],
         )
 
 
@@ -75,11 +77,13 @@ _CHECK = text(
     f"""
     WITH scope AS (
         SELECT l.* FROM inventory_levels l
-        WHERE CAST(:warehouse_id AS bigint) IS NULL OR l.warehouse_id = :warehouse_id
+        WHERE (CAST(:warehouse_id AS bigint) IS NULL OR l.warehouse_id = :warehouse_id)
+          AND (CAST(:product_id AS bigint) IS NULL OR l.product_id = :product_id)
     ),
     sums AS (
         SELECT level_id, {_SUMS} FROM inventory_movements
-        WHERE CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id
+        WHERE (CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id)
+          AND (CAST(:product_id AS bigint) IS NULL OR product_id = :product_id)
         GROUP BY level_id
     ),
     holds AS (
@@ -89,6 +93,7 @@ _CHECK = text(
         FROM reservations
         WHERE status = 'ACTIVE'
           AND (CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id)
+          AND (CAST(:product_id AS bigint) IS NULL OR product_id = :product_id)
         GROUP BY product_id, warehouse_id
     ),
     -- Compared row-wise first, so only the (few) wrong levels are split into buckets.
@@ -131,8 +136,8 @@ _RECORD = text(
 )
 _START = text(
     """
-    INSERT INTO reconciliation_runs (warehouse_id, trigger, actor)
-    VALUES (:warehouse_id, :trigger, :actor) RETURNING id
+    INSERT INTO reconciliation_runs (warehouse_id, product_id, trigger, actor)
+    VALUES (:warehouse_id, :product_id, :trigger, :actor) RETURNING id
     """
 )
 _SUPERSEDE = text(
@@ -140,6 +145,7 @@ _SUPERSEDE = text(
     UPDATE reconciliation_discrepancies SET status = 'SUPERSEDED'
     WHERE status = 'OPEN' AND run_id <> :run_id
       AND (CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id)
+      AND (CAST(:product_id AS bigint) IS NULL OR product_id = :product_id)
     """
 )
 _FINISH = text(
@@ -156,10 +162,13 @@ async def reconcile(
     warehouse: Ref | None,
     actor: str,
     trigger: Trigger = Trigger.MANUAL,
+    product: Ref | None = None,
 ) -> Run:
-    """Check the levels of one warehouse (or all), store and return the run."""
+    """Check the levels of one warehouse (or all), of one product (or all), store and return
+    the run."""
     warehouse_id = await resolve_warehouse(conn, warehouse) if warehouse is not None else None
-    scope = {"warehouse_id": warehouse_id}
+    product_id = await resolve_product(conn, product) if product is not None else None
+    scope = {"warehouse_id": warehouse_id, "product_id": product_id}
     # The check reads first and writes nothing: until its first write this transaction has no
     # id, so the long scan holds back no one's events (the relay waits for running writers).
     checked = (await conn.execute(_CHECK, scope)).one()
@@ -184,12 +193,14 @@ async def reconcile(
                 {
                     "runId": run.id,
                     "warehouseId": run.warehouse_id,
+                    "productId": run.product_id,
                     "trigger": str(run.trigger),
                     "levelsChecked": run.levels_checked,
                     "discrepancyCount": run.discrepancy_count,
                     "actor": actor,
                 },
                 warehouse_id=run.warehouse_id,
+                product_id=run.product_id,
             )
         ],
     )

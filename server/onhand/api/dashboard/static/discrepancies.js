@@ -5,7 +5,7 @@ import { badge, h, num, replace, signed, table, when } from "./dom.js";
 
 const QUERY = `query DashboardDiscrepancies {
   reconciliationReport(lastRuns: 5) {
-    runs { id trigger actor levelsChecked discrepancyCount finishedAt warehouse { code } }
+    runs { id trigger actor levelsChecked discrepancyCount finishedAt warehouse { code } product { sku } }
     openDiscrepancies(first: 100) {
       totalCount
       nodes { id bucket basis recorded expected difference product { sku } warehouse { code } }
@@ -23,7 +23,7 @@ const QUERY = `query DashboardDiscrepancies {
 }`;
 const RECONCILE = `mutation DashboardReconcile($input: ReconcileInventoryInput) {
   reconcileInventory(input: $input) {
-    run { id levelsChecked discrepancyCount startedAt finishedAt warehouse { code } }
+    run { id levelsChecked discrepancyCount startedAt finishedAt warehouse { code } product { sku } }
     errors { field message code }
   }
 }`;
@@ -36,9 +36,16 @@ const REVIEW = {
   }`,
 };
 
+// What a run checked: one SKU or every product, at one warehouse or all.
+function scopeOf(run) {
+  const where = run.warehouse ? run.warehouse.code : "all warehouses";
+  return run.product ? `${run.product.sku} at ${where}` : where;
+}
+
 export function discrepanciesView(ctx) {
   const mayAct = ctx.can("MANAGE_STOCK");
   const scope = h("select", { id: "reconcile-scope", name: "scope" }, h("option", { value: "" }, "All warehouses"));
+  const sku = h("input", { id: "reconcile-sku", name: "sku", type: "text", autocomplete: "off", placeholder: "every product" });
   const result = h("p", { id: "reconcile-result", class: "result", role: "status", "aria-live": "polite" });
   const runButton = h("button", { type: "submit" }, "Run reconciliation");
   const form = mayAct
@@ -47,6 +54,8 @@ export function discrepanciesView(ctx) {
         { class: "inline", onsubmit: (event) => { event.preventDefault(); reconcile(); } },
         h("label", { for: "reconcile-scope" }, "Reconcile"),
         scope,
+        h("label", { for: "reconcile-sku" }, "SKU (optional)"),
+        sku,
         runButton,
         result,
       )
@@ -73,13 +82,15 @@ export function discrepanciesView(ctx) {
   async function reconcile() {
     runButton.disabled = true;
     result.textContent = "Reconciling…";
-    const code = scope.value;
+    const input = {};
+    if (scope.value) input.warehouseCode = scope.value;
+    if (sku.value.trim()) input.sku = sku.value.trim();
     try {
-      const { run } = await ctx.api.mutate("reconcileInventory", RECONCILE, { input: code ? { warehouseCode: code } : {} });
+      const { run } = await ctx.api.mutate("reconcileInventory", RECONCILE, { input });
       const took = new Date(run.finishedAt) - new Date(run.startedAt);
       result.dataset.run = run.id;
       result.textContent =
-        `Reconciled ${run.warehouse ? run.warehouse.code : "all warehouses"} at ${when(run.finishedAt)}: ` +
+        `Reconciled ${scopeOf(run)} at ${when(run.finishedAt)}: ` +
         `${num(run.levelsChecked)} levels checked, ${num(run.discrepancyCount)} ` +
         `discrepanc${run.discrepancyCount === 1 ? "y" : "ies"} found in ${num(took)} ms.`;
       result.dataset.discrepancies = run.discrepancyCount;
@@ -177,7 +188,7 @@ export function discrepanciesView(ctx) {
           cells: [
             when(run.finishedAt),
             run.trigger.toLowerCase(),
-            run.warehouse ? run.warehouse.code : "all warehouses",
+            scopeOf(run),
             run.actor,
             run.levelsChecked,
             run.discrepancyCount,
