@@ -8,9 +8,11 @@ Screenshots of each view are written to test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,7 +41,9 @@ HEALTH = (
     """query { warehouses { nodes { code stockHealth { levels outOfStock lowStock healthy } } } }"""
 )
 ALERTS = """query($sku: String!) {
-  alerts(filter: {sku: $sku}) { nodes { id kind status acknowledgedBy message } }
+  alerts(filter: {sku: $sku, kind: [OUT_OF_STOCK]}) {
+    nodes { id kind status acknowledgedBy message }
+  }
 }"""
 COUNT = """mutation($input: RecordCycleCountInput!) {
   recordCycleCount(input: $input) {
@@ -67,11 +71,12 @@ def clean() -> None:
 
 
 @pytest.fixture(scope="module")
-def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def own_database() -> Iterator[str]:
     """A PostgreSQL of this module's own. The relay publishes an event once every older
     transaction of the whole cluster has ended, so on a server shared with other suites one
     of their long transactions would hold back the very events the page is timed on."""
-    directory = tmp_path_factory.mktemp("dashboard-postgres")
+    # Outside pytest's own temporary folders, which other pytest runs on the machine prune.
+    directory = Path(tempfile.mkdtemp(prefix="onhand-test-dashboard-pg-"))
     server = embedded.start(directory, database="postgres", cleanup="delete")
     try:
         yield database.create(server)
@@ -235,9 +240,11 @@ async def test_a_change_made_through_the_api_shows_on_the_open_page_within_a_sec
     assert stream_seconds < LIVE_WITHIN_SECONDS, stream_seconds
 
 
-async def test_acknowledging_an_alert_on_the_page_acknowledges_it_in_the_api(
+async def test_an_alert_raised_shows_live_and_acknowledging_it_on_the_page_acknowledges_it(
     admin_tab: Tab, admin_api: Client
 ) -> None:
+    page = admin_tab.page
+    await view(page, "Alerts")  # open before the alert exists: it must arrive by itself
     sku = await sold_out(admin_api, "EMPTY", "DC-WEST")
 
     async def raised() -> list[dict[str, Any]]:
@@ -245,9 +252,9 @@ async def test_acknowledging_an_alert_on_the_page_acknowledges_it_in_the_api(
 
     await until(raised, f"an OUT_OF_STOCK alert for {sku}")
     alert = (await raised())[0]
-    page = admin_tab.page
-    await view(page, "Alerts")
-    await page.get_by_role("button", name=f"Acknowledge: {alert['message']}").click()
+    button = page.get_by_role("button", name=f"Acknowledge: {alert['message']}")
+    await expect(button).to_be_visible()
+    await button.click()
     await expect(page.locator(f'tr[data-alert="{alert["id"]}"]')).to_contain_text(
         "Acknowledged by test-admin"
     )
@@ -317,16 +324,29 @@ async def test_a_reconciliation_run_from_the_page_shows_its_result(
     await expect(result).to_contain_text("Not run: sku:")
 
 
-async def test_channels_and_import_jobs_show_their_state(admin_tab: Tab, admin_api: Client) -> None:
-    csv = "SKU,WarehouseCode,Quantity\nWIDGET-2,DC-WEST,15\n"
-    imported = await admin_api.mutate(
-        "importInventory", IMPORT, {"input": {"csv": csv, "fileName": "restock.csv"}}
-    )
+async def test_an_import_shows_its_progress_and_channels_their_sync_state(
+    admin_tab: Tab, admin_api: Client
+) -> None:
     page = admin_tab.page
-    await view(page, "Imports")
-    job = page.locator(f'tr[data-job="{imported["job"]["id"]}"]')
-    await expect(job).to_contain_text("Succeeded")
-    await expect(job).to_contain_text("1 / 1 rows")
+    await view(page, "Imports")  # open before the import starts: it must appear by itself
+    # Quantities of 20 and more: healthy levels, which raise no alerts.
+    rows = "".join(f"BULK-{n:05d},DC-WEST,{20 + n % 50}\n" for n in range(2000))
+    started = await admin_api.mutate(
+        "importInventory",
+        IMPORT,
+        {
+            "input": {
+                "csv": "SKU,WarehouseCode,Quantity\n" + rows,
+                "fileName": "restock.csv",
+                "createMissingProducts": True,
+                "background": True,
+            }
+        },
+    )
+    job = page.locator(f'tr[data-job="{started["job"]["id"]}"]')
+    await expect(job).to_contain_text("Succeeded", timeout=30_000)
+    await expect(job).to_contain_text("2,000 / 2,000 rows")
+    await expect(job.locator("progress")).to_have_attribute("value", "1")
     await admin_tab.screenshot("imports")
     await view(page, "Channels")
     await expect(page.locator('#view-channels tr[data-channel="WEB"]')).to_contain_text("In sync")
@@ -338,6 +358,12 @@ async def test_after_a_network_drop_the_stream_catches_up_with_no_movement_misse
 ) -> None:
     page = admin_tab.page
     await view(page, "Movements")
+    # The stream is up to date (an import's events may still be arriving) before the drop.
+    current = unique("before-the-drop")
+    await adjust(admin_api, "WIDGET-1", "DC-EAST", 1, current)
+    await expect(page.locator("#movement-stream tbody tr", has_text=current)).to_have_count(
+        1, timeout=30_000
+    )
     await admin_tab.context.set_offline(True)
     await expect(page.locator("#connection")).not_to_have_text("Live")
     reasons = [unique(f"while-away-{n}") for n in range(5)]

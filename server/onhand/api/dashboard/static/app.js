@@ -8,6 +8,7 @@ import { h, replace } from "./dom.js";
 import { importsView } from "./imports.js";
 import { Live } from "./live.js";
 import { movementsView } from "./movements.js";
+import { Names } from "./names.js";
 import { overviewView } from "./overview.js";
 import { searchView } from "./search.js";
 
@@ -33,7 +34,6 @@ const STOCK = `subscription DashboardStock($after: Long) {
     sequence movementId movementType reason source actor referenceId occurredAt
     productId warehouseId
     before { onHand available } after { onHand available }
-    product { sku } warehouse { code }
   }
 }`;
 
@@ -119,6 +119,7 @@ async function start(token, viewer) {
     fail,
     can: (permission) => permissions.has(permission),
     latestSequence: async () => (await api.query(LATEST)).latestSequence,
+    names: new Names(api),
   };
   $("sign-in").hidden = true;
   $("dashboard").hidden = false;

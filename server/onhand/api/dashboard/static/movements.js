@@ -50,7 +50,7 @@ export function movementsView(ctx) {
       h("td", {}, h("time", { datetime: event.occurredAt }, when(event.occurredAt))),
       h("td", {}, event.actor),
       h("td", {}, h("span", { class: "type" }, event.movementType)),
-      h("td", {}, h("span", { class: "code" }, event.product ? event.product.sku : "?"), " @ ", h("span", { class: "code" }, event.warehouse ? event.warehouse.code : "?")),
+      h("td", {}, ctx.names.label(event.productId), " @ ", ctx.names.label(event.warehouseId)),
       h("td", { class: `num ${change < 0 ? "minus" : change > 0 ? "plus" : ""}` }, signed(change)),
       h("td", { class: "why" }, why || "—"),
       h("td", { class: "num" }, `${num(event.before.onHand)} → ${num(event.after.onHand)}`),
