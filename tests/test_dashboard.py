@@ -234,6 +234,7 @@ async def test_a_change_made_through_the_api_shows_on_the_open_page_within_a_sec
     await expect(row).to_have_count(1, timeout=5_000)
     stream_seconds = time.monotonic() - changed
     await expect(row).to_contain_text("test-admin")  # who
+    await expect(row).to_contain_text("WIDGET-1 @ DC-WEST")  # what
     await expect(row).to_contain_text("47 → 45")  # before and after
     await admin_tab.screenshot("movements")
     assert level_seconds < LIVE_WITHIN_SECONDS, level_seconds

@@ -14,7 +14,7 @@ export function movementsView(ctx) {
     "section",
     { "aria-labelledby": "movements-title" },
     h("h2", { id: "movements-title" }, "Movements, live"),
-    h("p", { class: "hint" }, "Every change to stock as it happens, newest first. ", count, " received since the page opened (with the most recent before it)."),
+    h("p", { class: "hint" }, "Every change to stock as it happens, newest first, after the last ones before the page opened. Received: ", count, "."),
     h(
       "div",
       { class: "table-wrap" },
