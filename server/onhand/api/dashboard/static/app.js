@@ -104,6 +104,8 @@ function tabs(views) {
 
   const wanted = views.find((view) => `#${view.id}` === location.hash) || views[0];
   select(wanted);
+  // Keyboard users land on the tab list, not at the top of an emptied page.
+  buttons[views.indexOf(wanted)].focus();
   return () => current;
 }
 
