@@ -411,6 +411,11 @@ async def test_the_page_is_usable_by_keyboard_and_at_tablet_width(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0  # wide tables scroll inside their box, the page does not
+        # A product's levels, every bucket, fit a tablet's width without scrolling.
+        hidden = await page.locator('article[data-sku="WIDGET-2"] .table-wrap').first.evaluate(
+            "wrap => wrap.scrollWidth - wrap.clientWidth"
+        )
+        assert hidden <= 0
         await tab.screenshot("tablet-search")
         assert tab.errors == []
     finally:
