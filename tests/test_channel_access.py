@@ -196,6 +196,27 @@ USES: tuple[Use, ...] = (
         lambda c: {"input": {"sku": "SKU-1", "allocatedQuantity": 5, **c.args()}},
     ),
     Use(
+        "setChannelDemandBuffer",
+        "mutation",
+        Permission.MANAGE_ALLOCATIONS,
+        mutation("setChannelDemandBuffer", "SetChannelDemandBufferInput", "policy { version }"),
+        lambda c: {"input": {"lookbackDays": 7, **c.args()}},
+    ),
+    Use(
+        "recomputeDemandBuffers",
+        "mutation",
+        Permission.MANAGE_ALLOCATIONS,
+        mutation("recomputeDemandBuffers", "RecomputeDemandBuffersInput", "productCount"),
+        lambda c: {"input": c.args()},
+    ),
+    Use(
+        "channelDemandBuffers",
+        "query",
+        Permission.READ_CHANNEL,
+        query("channelDemandBuffers", BY_ARGUMENTS, "channel { code } policy { version }"),
+        lambda c: c.args(),
+    ),
+    Use(
         "allocateInventoryToChannels",
         "mutation",
         Permission.MANAGE_ALLOCATIONS,

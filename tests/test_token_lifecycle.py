@@ -60,10 +60,12 @@ async def test_an_expiring_token_works_until_then_and_is_then_refused_like_an_un
     database_url: str, http: httpx.AsyncClient
 ) -> None:
     name = unique("expiring")
+    before = datetime.now(UTC)
     created = await onhand_token(
         database_url, "create", "--role", "OPERATOR", "--name", name, "--expires-in", "3s"
     )
     made = time.monotonic()
+    after = datetime.now(UTC)
     assert created.returncode == 0, created.stdout + created.stderr
     secret = created.stdout.strip()
     assert secret.startswith("onh_")
@@ -72,9 +74,9 @@ async def test_an_expiring_token_works_until_then_and_is_then_refused_like_an_un
 
     shown = (await listing(database_url))[name]
     assert shown["STATE"] == "active"
-    assert abs(moment(shown["EXPIRES"]) - (datetime.now(UTC) + timedelta(seconds=3))) < timedelta(
-        seconds=3
-    )
+    # The listing shows whole seconds; the token was made between `before` and `after`.
+    expires = moment(shown["EXPIRES"])
+    assert before + timedelta(seconds=2) <= expires <= after + timedelta(seconds=4)
     # Used (and so cached by the server for a minute) while it is valid.
     assert (await Client(http, secret)(VIEWER))["viewer"] == {"name": name, "role": "OPERATOR"}
 

@@ -1,7 +1,7 @@
 """A reconciliation run may check one product's levels: the run records which.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # Channels.
     batch_sync_interval_minutes: float = Field(default=15, gt=0)
     safety_buffer_percent: float = Field(default=5.0, ge=0, le=100)
+    # Demand-driven buffers (setChannelDemandBuffer) are recomputed this often, per channel;
+    # 0 turns the schedule off (recomputeDemandBuffers still recomputes on demand).
+    demand_buffer_interval_minutes: float = Field(default=60, ge=0)
 
     # Outbound delivery retries: max retries, first delay, backoff factor.
     retry_max: int = Field(default=3, ge=0)
@@ -126,6 +129,10 @@ class Settings(BaseSettings):
     # to this many units are applied at once, larger ones wait for review.
     # 0 turns the scheduled reconciliation off (reconcileInventory still runs on demand).
     reconciliation_interval_minutes: float = Field(default=60, ge=0)
+    # The scheduled run repairs reserved and committed drift itself (rebuilt from the live
+    # reservations, through the ledger); other drift is left for a person (reconcileInventory
+    # with repair: true).
+    reconciliation_auto_repair: bool = False
     cycle_count_threshold: int = Field(default=5, ge=0)
 
     # Idempotency keys are remembered this long.

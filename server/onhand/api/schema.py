@@ -20,6 +20,7 @@ from onhand.api.alerts.mutations import AlertMutation
 from onhand.api.alerts.queries import AlertQuery
 from onhand.api.alerts.subscriptions import AlertSubscription
 from onhand.api.channels.allocations import AllocationMutation
+from onhand.api.channels.demand_buffers import ChannelDemandBufferMutation, ChannelDemandBufferQuery
 from onhand.api.channels.feed import ChannelFeedMutation, ChannelFeedQuery, ChannelFeedSubscription
 from onhand.api.channels.mutations import ChannelMutation
 from onhand.api.channels.queries import ChannelQuery
@@ -95,6 +96,7 @@ QUERIES: tuple[type, ...] = (
     ChannelQuery,
     ChannelSalesQuery,
     ChannelFeedQuery,
+    ChannelDemandBufferQuery,
     ReservationQuery,
     EventQuery,
     WebhookQuery,
@@ -111,6 +113,7 @@ MUTATIONS: tuple[type, ...] = (
     InventoryAuditMutation,
     ChannelMutation,
     AllocationMutation,
+    ChannelDemandBufferMutation,
     ChannelFeedMutation,
     ReservationMutation,
     WebhookMutation,

@@ -1,11 +1,12 @@
 """Operations on stock over time: transfer orders (and their discrepancies), reconciliation
 runs and cycle counts. The migration 0005 creates these tables; this module is what queries
-are built from."""
+are built from (0017 adds repairs and counts dated by when they were counted)."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -127,7 +128,11 @@ reconciliation_runs = Table(
     Column("discrepancy_count", Integer, nullable=False, server_default="0"),
     Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # None: a check only. DRY_RUN: the repairs were worked out and shown, not written;
+    # APPLIED: they were written (see reconciliation_repairs).
+    Column("repair", Text),
     CheckConstraint("trigger IN ('MANUAL', 'SCHEDULED')", name="trigger_known"),
+    CheckConstraint("repair IS NULL OR repair IN ('DRY_RUN', 'APPLIED')", name="repair_known"),
     Index("ix_reconciliation_runs_trigger", "trigger", "id"),
 )
 
@@ -148,13 +153,40 @@ reconciliation_discrepancies = Table(
     Column("expected", Integer, nullable=False),
     Column("status", Text, nullable=False, server_default="OPEN"),
     _created(),
-    CheckConstraint("status IN ('OPEN', 'SUPERSEDED')", name="status_known"),
+    CheckConstraint("status IN ('OPEN', 'SUPERSEDED', 'REPAIRED')", name="status_known"),
     Index("ix_reconciliation_discrepancies_run", "run_id", "id"),
     Index(
         "ix_reconciliation_discrepancies_open",
         "warehouse_id",
         postgresql_where=text("status = 'OPEN'"),
     ),
+)
+
+# What a repairing run did (or, a dry run, would do) about each wrong bucket of a level:
+# RECORD_OUTSIDE_CHANGE writes to the ledger a change made to the level outside it (the level
+# is kept); REBUILD_FROM_RESERVATIONS sets reserved or committed to what the active
+# reservations hold. `movement_id`: the ledger row that made it (applied repairs only).
+reconciliation_repairs = Table(
+    "reconciliation_repairs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, ForeignKey("reconciliation_runs.id"), nullable=False),
+    Column("level_id", BigInteger, nullable=False),
+    Column("product_id", BigInteger, nullable=False),
+    Column("warehouse_id", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("bucket", Text, nullable=False),
+    Column("recorded", Integer, nullable=False),
+    Column("expected", Integer, nullable=False),
+    Column("delta", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("applied", Boolean, nullable=False),
+    Column("movement_id", BigInteger),
+    _created(),
+    CheckConstraint(
+        "kind IN ('RECORD_OUTSIDE_CHANGE', 'REBUILD_FROM_RESERVATIONS')", name="kind_known"
+    ),
+    Index("ix_reconciliation_repairs_run", "run_id", "id"),
 )
 
 cycle_counts = Table(
@@ -164,6 +196,8 @@ cycle_counts = Table(
     Column("warehouse_id", BigInteger, ForeignKey("warehouses.id"), nullable=False),
     Column("threshold", Integer, nullable=False),
     Column("reference_id", Text),
+    # When the stock was counted (None: when recorded); differences are taken as of then.
+    Column("counted_at", DateTime(timezone=True)),
     Column("actor", Text, nullable=False),
     _created(),
 )

@@ -4,6 +4,7 @@ Alembic's env.py and the tests import this to see every table.
 """
 
 import onhand.db.alert_tables
+import onhand.db.demand_buffer_tables
 import onhand.db.import_tables
 import onhand.db.source_event_tables
 import onhand.db.sync_tables  # noqa: F401

@@ -36,6 +36,12 @@ class Topic(StrEnum):
     ALERT_RAISED = "ALERT_RAISED"
     ALERT_RESOLVED = "ALERT_RESOLVED"
     RECONCILIATION_COMPLETED = "RECONCILIATION_COMPLETED"
+    # A reconciliation run repaired a level (payload: runId, levelId, productId, warehouseId,
+    # movementIds, repairs: kind, bucket, recorded, expected, delta, reason).
+    RECONCILIATION_REPAIRED = "RECONCILIATION_REPAIRED"
+    # A channel's demand-driven buffers were recomputed (payload: channelId, trigger,
+    # productCount, changedCount).
+    DEMAND_BUFFERS_RECOMPUTED = "DEMAND_BUFFERS_RECOMPUTED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,10 @@ class MovementType(StrEnum):
     # A note on a level (createInventoryAuditLog): written to the ledger with the level's
     # quantities as they stand, changing none of them, nor the level's version.
     AUDIT = "AUDIT"
+    # A repair by reconciliation (inventory/counts/repairs.py): reserved and committed
+    # rebuilt from the live reservations, or a change made to a level outside the ledger
+    # written to it; its reason says what was found.
+    RECONCILIATION = "RECONCILIATION"
 
 
 # Movements written even though they change no quantity: notes for the audit trail. They
@@ -86,6 +90,10 @@ class StockRule(StrEnum):
     # Physical counts: on hand must still cover what is held (reserved, committed, damaged,
     # quarantined), but may dip into safety stock. For absolute sets, imports and counts.
     PHYSICAL = "PHYSICAL"
+    # A repair that makes a level say again what is true (the holds of the live
+    # reservations): judged by no availability rule, since the truth may be that more is
+    # held than the level showed; buckets still never go negative.
+    CORRECTION = "CORRECTION"
 
 
 @dataclass(frozen=True, slots=True)

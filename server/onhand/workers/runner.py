@@ -24,6 +24,8 @@ from onhand.services import Services
 from onhand.workers import channel_sync
 from onhand.workers.alerter import POLL_SECONDS as ALERT_POLL_SECONDS
 from onhand.workers.alerter import alert_step
+from onhand.workers.demand_buffers import POLL_SECONDS as DEMAND_BUFFER_POLL_SECONDS
+from onhand.workers.demand_buffers import recompute_step
 from onhand.workers.reconciler import reconcile_step
 from onhand.workers.supervisor import Healthy
 from onhand.workers.sweeper import sweep
@@ -51,6 +53,12 @@ LOOPS: list[Loop] = [
     ),
     Loop("channel-sync", channel_sync.schedule, lambda settings: channel_sync.POLL_SECONDS),
     Loop("alert-evaluator", alert_step, lambda settings: ALERT_POLL_SECONDS),
+    Loop(
+        "demand-buffers",
+        recompute_step,
+        lambda settings: DEMAND_BUFFER_POLL_SECONDS,
+        enabled=lambda settings: settings.demand_buffer_interval_minutes > 0,
+    ),
 ]
 
 

@@ -19,7 +19,7 @@ from onhand.api.errors import UserError
 from onhand.api.permissions import mutate
 from onhand.auth.roles import Permission
 from onhand.inventory.counts.cycle_counts import record_cycle_count
-from onhand.inventory.counts.reconciliation import reconcile
+from onhand.inventory.counts.reconciliation import Trigger, reconcile
 from onhand.inventory.counts.reviews import review_line
 
 STOCK = Permission.MANAGE_STOCK
@@ -75,7 +75,9 @@ class RejectCycleCountLinePayload(CycleCountLinePayload):
 @strawberry.type
 class CountMutation:
     @strawberry.mutation(
-        description="Check levels against the ledger and the reservations; reports, fixes nothing."
+        description="Check levels against the ledger and the reservations and report; with "
+        "repair, also put right what was found (a dry run by default, listing the movements "
+        "it would write)."
     )
     async def reconcile_inventory(
         self, info: Info, input: ReconcileInventoryInput | None = None
@@ -83,9 +85,12 @@ class CountMutation:
         async def work(context: Context) -> ReconcileInventoryPayload:
             warehouse = input.warehouse() if input is not None else None
             product = input.product() if input is not None else None
+            mode = input.repair_mode() if input is not None else None
             actor = context.change_context().actor
             run = await context.transaction(
-                lambda conn: reconcile(conn, warehouse, actor, product=product)
+                lambda conn: reconcile(
+                    conn, warehouse, actor, Trigger.MANUAL, mode, product=product
+                )
             )
             return ReconcileInventoryPayload(run=ReconciliationRun.from_record(run))
 

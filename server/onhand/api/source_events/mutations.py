@@ -61,6 +61,13 @@ class InventoryEventInput:
     occurred_at: datetime | None = strawberry.field(
         default=None, description="The business timestamp (defaults to when it is applied)."
     )
+    counted_at: datetime | None = strawberry.field(
+        default=None,
+        description="COUNT only: when the stock was counted (its business timestamp, so give "
+        "this or occurredAt). The count corrects on hand by its difference as of then: sales "
+        "and receipts recorded since are kept, never overwritten. Left out (and occurredAt "
+        "too): as of when it is applied.",
+    )
     reference_document: str | None = strawberry.field(
         default=None, description="The order, ASN, transfer order or RMA number."
     )
@@ -154,6 +161,7 @@ def _event(e: InventoryEventInput) -> EventInput:
         quantity_delta=e.quantity_delta,
         quantity=e.quantity,
         occurred_at=e.occurred_at,
+        counted_at=e.counted_at,
         reference_document=e.reference_document,
         correlation_id=e.correlation_id,
         reason=e.reason,

@@ -4,12 +4,16 @@ recordCycleCount locks the counted levels (id order, as the ledger does), so the
 quantity each count is compared with is exact. A difference within the threshold
 (ONHAND_CYCLE_COUNT_THRESHOLD, 5 units by default) is applied at once as a CYCLE_COUNT
 movement; a larger one waits for review (PENDING_REVIEW, see reviews.py).
+
+A count made earlier than it is recorded gives `counted_at`: the system quantity is then on
+hand as of that moment (as_of.py), so the sales and receipts recorded since are kept, and the
+correction is dated at the count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,6 +25,7 @@ from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode, Problem
 from onhand.core.refs import Ref
 from onhand.db.operation_tables import cycle_count_lines, cycle_counts
+from onhand.inventory.counts.as_of import lock_levels_as_of
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import (
     ChangeContext,
@@ -79,6 +84,7 @@ class CycleCount:
     actor: str
     created_at: datetime
     lines: tuple[CountLine, ...]
+    counted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,19 +99,14 @@ class RecordCount:
     counts: tuple[Counted, ...]
     reference_id: str | None = None
     idempotency_key: str | None = None
+    # When the stock was counted; None: now.
+    counted_at: datetime | None = None
 
 
-_LOCK_LEVELS = text(
-    """
-    SELECT id, product_id, on_hand FROM inventory_levels
-    WHERE warehouse_id = :warehouse_id AND product_id = ANY(CAST(:products AS bigint[]))
-    ORDER BY id FOR UPDATE
-    """
-)
 _INSERT_COUNT = text(
     """
-    INSERT INTO cycle_counts (warehouse_id, threshold, reference_id, actor)
-    VALUES (:warehouse_id, :threshold, :reference_id, :actor) RETURNING id
+    INSERT INTO cycle_counts (warehouse_id, threshold, reference_id, actor, counted_at)
+    VALUES (:warehouse_id, :threshold, :reference_id, :actor, :counted_at) RETURNING id
     """
 )
 _INSERT_LINES = text(
@@ -138,6 +139,7 @@ async def record_cycle_count(
     for i, count in enumerate(request.counts):
         check.quantity(errors, f"counts.{i}.countedQuantity", count.counted_quantity)
     reference_id = check.text(errors, "referenceId", request.reference_id, max_length=200)
+    counted_at = check.timestamp(errors, "countedAt", request.counted_at)
     claim = claim_for("recordCycleCount", request.idempotency_key, request)
     errors.raise_if_any()
     replay = await claim_key(conn, claim, context.actor)
@@ -145,12 +147,7 @@ async def record_cycle_count(
         return (await cycle_counts_by_ids(conn, [replay["id"]]))[replay["id"]]
     warehouse_id = await resolve_warehouse(conn, request.warehouse)
     product_ids = await resolve_products(conn, [c.product for c in request.counts])
-    levels = {
-        row.product_id: row
-        for row in await conn.execute(
-            _LOCK_LEVELS, {"warehouse_id": warehouse_id, "products": product_ids}
-        )
-    }
+    levels = await lock_levels_as_of(conn, warehouse_id, product_ids, counted_at)
     problems: list[Problem] = []
     seen: set[int] = set()
     for count, product_id in zip(request.counts, product_ids, strict=True):
@@ -175,6 +172,7 @@ async def record_cycle_count(
                 "threshold": threshold,
                 "reference_id": reference_id,
                 "actor": context.actor,
+                "counted_at": counted_at,
             },
         )
     ).scalar_one()
@@ -182,7 +180,7 @@ async def record_cycle_count(
     movements: list[Movement] = []
     applied_at: list[int] = []
     for i, (count, product_id) in enumerate(zip(request.counts, product_ids, strict=True)):
-        difference = count.counted_quantity - levels[product_id].on_hand
+        difference = count.counted_quantity - levels[product_id].on_hand_then
         if difference == 0:
             statuses.append(LineStatus.MATCHED)
         elif abs(difference) <= threshold:
@@ -193,7 +191,7 @@ async def record_cycle_count(
             )
         else:
             statuses.append(LineStatus.PENDING_REVIEW)
-    applied = await apply_change(conn, movements, context)
+    applied = await apply_change(conn, movements, dated(context, counted_at))
     movement_ids: list[int | None] = [None] * len(request.counts)
     for i, done in zip(applied_at, applied, strict=True):
         movement_ids[i] = done.movement_id
@@ -203,15 +201,23 @@ async def record_cycle_count(
             "count_id": count_id,
             "warehouse_id": warehouse_id,
             "product_id": product_ids,
-            "level_id": [levels[p].id for p in product_ids],
+            "level_id": [levels[p].level_id for p in product_ids],
             "counted": [c.counted_quantity for c in request.counts],
-            "system": [levels[p].on_hand for p in product_ids],
+            "system": [levels[p].on_hand_then for p in product_ids],
             "status": [str(s) for s in statuses],
             "movement_id": movement_ids,
         },
     )
     await remember(conn, claim, {"id": count_id})
     return (await cycle_counts_by_ids(conn, [count_id]))[count_id]
+
+
+def dated(context: ChangeContext, counted_at: datetime | None) -> ChangeContext:
+    """The change dated at the count's moment, so that a later count as of a later moment
+    sees this correction as made before it."""
+    if counted_at is None:
+        return context
+    return replace(context, occurred_at=counted_at)
 
 
 def count_movement(
@@ -250,6 +256,7 @@ async def cycle_counts_by_ids(
             actor=row.actor,
             created_at=row.created_at,
             lines=tuple(lines[row.id]),
+            counted_at=row.counted_at,
         )
         for row in rows
     }

@@ -2,9 +2,9 @@
 
 Expected values: each bucket is the sum of its ledger deltas (LEDGER); `reserved` and
 `committed` are also the sums of the active reservations (RESERVATIONS). Every disagreement
-is stored as a discrepancy of the run (level, bucket, basis, recorded, expected); nothing is
-fixed: a wrong number is for a person to explain and correct through the ledger (a cycle
-count, an adjustment).
+is stored as a discrepancy of the run (level, bucket, basis, recorded, expected). Nothing is
+fixed unless the run is asked to repair (repairs.py): as a dry run (the repairs it would write
+are stored with the run and shown) or applied (written through the ledger, each explained).
 
 One INSERT ... SELECT does the whole check, set-based (the ledger summed per level in one
 pass, joined to the levels and the reservations), so it sees one consistent snapshot: every
@@ -29,6 +29,7 @@ from onhand.core.refs import Ref
 from onhand.db.operation_tables import reconciliation_discrepancies, reconciliation_runs
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import Event, Topic, append
+from onhand.inventory.counts.repairs import RepairMode, RepairScope, lock_for_repairs, repair
 from onhand.inventory.refs import resolve_product, resolve_warehouse
 
 
@@ -47,6 +48,7 @@ class Run:
     discrepancy_count: int
     started_at: datetime
     finished_at: datetime
+    repair: RepairMode | None = None
     product_id: int | None = None
 
     @classmethod
@@ -61,6 +63,7 @@ class Run:
             discrepancy_count=m["discrepancy_count"],
             started_at=m["started_at"],
             finished_at=m["finished_at"],
+            repair=RepairMode(m["repair"]) if m["repair"] else None,
             product_id=m["product_id"],
         )
 
@@ -89,7 +92,9 @@ _CHECK = text(
     holds AS (
         SELECT product_id, warehouse_id,
             sum(quantity - fulfilled_quantity) FILTER (WHERE type <> 'ORDER') AS reserved,
-            sum(quantity - fulfilled_quantity) FILTER (WHERE type = 'ORDER') AS committed
+            sum(quantity - fulfilled_quantity) FILTER (WHERE type = 'ORDER') AS committed,
+            count(*) FILTER (WHERE type <> 'ORDER') AS reserved_by,
+            count(*) FILTER (WHERE type = 'ORDER') AS committed_by
         FROM reservations
         WHERE status = 'ACTIVE'
           AND (CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id)
@@ -99,7 +104,9 @@ _CHECK = text(
     -- Compared row-wise first, so only the (few) wrong levels are split into buckets.
     wrong AS (
         SELECT l.*, {", ".join(f"coalesce(s.{b}, 0) AS e_{b}" for b in BUCKETS)},
-            coalesce(h.reserved, 0) AS h_reserved, coalesce(h.committed, 0) AS h_committed
+            coalesce(h.reserved, 0) AS h_reserved, coalesce(h.committed, 0) AS h_committed,
+            coalesce(h.reserved_by, 0) AS h_reserved_by,
+            coalesce(h.committed_by, 0) AS h_committed_by
         FROM scope l
         LEFT JOIN sums s ON s.level_id = l.id
         LEFT JOIN holds h ON h.product_id = l.product_id AND h.warehouse_id = l.warehouse_id
@@ -108,14 +115,17 @@ _CHECK = text(
     ),
     checks AS (
         SELECT l.id AS level_id, l.product_id, l.warehouse_id, c.bucket, c.basis, c.recorded,
-            c.expected
+            c.expected, c.holders
         FROM wrong l
         CROSS JOIN LATERAL (
             SELECT unnest(ARRAY[{_NAMES}, 'reserved', 'committed']) AS bucket,
                 unnest(ARRAY[{", ".join(["'LEDGER'"] * len(BUCKETS))},
                     'RESERVATIONS', 'RESERVATIONS']) AS basis,
                 unnest(ARRAY[{_RECORDED}, l.reserved, l.committed]) AS recorded,
-                unnest(ARRAY[{_EXPECTED}, l.h_reserved, l.h_committed]) AS expected
+                unnest(ARRAY[{_EXPECTED}, l.h_reserved, l.h_committed]) AS expected,
+                -- How many reservations hold what RESERVATIONS expects (for the repairs).
+                unnest(ARRAY[{", ".join(["NULL::bigint"] * len(BUCKETS))},
+                    l.h_reserved_by, l.h_committed_by]) AS holders
         ) c
     ),
     found AS (
@@ -136,8 +146,8 @@ _RECORD = text(
 )
 _START = text(
     """
-    INSERT INTO reconciliation_runs (warehouse_id, product_id, trigger, actor)
-    VALUES (:warehouse_id, :product_id, :trigger, :actor) RETURNING id
+    INSERT INTO reconciliation_runs (warehouse_id, product_id, trigger, actor, repair)
+    VALUES (:warehouse_id, :product_id, :trigger, :actor, :repair) RETURNING id
     """
 )
 _SUPERSEDE = text(
@@ -162,22 +172,37 @@ async def reconcile(
     warehouse: Ref | None,
     actor: str,
     trigger: Trigger = Trigger.MANUAL,
+    repair_mode: RepairMode | None = None,
+    repair_scope: RepairScope = RepairScope.EVERY_BUCKET,
     product: Ref | None = None,
 ) -> Run:
     """Check the levels of one warehouse (or all), of one product (or all), store and return
-    the run."""
+    the run; with a `repair_mode`, work out (and, APPLIED, write) the repairs of what it
+    found."""
     warehouse_id = await resolve_warehouse(conn, warehouse) if warehouse is not None else None
     product_id = await resolve_product(conn, product) if product is not None else None
     scope = {"warehouse_id": warehouse_id, "product_id": product_id}
+    if repair_mode == RepairMode.APPLIED:
+        await lock_for_repairs(conn)
     # The check reads first and writes nothing: until its first write this transaction has no
     # id, so the long scan holds back no one's events (the relay waits for running writers).
     checked = (await conn.execute(_CHECK, scope)).one()
     run_id = (
-        await conn.execute(_START, {**scope, "trigger": str(trigger), "actor": actor})
+        await conn.execute(
+            _START,
+            {
+                **scope,
+                "trigger": str(trigger),
+                "actor": actor,
+                "repair": str(repair_mode) if repair_mode else None,
+            },
+        )
     ).scalar_one()
     if checked.found:
         await conn.execute(_RECORD, {"run_id": run_id, "found": json.dumps(checked.found)})
     await conn.execute(_SUPERSEDE, {**scope, "run_id": run_id})
+    if repair_mode is not None:
+        await repair(conn, run_id, checked.found, repair_mode, repair_scope, actor)
     row = (
         await conn.execute(
             _FINISH,
@@ -197,6 +222,7 @@ async def reconcile(
                     "trigger": str(run.trigger),
                     "levelsChecked": run.levels_checked,
                     "discrepancyCount": run.discrepancy_count,
+                    "repair": str(run.repair) if run.repair else None,
                     "actor": actor,
                 },
                 warehouse_id=run.warehouse_id,

@@ -1,6 +1,7 @@
 """The review queue of cycle counts: lines whose difference was beyond the threshold.
 
-Approving applies the difference found at count time (counted - system then) as a
+Approving applies the difference found at count time (counted - system then, dated at the
+count's moment when it gave one) as a
 CYCLE_COUNT movement, not "set onHand to counted": units sold or received between the count
 and the approval are movements of their own, and setting the old count would silently undo
 them. Rejecting changes no stock. Either way the line records who reviewed it and when, and
@@ -17,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onhand.core import validation as check
 from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.pagination import Listing
-from onhand.db.operation_tables import cycle_count_lines
-from onhand.inventory.counts.cycle_counts import CountLine, LineStatus, count_movement
+from onhand.db.operation_tables import cycle_count_lines, cycle_counts
+from onhand.inventory.counts.cycle_counts import CountLine, LineStatus, count_movement, dated
 from onhand.inventory.ledger import ChangeContext, apply_change
 
 _LOCK_LINE = text("SELECT * FROM cycle_count_lines WHERE id = :id FOR UPDATE")
@@ -51,6 +52,11 @@ async def review_line(
         )
     movement_id = None
     if approve:
+        counted_at = (
+            await conn.execute(
+                select(cycle_counts.c.counted_at).where(cycle_counts.c.id == line.cycle_count_id)
+            )
+        ).scalar_one()
         [done] = await apply_change(
             conn,
             [
@@ -58,7 +64,7 @@ async def review_line(
                     line.product_id, line.warehouse_id, line.difference, line.cycle_count_id, "id"
                 )
             ],
-            context,
+            dated(context, counted_at),
         )
         movement_id = done.movement_id
     status = LineStatus.APPROVED if approve else LineStatus.REJECTED

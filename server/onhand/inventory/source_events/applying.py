@@ -1,6 +1,10 @@
 """Applying one accepted source-system event: its movements through the ledger (the one write
 path), in a savepoint, so that an event that fails changes nothing and the events after it
-still apply."""
+still apply.
+
+A COUNT (a snapshot of on hand) corrects the level by its difference as of the moment it was
+counted (counts/as_of.py), not by setting on hand: the sales and receipts recorded after that
+moment stay (a nightly ERP snapshot never overwrites the day's sales)."""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, Problem
+from onhand.inventory.counts.as_of import lock_levels_as_of
 from onhand.inventory.ledger import (
     ChangeContext,
     Movement,
     MovementSource,
     MovementType,
     Quantities,
-    Settings,
     StockRule,
     apply_change,
 )
@@ -45,8 +49,9 @@ class Applied:
         return not self.problems
 
 
-def movements(row: Any, source_code: str) -> list[Movement]:
-    """The ledger movements of a stored source_events row."""
+def movements(row: Any, source_code: str, on_hand_then: int = 0) -> list[Movement]:
+    """The ledger movements of a stored source_events row; a COUNT's needs on hand as of its
+    moment (`on_hand_then`)."""
     kind = SourceEventType(row.type)
     common: dict[str, Any] = {
         "reason": row.reason or f"{kind} from {source_code}",
@@ -65,7 +70,7 @@ def movements(row: Any, source_code: str) -> list[Movement]:
                 row.product_id,
                 row.warehouse_id,
                 MovementType.CYCLE_COUNT,
-                set_to=Settings(on_hand=row.quantity),
+                Quantities(on_hand=row.quantity - on_hand_then),
                 rule=StockRule.PHYSICAL,
                 field="quantity",
                 **common,
@@ -105,7 +110,15 @@ async def apply_event(conn: AsyncConnection, row: Any, source_code: str) -> Appl
     )
     savepoint = await conn.begin_nested()
     try:
-        done = await apply_change(conn, movements(row, source_code), context)
+        on_hand_then = 0
+        if row.type == SourceEventType.COUNT:
+            # Locked until commit: nothing moves between this reading and the correction.
+            levels = await lock_levels_as_of(
+                conn, row.warehouse_id, [row.product_id], row.occurred_at
+            )
+            level = levels.get(row.product_id)
+            on_hand_then = level.on_hand_then if level else 0
+        done = await apply_change(conn, movements(row, source_code, on_hand_then), context)
     except DomainError as error:
         await savepoint.rollback()
         return Applied([], error.problems)

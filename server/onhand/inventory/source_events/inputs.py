@@ -64,6 +64,8 @@ class EventInput:
     correlation_id: str | None = None
     reason: str | None = None
     problems: tuple[Problem, ...] = ()
+    # A COUNT's moment (its business timestamp under another name: the one counts speak).
+    counted_at: datetime | None = None
 
 
 @dataclass
@@ -84,6 +86,8 @@ class Checked:
     warehouse_id: int | None = None
     destination_id: int | None = None
     amount: int = 0  # the delta, or the counted quantity of a COUNT
+    # The business timestamp: occurredAt, or a COUNT's countedAt.
+    occurred_at: datetime | None = None
     reference_document: str | None = None
     correlation_id: str | None = None
     reason: str | None = None
@@ -110,7 +114,7 @@ def check_event(index: int, event: EventInput) -> Checked:
         content.add(ErrorCode.REQUIRED, "give warehouseId or warehouseCode", "warehouseCode")
     amount = _amount(content, event)
     _destination(content, event)
-    check.timestamp(content, "occurredAt", event.occurred_at)
+    occurred_at = _business_time(content, event)
     checked = Checked(
         index,
         event,
@@ -118,6 +122,7 @@ def check_event(index: int, event: EventInput) -> Checked:
         event_id=event_id,
         identity=ident.problems,
         amount=amount,
+        occurred_at=occurred_at,
         reference_document=check.text(
             content, "referenceDocument", event.reference_document, max_length=200
         ),
@@ -153,6 +158,22 @@ def _amount(errors: Collector, event: EventInput) -> int:
             f"a {kind} takes stock from the location: quantityDelta must be negative",
         )
     return delta
+
+
+def _business_time(errors: Collector, event: EventInput) -> datetime | None:
+    """occurredAt, or a COUNT's countedAt (as of which it is applied: applying.py)."""
+    occurred_at = check.timestamp(errors, "occurredAt", event.occurred_at)
+    if event.counted_at is None:
+        return occurred_at
+    if event.type is not None and event.type != SourceEventType.COUNT:
+        errors.invalid("countedAt", f"only a COUNT has countedAt; a {event.type} has occurredAt")
+        return occurred_at
+    counted_at = check.timestamp(errors, "countedAt", event.counted_at)
+    if occurred_at is not None and counted_at is not None and occurred_at != counted_at:
+        errors.invalid(
+            "countedAt", "a COUNT's countedAt is its occurredAt: give one, or the same time"
+        )
+    return counted_at
 
 
 def _destination(errors: Collector, event: EventInput) -> None:

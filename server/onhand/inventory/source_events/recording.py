@@ -193,7 +193,7 @@ async def _take(
                 "warehouse_id": c.warehouse_id,
                 "destination_id": c.destination_id,
                 "quantity": c.amount,
-                "occurred_at": event.occurred_at,
+                "occurred_at": c.occurred_at,
                 "reference_document": c.reference_document,
                 "correlation_id": c.correlation_id,
                 "reason": c.reason,
