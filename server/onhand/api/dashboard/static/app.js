@@ -102,6 +102,10 @@ function tabs(views) {
     view.show();
   }
 
+  if (!views.length) {
+    container.append(h("p", { class: "error" }, "This token's role may use none of these views."));
+    return () => null;
+  }
   const wanted = views.find((view) => `#${view.id}` === location.hash) || views[0];
   select(wanted);
   // Keyboard users land on the tab list, not at the top of an emptied page.
