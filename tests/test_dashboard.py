@@ -232,6 +232,12 @@ async def test_a_change_made_through_the_api_shows_on_the_open_page_within_a_sec
     await expect(on_hand).to_have_text("47", timeout=5_000)
     level_seconds = time.monotonic() - changed
 
+    # What a channel may sell follows too: WEB sells DC-EAST's stock.
+    web = page.locator('article[data-sku="WIDGET-1"] tr[data-channel="WEB"]')
+    await expect(web).to_contain_text("120")
+    await adjust(admin_api, "WIDGET-1", "DC-EAST", 3, unique("received"))
+    await expect(web).to_contain_text("123")
+
     await view(page, "Movements")
     reason = unique("cycle-fix")
     await adjust(admin_api, "WIDGET-1", "DC-WEST", -2, reason)
@@ -270,30 +276,43 @@ async def test_an_alert_raised_shows_live_and_acknowledging_it_on_the_page_ackno
     assert (after["status"], after["acknowledgedBy"]) == ("ACKNOWLEDGED", "test-admin")
 
 
-async def test_approving_a_count_line_on_the_page_applies_the_count(
+async def test_approving_and_rejecting_count_lines_on_the_page_reviews_them(
     admin_tab: Tab, admin_api: Client
 ) -> None:
-    sku = unique("COUNTED")
-    await factories.stocked(admin_api, sku, {"DC-WEST": 50})
+    approved, rejected = unique("COUNTED"), unique("RECOUNT")
+    for sku in (approved, rejected):
+        await factories.stocked(admin_api, sku, {"DC-WEST": 50})
     counted = await admin_api.mutate(
         "recordCycleCount",
         COUNT,
-        {"input": {"warehouseCode": "DC-WEST", "counts": [{"sku": sku, "countedQuantity": 30}]}},
+        {
+            "input": {
+                "warehouseCode": "DC-WEST",
+                "counts": [
+                    {"sku": approved, "countedQuantity": 30},
+                    {"sku": rejected, "countedQuantity": 70},
+                ],
+            }
+        },
     )
-    [line] = counted["cycleCount"]["lines"]
-    assert line["status"] == "PENDING_REVIEW"  # 20 units off: more than the threshold
+    lines = counted["cycleCount"]["lines"]
+    assert [line["status"] for line in lines] == ["PENDING_REVIEW"] * 2  # 20 units off each
     page = admin_tab.page
     await view(page, "Discrepancies")
-    await page.get_by_role("button", name=f"Approve count of {sku} at DC-WEST").click()
-    await expect(page.locator(f'tr[data-count-line="{line["id"]}"]')).to_have_count(0)
+    await page.get_by_role("button", name=f"Approve count of {approved} at DC-WEST").click()
+    await page.get_by_role("button", name=f"Reject count of {rejected} at DC-WEST").click()
+    for line in lines:
+        await expect(page.locator(f'tr[data-count-line="{line["id"]}"]')).to_have_count(0)
     reviewed = (await admin_api(REVIEWS, {"code": "DC-WEST"}))["cycleCountReviews"]["nodes"]
-    [mine] = [r for r in reviewed if r["product"]["sku"] == sku]
-    assert (mine["status"], mine["reviewedBy"]) == ("APPROVED", "test-admin")
-    level = await admin_api(
-        'query($s: String!) { inventoryLevel(sku: $s, warehouseCode: "DC-WEST") { onHand } }',
-        {"s": sku},
-    )
-    assert level["inventoryLevel"]["onHand"] == 30
+    verdicts = {r["product"]["sku"]: (r["status"], r["reviewedBy"]) for r in reviewed}
+    assert verdicts[approved] == ("APPROVED", "test-admin")
+    assert verdicts[rejected] == ("REJECTED", "test-admin")
+    for sku, on_hand in ((approved, 30), (rejected, 50)):  # a rejected count changes nothing
+        level = await admin_api(
+            'query($s: String!) { inventoryLevel(sku: $s, warehouseCode: "DC-WEST") { onHand } }',
+            {"s": sku},
+        )
+        assert level["inventoryLevel"]["onHand"] == on_hand
 
 
 async def test_a_reconciliation_run_from_the_page_shows_its_result(
