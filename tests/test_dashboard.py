@@ -8,6 +8,7 @@ Screenshots of each view are written to test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import uuid
@@ -390,15 +391,28 @@ async def test_after_a_network_drop_the_stream_catches_up_with_no_movement_misse
     await expect(page.locator("#movement-stream tbody tr", has_text=current)).to_have_count(
         1, timeout=30_000
     )
+    last_seen = await page.locator("#movement-stream tbody tr").first.get_attribute("data-sequence")
     await admin_tab.context.set_offline(True)
     await expect(page.locator("#connection")).not_to_have_text("Live")
     reasons = [unique(f"while-away-{n}") for n in range(5)]
     for reason in reasons:
         await adjust(admin_api, "WIDGET-1", "DC-EAST", 1, reason)
+    # The new connection's subscriptions, as the page sends them.
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "websocket",
+        lambda socket: socket.on(
+            "framesent",
+            lambda frame: sent.append(json.loads(frame)) if "subscribe" in frame else None,
+        ),
+    )
     await admin_tab.context.set_offline(False)
     await expect(page.locator("#connection")).to_have_text("Live", timeout=15_000)
     for reason in reasons:
         await expect(page.locator("#movement-stream tbody tr", has_text=reason)).to_have_count(1)
+    # It asked to resume after the last event it had seen: the server replayed the rest.
+    [resumed] = [m for m in sent if "DashboardStock" in m["payload"]["query"]]
+    assert resumed["payload"]["variables"] == {"after": int(str(last_seen))}
     # And it keeps following afterwards.
     after = unique("back-again")
     await adjust(admin_api, "WIDGET-1", "DC-EAST", 1, after)
