@@ -314,6 +314,13 @@ async def test_approving_and_rejecting_count_lines_on_the_page_reviews_them(
             {"s": sku},
         )
         assert level["inventoryLevel"]["onHand"] == on_hand
+    # A person made that change, at the page: the ledger says so.
+    moved = await admin_api(
+        "query($s: String!) { inventoryMovements(filter: {sku: $s, types: [CYCLE_COUNT]}) {"
+        " nodes { source actor } } }",
+        {"s": approved},
+    )
+    assert moved["inventoryMovements"]["nodes"] == [{"source": "MANUAL", "actor": "test-admin"}]
 
 
 async def test_a_reconciliation_run_from_the_page_shows_its_result(
