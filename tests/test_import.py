@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -454,3 +456,17 @@ async def test_import_progress_follows_an_import_to_its_end(admin: Client, base_
         "rowsTotal": 3000,
         "created": 3000,
     }
+
+
+async def test_an_import_logged_at_info_level_says_what_it_did(
+    admin: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # INFO is the default level: the import's summary line must not break the import (a
+    # LogRecord refuses extra fields named like its own, such as `created`).
+    await warehouses(admin, "LOG-1")
+    with caplog.at_level(logging.INFO, logger="onhand.inventory.imports.runner"):
+        done = await import_csv(admin, rows("LOG-SKU,LOG-1,3"), createMissingProducts=True)
+    assert done["errors"] == []
+    assert done["job"]["status"] == "SUCCEEDED"
+    [summary] = [r for r in caplog.records if r.getMessage().startswith("import ")]
+    assert summary.__dict__["levels_created"] == 1

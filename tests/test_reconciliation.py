@@ -15,7 +15,7 @@ from support import factories
 from support.client import Client
 
 RUN = """
-  id trigger actor levelsChecked discrepancyCount warehouse { code }
+  id trigger actor levelsChecked discrepancyCount warehouse { code } product { sku }
   discrepancies {
     nodes {
       bucket basis recorded expected difference status
@@ -157,6 +157,33 @@ async def test_one_warehouse_at_a_time(
     assert (mine["levelsChecked"], mine["discrepancyCount"]) == (2, 1)
     [found] = mine["discrepancies"]["nodes"]
     assert (found["bucket"], found["recorded"], found["expected"]) == ("damaged", 1, 0)
+
+
+async def test_one_sku_at_a_time_leaves_other_products_findings_open(
+    operator: Client, stock: dict[str, str], engine: AsyncEngine
+) -> None:
+    await sql(
+        engine,
+        "UPDATE inventory_levels SET damaged = 1"
+        " WHERE product_id IN (SELECT id FROM products WHERE sku IN ('SKU-1', 'SKU-2'))",
+    )
+    everything = (await reconcile(operator))["run"]
+    assert everything["discrepancyCount"] == 3
+    mine = (await reconcile(operator, sku="SKU-1"))["run"]
+    assert (mine["levelsChecked"], mine["discrepancyCount"]) == (2, 2)
+    assert (mine["product"], mine["warehouse"]) == ({"sku": "SKU-1"}, None)
+    assert {d["product"]["sku"] for d in mine["discrepancies"]["nodes"]} == {"SKU-1"}
+    # SKU-2's finding of the first run is still open: this run did not look at it.
+    report = (await operator(REPORT))["reconciliationReport"]
+    assert sorted(d["product"]["sku"] for d in report["openDiscrepancies"]["nodes"]) == [
+        "SKU-1",
+        "SKU-1",
+        "SKU-2",
+    ]
+    one_level = (await reconcile(operator, sku="SKU-1", warehouseCode="DC-2"))["run"]
+    assert (one_level["levelsChecked"], one_level["discrepancyCount"]) == (1, 1)
+    refused = await reconcile(operator, sku="NOTHING")
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("sku", "NOT_FOUND")]
 
 
 async def test_an_unknown_warehouse_is_refused_without_a_run(

@@ -59,6 +59,7 @@ def test_the_first_token_is_shown_by_the_first_start_that_listens(new_database: 
     with stopping(start_serving(env)) as first:
         text = first.said("More tokens")
         assert f"GraphiQL at {first.url}/graphql" in text
+        assert f"The operations dashboard is at {first.url}/dashboard" in text
         [secret] = TOKEN_LINE.findall(text)
         answered = httpx.post(
             f"{first.url}/graphql",

@@ -1,4 +1,5 @@
-"""The ASGI application: /graphql (HTTP and WebSocket), /healthz, /readyz, /metrics."""
+"""The ASGI application: /graphql (HTTP and WebSocket), /healthz, /readyz, /metrics, and the
+operations dashboard (/dashboard)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from onhand.api import graphiql
+from onhand.api import dashboard, graphiql
 from onhand.api.body_limit import BodyLimit
 from onhand.api.imports.download import download_endpoint
 from onhand.api.request_log import RequestLog
@@ -147,8 +148,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             upload_bytes=settings.max_upload_bytes,
         )
     )
+    dashboard_routes = dashboard.routes(settings.dashboard_path) if settings.dashboard else []
     app = Starlette(
         routes=[
+            *dashboard_routes,
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
             Mount(graphiql.ASSETS_PATH, graphiql.assets()),

@@ -16,6 +16,8 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 POSTGRESQL_SCHEMES = {"postgres", "postgresql"}
+# The API's own top-level paths (app.py): the dashboard may not be served under one of them.
+RESERVED_PATHS = {"graphql", "graphiql", "healthz", "readyz", "metrics", "exports"}
 
 
 class Settings(BaseSettings):
@@ -72,6 +74,10 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=250, ge=1)
     default_page_size: int = Field(default=50, ge=1)
     graphiql: bool = True
+    # The operations dashboard (a page of the API's own client): served at dashboard_path,
+    # or not at all when off.
+    dashboard: bool = True
+    dashboard_path: str = "/dashboard"
     # Off in production when the schema is not for outsiders: introspection is refused and
     # GraphiQL is not served (clients keep working from graphql/schema.graphql).
     expose_schema: bool = True
@@ -165,6 +171,23 @@ class Settings(BaseSettings):
                 {"scheme": f"{parts.scheme}://..." if parts.scheme else "one without a scheme"},
             )
         return url
+
+    @field_validator("dashboard_path")
+    @classmethod
+    def _dashboard_path(cls, path: str) -> str:
+        # Checked here, with the setting's name: a path that shadows the API's own routes
+        # would otherwise take them over silently.
+        if not path.startswith("/") or path == "/" or path.endswith("/") or "//" in path:
+            raise PydanticCustomError(
+                "dashboard_path", "must be a path like /dashboard (a leading /, no trailing /)"
+            )
+        if path.split("/")[1] in RESERVED_PATHS:
+            raise PydanticCustomError(
+                "dashboard_path",
+                "may not be under /{name}: the API serves it",
+                {"name": path.split("/")[1]},
+            )
+        return path
 
     @property
     def cart_reservation_ttl(self) -> timedelta:

@@ -22,7 +22,7 @@ import uvicorn
 from onhand.app import create_app
 from onhand.config import Settings
 from onhand.runtime import database_url, migrated_engine
-from onhand.serving_announce import announce
+from onhand.serving_announce import announce, dashboard_address
 from onhand.serving_processes import serve_processes
 
 
@@ -44,7 +44,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         if workers > 1:
             return serve_processes(listener, settings, url, address, workers, options)
         config = uvicorn.Config(create_app(settings, url), **options)
-        server = _AnnouncingServer(config, url, address)
+        server = _AnnouncingServer(config, url, address, dashboard_address(settings, address))
         server.run(sockets=[listener])
     return 0 if server.started else 1
 
@@ -73,10 +73,13 @@ async def _prepare(url: str, *, demo: bool) -> None:
 class _AnnouncingServer(uvicorn.Server):
     """uvicorn's server, saying how to get in once it listens."""
 
-    def __init__(self, config: uvicorn.Config, database_url: str, address: str) -> None:
+    def __init__(
+        self, config: uvicorn.Config, database_url: str, address: str, dashboard: str | None
+    ) -> None:
         super().__init__(config)
         self.database_url = database_url
         self.address = address
+        self.dashboard = dashboard
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -98,7 +101,7 @@ class _AnnouncingServer(uvicorn.Server):
             await self.announce()
 
     async def announce(self) -> None:
-        await announce(self.database_url, self.address)
+        await announce(self.database_url, self.address, self.dashboard)
 
 
 def _bind(host: str, port: int, *, share: bool = False) -> socket.socket:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from onhand.config import Settings
 from onhand.db.engine import create_engine
 from onhand.runtime import bootstrap_admin
 
 CREATE_TOKEN = "onhand token create --role ADMIN --name NAME"
 
 
-async def announce(url: str, address: str) -> None:
-    """How to get in: the address, and the first ADMIN token if this database had none."""
+def dashboard_address(settings: Settings, address: str) -> str | None:
+    """Where the operations dashboard is, for a server whose GraphQL address is `address`."""
+    if not settings.dashboard:
+        return None
+    return address.removesuffix("/graphql") + settings.dashboard_path
+
+
+async def announce(url: str, address: str, dashboard: str | None = None) -> None:
+    """How to get in: the address (and the dashboard's), and the first ADMIN token if this
+    database had none."""
     engine = create_engine(url)
     try:
         # Several servers may start on one new database: the first one makes the token.
@@ -17,6 +26,8 @@ async def announce(url: str, address: str) -> None:
     finally:
         await engine.dispose()
     print(f"onhand is listening: GraphiQL at {address}", flush=True)
+    if dashboard:
+        print(f"The operations dashboard is at {dashboard}", flush=True)
     if issued:
         print(
             "An ADMIN token was created for this new database. It is shown only now;"

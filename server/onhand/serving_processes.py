@@ -25,7 +25,7 @@ from uvicorn.supervisors import Multiprocess
 from onhand.config import Settings
 from onhand.db.engine import plain_url
 from onhand.logs import configure_logging
-from onhand.serving_announce import announce
+from onhand.serving_announce import announce, dashboard_address
 
 APP_FACTORY = "onhand.app:app_from_environment"
 
@@ -50,7 +50,8 @@ def serve_processes(
     background = spawn.Process(target=run_background, args=(url,), name="onhand-background")
     background.start()
     threading.Thread(
-        target=_announce_once_listening, args=(host, port, url, address),
+        target=_announce_once_listening,
+        args=(host, port, url, address, dashboard_address(settings, address)),
         daemon=True,
     ).start()  # fmt: skip
     try:
@@ -64,7 +65,9 @@ def serve_processes(
     return 0
 
 
-def _announce_once_listening(host: str, port: int, url: str, address: str) -> None:
+def _announce_once_listening(
+    host: str, port: int, url: str, address: str, dashboard: str | None
+) -> None:
     """The address is shown once a server process answers on it, as a single server does."""
     target = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     while True:
@@ -73,7 +76,7 @@ def _announce_once_listening(host: str, port: int, url: str, address: str) -> No
                 break
         except OSError:
             time.sleep(0.1)
-    asyncio.run(announce(url, address))
+    asyncio.run(announce(url, address, dashboard))
 
 
 class _OwnSocket:

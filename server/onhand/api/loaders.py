@@ -15,6 +15,7 @@ from onhand.api.kits.loaders import KitLoaders
 from onhand.api.reservations.loaders import ReservationLoaders
 from onhand.api.source_events.loaders import SourceEventLoaders
 from onhand.api.transfers.loaders import TransferLoaders
+from onhand.api.warehouses.loaders import WarehouseLoaders
 from onhand.api.webhooks.loaders import WebhookLoaders
 from onhand.core.records import Level
 from onhand.inventory import levels, movements, products, warehouses
@@ -42,4 +43,5 @@ class Loaders:
     reservations = DomainLoaders(ReservationLoaders)
     source_events = DomainLoaders(SourceEventLoaders)
     transfers = DomainLoaders(TransferLoaders)
+    warehouses = DomainLoaders(WarehouseLoaders)
     webhooks = DomainLoaders(WebhookLoaders)

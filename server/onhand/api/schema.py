@@ -64,7 +64,7 @@ from onhand.api.warehouses.mutations import WarehouseMutation
 from onhand.api.warehouses.queries import WarehouseQuery
 from onhand.api.webhooks.mutations import WebhookMutation
 from onhand.api.webhooks.queries import WebhookQuery
-from onhand.auth.roles import Role
+from onhand.auth.roles import GRANTS, Permission, Role
 from onhand.config import Settings
 
 
@@ -72,6 +72,9 @@ from onhand.config import Settings
 class Viewer:
     name: str
     role: strawberry.enum(Role, name="Role")  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+    permissions: list[strawberry.enum(Permission, name="Permission")] = strawberry.field(  # type: ignore[valid-type]  # a strawberry.enum: a type at run time
+        description="What this token's role may do (a client shows only what it offers)."
+    )
 
 
 def node_query() -> type:
@@ -86,7 +89,8 @@ def node_query() -> type:
         def viewer(self, info: Info) -> Viewer:
             principal = info.context.principal
             assert principal is not None  # the view refuses unauthenticated requests
-            return Viewer(name=principal.name, role=principal.role)
+            granted = sorted(GRANTS[principal.role])
+            return Viewer(name=principal.name, role=principal.role, permissions=granted)
 
     return NodeQuery
 

@@ -120,6 +120,8 @@ reconciliation_runs = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     # None: every warehouse.
     Column("warehouse_id", BigInteger, ForeignKey("warehouses.id")),
+    # None: every product.
+    Column("product_id", BigInteger, ForeignKey("products.id")),
     Column("trigger", Text, nullable=False),
     Column("actor", Text, nullable=False),
     Column("levels_checked", Integer, nullable=False, server_default="0"),

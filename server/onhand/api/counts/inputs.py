@@ -15,8 +15,8 @@ from onhand.inventory.counts.repairs import RepairMode
 
 
 @strawberry.input(
-    description="Check every level (of one warehouse, or all) and report; with repair, put "
-    "right what was found (a dry run unless dryRun is false)."
+    description="Check every level (of one warehouse or all, of one product or all) and "
+    "report; with repair, put right what was found (a dry run unless dryRun is false)."
 )
 class ReconcileInventoryInput:
     warehouse_id: strawberry.ID | None = strawberry.field(
@@ -25,6 +25,10 @@ class ReconcileInventoryInput:
     warehouse_code: str | None = strawberry.field(
         default=None, description="The warehouse to check, by code."
     )
+    product_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this product's levels (or give its sku)."
+    )
+    sku: str | None = strawberry.field(default=None, description="Only this SKU's levels.")
     repair: bool = strawberry.field(
         default=False,
         description="Work out the repairs of what is found: reserved and committed rebuilt "
@@ -42,6 +46,11 @@ class ReconcileInventoryInput:
         if self.warehouse_id is None and self.warehouse_code is None:
             return None
         return warehouse_ref(self.warehouse_id, self.warehouse_code)
+
+    def product(self) -> Ref | None:
+        if self.product_id is None and self.sku is None:
+            return None
+        return product_ref(self.product_id, self.sku)
 
     def repair_mode(self) -> RepairMode | None:
         if not self.repair:

@@ -84,10 +84,13 @@ class CountMutation:
     ) -> ReconcileInventoryPayload:
         async def work(context: Context) -> ReconcileInventoryPayload:
             warehouse = input.warehouse() if input is not None else None
+            product = input.product() if input is not None else None
             mode = input.repair_mode() if input is not None else None
             actor = context.change_context().actor
             run = await context.transaction(
-                lambda conn: reconcile(conn, warehouse, actor, Trigger.MANUAL, mode)
+                lambda conn: reconcile(
+                    conn, warehouse, actor, Trigger.MANUAL, mode, product=product
+                )
             )
             return ReconcileInventoryPayload(run=ReconciliationRun.from_record(run))
 

@@ -186,6 +186,7 @@ class ReconciliationRun:
     )
     run_id: strawberry.Private[int]
     warehouse_id: strawberry.Private[int | None]
+    product_id: strawberry.Private[int | None]
 
     @classmethod
     def from_record(cls, run: reconciliation.Run) -> ReconciliationRun:
@@ -200,11 +201,16 @@ class ReconciliationRun:
             repair=run.repair,
             run_id=run.id,
             warehouse_id=run.warehouse_id,
+            product_id=run.product_id,
         )
 
     @strawberry.field(description="The warehouse checked; null: every warehouse.")
     async def warehouse(self, info: Info) -> Warehouse | None:
         return await Warehouse.load(info, self.warehouse_id)
+
+    @strawberry.field(description="The product checked; null: every product.")
+    async def product(self, info: Info) -> Product | None:
+        return await Product.load(info, self.product_id)
 
     @strawberry.field
     async def discrepancies(

@@ -12,7 +12,7 @@ from strawberry import relay
 from onhand.api import ids
 from onhand.api.context import Info
 from onhand.api.pagination import Connection
-from onhand.api.permissions import check
+from onhand.api.permissions import check, requires
 from onhand.auth.roles import Permission
 from onhand.core import records
 from onhand.inventory.warehouses import Capability
@@ -37,6 +37,20 @@ class Address:
     country: str | None
     latitude: float | None
     longitude: float | None
+
+
+@strawberry.type(
+    description="A warehouse's levels counted by how healthy their stock is, by the stock "
+    "alerts' rules: a level is out of stock, low, or healthy."
+)
+class StockHealth:
+    levels: int = strawberry.field(description="Levels here (one per product stocked).")
+    out_of_stock: int = strawberry.field(description="Levels with available <= 0.")
+    low_stock: int = strawberry.field(
+        description="Levels with 0 < available <= their safety stock, or the low-stock "
+        "threshold (ONHAND_LOW_STOCK_THRESHOLD) when they have none."
+    )
+    healthy: int = strawberry.field(description="The other levels: more than that available.")
 
 
 @strawberry.type
@@ -135,6 +149,21 @@ class Warehouse(relay.Node):
             after,
             below_safety_stock=below_safety_stock,
             include_zero=include_zero,
+        )
+
+    @strawberry.field(
+        permission_classes=[requires(Permission.READ_STOCK)],
+        description="How many of this warehouse's levels are out of stock, low, or healthy "
+        "(the overview an operator reads at a glance).",
+    )
+    async def stock_health(self, info: Info) -> StockHealth:
+        threshold = info.context.settings.low_stock_threshold
+        found = await info.context.loaders.warehouses.stock_health.load((self.id, threshold))
+        return StockHealth(
+            levels=found.levels,
+            out_of_stock=found.out_of_stock,
+            low_stock=found.low_stock,
+            healthy=found.healthy,
         )
 
 

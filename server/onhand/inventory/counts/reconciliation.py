@@ -30,7 +30,7 @@ from onhand.db.operation_tables import reconciliation_discrepancies, reconciliat
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import Event, Topic, append
 from onhand.inventory.counts.repairs import RepairMode, RepairScope, lock_for_repairs, repair
-from onhand.inventory.refs import resolve_warehouse
+from onhand.inventory.refs import resolve_product, resolve_warehouse
 
 
 class Trigger(StrEnum):
@@ -49,6 +49,7 @@ class Run:
     started_at: datetime
     finished_at: datetime
     repair: RepairMode | None = None
+    product_id: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Run:
@@ -63,6 +64,7 @@ class Run:
             started_at=m["started_at"],
             finished_at=m["finished_at"],
             repair=RepairMode(m["repair"]) if m["repair"] else None,
+            product_id=m["product_id"],
         )
 
 
@@ -78,11 +80,13 @@ _CHECK = text(
     f"""
     WITH scope AS (
         SELECT l.* FROM inventory_levels l
-        WHERE CAST(:warehouse_id AS bigint) IS NULL OR l.warehouse_id = :warehouse_id
+        WHERE (CAST(:warehouse_id AS bigint) IS NULL OR l.warehouse_id = :warehouse_id)
+          AND (CAST(:product_id AS bigint) IS NULL OR l.product_id = :product_id)
     ),
     sums AS (
         SELECT level_id, {_SUMS} FROM inventory_movements
-        WHERE CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id
+        WHERE (CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id)
+          AND (CAST(:product_id AS bigint) IS NULL OR product_id = :product_id)
         GROUP BY level_id
     ),
     holds AS (
@@ -94,6 +98,7 @@ _CHECK = text(
         FROM reservations
         WHERE status = 'ACTIVE'
           AND (CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id)
+          AND (CAST(:product_id AS bigint) IS NULL OR product_id = :product_id)
         GROUP BY product_id, warehouse_id
     ),
     -- Compared row-wise first, so only the (few) wrong levels are split into buckets.
@@ -141,8 +146,8 @@ _RECORD = text(
 )
 _START = text(
     """
-    INSERT INTO reconciliation_runs (warehouse_id, trigger, actor, repair)
-    VALUES (:warehouse_id, :trigger, :actor, :repair) RETURNING id
+    INSERT INTO reconciliation_runs (warehouse_id, product_id, trigger, actor, repair)
+    VALUES (:warehouse_id, :product_id, :trigger, :actor, :repair) RETURNING id
     """
 )
 _SUPERSEDE = text(
@@ -150,6 +155,7 @@ _SUPERSEDE = text(
     UPDATE reconciliation_discrepancies SET status = 'SUPERSEDED'
     WHERE status = 'OPEN' AND run_id <> :run_id
       AND (CAST(:warehouse_id AS bigint) IS NULL OR warehouse_id = :warehouse_id)
+      AND (CAST(:product_id AS bigint) IS NULL OR product_id = :product_id)
     """
 )
 _FINISH = text(
@@ -168,11 +174,14 @@ async def reconcile(
     trigger: Trigger = Trigger.MANUAL,
     repair_mode: RepairMode | None = None,
     repair_scope: RepairScope = RepairScope.EVERY_BUCKET,
+    product: Ref | None = None,
 ) -> Run:
-    """Check the levels of one warehouse (or all), store and return the run; with a
-    `repair_mode`, work out (and, APPLIED, write) the repairs of what it found."""
+    """Check the levels of one warehouse (or all), of one product (or all), store and return
+    the run; with a `repair_mode`, work out (and, APPLIED, write) the repairs of what it
+    found."""
     warehouse_id = await resolve_warehouse(conn, warehouse) if warehouse is not None else None
-    scope = {"warehouse_id": warehouse_id}
+    product_id = await resolve_product(conn, product) if product is not None else None
+    scope = {"warehouse_id": warehouse_id, "product_id": product_id}
     if repair_mode == RepairMode.APPLIED:
         await lock_for_repairs(conn)
     # The check reads first and writes nothing: until its first write this transaction has no
@@ -209,6 +218,7 @@ async def reconcile(
                 {
                     "runId": run.id,
                     "warehouseId": run.warehouse_id,
+                    "productId": run.product_id,
                     "trigger": str(run.trigger),
                     "levelsChecked": run.levels_checked,
                     "discrepancyCount": run.discrepancy_count,
@@ -216,6 +226,7 @@ async def reconcile(
                     "actor": actor,
                 },
                 warehouse_id=run.warehouse_id,
+                product_id=run.product_id,
             )
         ],
     )

@@ -108,7 +108,7 @@ async def run_import(
             "job_id": job.id,
             "status": str(job.status),
             "rows": job.rows_total,
-            "created": job.created,
+            "levels_created": job.created,
             "updated": job.updated,
             "unchanged": job.unchanged,
             "failed": job.failed,
