@@ -27,6 +27,10 @@ MEANINGS = {
     ErrorCode.INVALID_CURSOR: "A cursor this feed never handed out, or one going backwards.",
     ErrorCode.EXCEEDS_SHIPPED: "More received on a transfer order line than was shipped.",
     ErrorCode.TRANSFER_ORDER_HOLD: "A transfer order's hold: ship or cancel the order instead.",
+    ErrorCode.THROTTLED: "This token's query cost bucket holds less than the operation costs: "
+    "retry after `retryAfterSeconds` (HTTP 429 with Retry-After). Nothing was run.",
+    ErrorCode.MAX_COST_EXCEEDED: "The operation costs more than this token's bucket can ever "
+    "hold (`maximumCost`): ask for smaller pages or fewer fields. Nothing was run.",
 }
 
 ErrorCodeEnum = strawberry.enum(

@@ -31,6 +31,9 @@ class ErrorCode(StrEnum):
     EXCEEDS_SHIPPED = "EXCEEDS_SHIPPED"
     # A TRANSFER hold of a transfer order: only shipping or cancelling the order ends it.
     TRANSFER_ORDER_HOLD = "TRANSFER_ORDER_HOLD"
+    # Query cost: the token's bucket does not hold the operation's cost now, or ever.
+    THROTTLED = "THROTTLED"
+    MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 
 
 @dataclass(frozen=True)
