@@ -26,6 +26,7 @@ from support import factories
 from support.client import Client, operation
 from support.processes import onhand_server
 from support.server import running_server
+from support.ws import UPDATED, Subscriber
 
 REDIS_URL = os.environ.get("ONHAND_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 NEW_MEDIA_TYPE = {"Accept": "application/graphql-response+json"}
@@ -37,10 +38,14 @@ VIEWER = "{ viewer { name } }"
 # Tokens with buckets of their own on the limited server (overrides by token name).
 BURST = f"burst-{uuid.uuid4().hex[:8]}"
 REFILL = f"refill-{uuid.uuid4().hex[:8]}"
+SUBSCRIBER = f"subscriber-{uuid.uuid4().hex[:8]}"
 LIMITS = {
     BURST: CostLimit(maximum=60, restore_rate=5),
     REFILL: CostLimit(maximum=200, restore_rate=20),
+    SUBSCRIBER: CostLimit(maximum=30, restore_rate=0.5),
 }
+# inventoryUpdated's event, its product and its warehouse.
+UPDATED_COST = 3
 # Every other token on the limited server.
 DEFAULT_MAXIMUM = 500
 
@@ -227,6 +232,48 @@ async def test_a_query_costing_more_than_the_bucket_holds_is_refused(
         # Nothing was taken from the bucket for it.
         body = await client.raw(VIEWER)
         assert cost_of(body)["throttleStatus"]["currentlyAvailable"] >= DEFAULT_MAXIMUM - 2
+
+
+async def test_a_subscription_is_charged_once_when_it_starts(
+    limited: str, admin: Client, engine: AsyncEngine
+) -> None:
+    await factories.stocked(admin, "SUB-1", {"DC-1": 10})
+    secret = await token(engine, SUBSCRIBER)
+    async with (
+        Subscriber(limited, secret) as subscriber,
+        httpx.AsyncClient(base_url=limited, timeout=30) as http,
+    ):
+        started = time.monotonic()
+        for _ in range(2):
+            await subscriber.subscribe(UPDATED, {"skus": ["SUB-1"]})
+        for _ in range(3):
+            await factories.adjust(admin, "SUB-1", "DC-1", 1)
+        seen = {(await subscriber.receive())["id"] for _ in range(6)}
+        assert seen == {"1", "2"}
+        # Six events delivered, none charged: only the two subscribes and this query.
+        body = await Client(http, secret).raw(VIEWER)
+        left = cost_of(body)["throttleStatus"]["currentlyAvailable"]
+        refilled = 0.5 * (time.monotonic() - started)
+        assert 30 - 2 * UPDATED_COST - 1 - 1 <= left <= 30 - 2 * UPDATED_COST - 1 + refilled
+
+        # Subscribes past what is left are refused before they start.
+        accepted = 0
+        refusal: list[Any] = []
+        for _ in range(12):
+            operation_id = await subscriber.start(UPDATED, {"skus": ["SUB-1"]})
+            await subscriber.send({"type": "ping"})
+            answer = await subscriber.receive()
+            if answer["type"] == "error":
+                assert answer["id"] == operation_id
+                refusal = answer["payload"]
+                break
+            assert answer["type"] == "pong", answer
+            accepted += 1
+        assert refusal, "no subscribe was throttled"
+        assert accepted <= (left + 0.5 * (time.monotonic() - started)) // UPDATED_COST + 1
+        [error] = refusal
+        assert error["extensions"]["code"] == "THROTTLED"
+        assert error["extensions"]["retryAfterSeconds"] > 0
 
 
 @pytest.mark.redis
