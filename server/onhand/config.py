@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     # runaway clients. cost_limits overrides them per token name or role, e.g.
     # {"STOREFRONT": {"maximum": 2000, "restore_rate": 100}}. Off: costs are reported only.
     cost_limit: bool = True
-    cost_limit_maximum: int = Field(default=100_000, ge=1)
-    cost_limit_restore_rate: float = Field(default=10_000, gt=0)
+    cost_limit_maximum: int = Field(default=200_000, ge=1)
+    cost_limit_restore_rate: float = Field(default=20_000, gt=0)
     cost_limits: dict[str, CostLimit] = Field(default_factory=dict)
     mutation_cost: int = Field(default=10, ge=0)
     default_page_size: int = Field(default=50, ge=1)
