@@ -1,4 +1,4 @@
-"""Putting a file's rows into a temporary table with one COPY, as text: the values are checked
+"""Putting a file's rows into a temporary table with COPY, as text: the values are checked
 in SQL, for all rows at once, rather than one by one in Python. The rows are read from the
 file a batch at a time, the next batch read (in a thread: it is CPU work) while the last one
 is sent, so only a batch or two is ever in memory, whatever the file's size.
@@ -9,8 +9,6 @@ The tables live as long as the import's connection (a connection of its own, clo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,25 +33,26 @@ async def stage(conn: AsyncConnection, reader: CsvReader) -> None:
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    await driver.copy_records_to_table(ROWS, records=_rows(reader), columns=[*positions, "line"])
-
-
-async def _rows(reader: CsvReader) -> AsyncIterator[list[Any]]:
+    columns = [*positions, "line"]
     upcoming = asyncio.ensure_future(asyncio.to_thread(reader.batch, BATCH_ROWS))
     try:
         while True:
             batch = await upcoming
-            if reader.done:
-                for row in batch:
-                    yield row
+            done = reader.done
+            if not done:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(reader.batch, BATCH_ROWS))
+            if batch:
+                # One COPY per batch: a list is sent at the driver's own speed, where an
+                # async iterator would cost a step of the event loop per row.
+                await driver.copy_records_to_table(ROWS, records=batch, columns=columns)
+            if done:
                 return
-            upcoming = asyncio.ensure_future(asyncio.to_thread(reader.batch, BATCH_ROWS))
-            for row in batch:
-                yield row
     finally:
         if not upcoming.done():
-            # The COPY stopped early: let the batch being read finish before the file goes.
+            # Stopped early: the batch being read finishes before the file may be closed.
             await asyncio.wait([upcoming])
+        if not upcoming.cancelled():
+            upcoming.exception()  # taken: what stopped the COPY is what is raised
 
 
 def named_rows(parsed: ParsedFile) -> str:
