@@ -52,27 +52,27 @@ def throttle_status(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def refusal(charge: Charge, outcome: Outcome) -> GraphQLError:
-    if charge.requested > outcome.limit.maximum:
+def refusal(charged: Charge, outcome: Outcome) -> GraphQLError:
+    if charged.requested > outcome.limit.maximum:
         return GraphQLError(
-            f"the query costs {charge.requested:,}, more than the {outcome.limit.maximum:,}"
+            f"the query costs {charged.requested:,}, more than the {outcome.limit.maximum:,}"
             " this token's bucket can ever hold: ask for smaller pages (first) or fewer"
             " fields",
             extensions={
                 "code": MAX_COST_EXCEEDED,
                 "maximumCost": outcome.limit.maximum,
-                "cost": {"requestedQueryCost": charge.requested},
+                "cost": {"requestedQueryCost": charged.requested},
             },
         )
-    wait = outcome.retry_after(charge.requested)
+    wait = outcome.retry_after(charged.requested)
     return GraphQLError(
-        f"throttled: the query costs {charge.requested:,} and this token has"
+        f"throttled: the query costs {charged.requested:,} and this token has"
         f" {math.floor(outcome.available):,} available; retry in {wait:.2f} s",
         extensions={
             "code": THROTTLED,
             "retryAfterSeconds": round(wait, 3),
             "cost": {
-                "requestedQueryCost": charge.requested,
+                "requestedQueryCost": charged.requested,
                 "throttleStatus": throttle_status(outcome),
             },
         },
