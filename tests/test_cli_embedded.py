@@ -140,7 +140,7 @@ def test_serve(data_dir: Path) -> None:
             headers={"Authorization": f"Bearer {secret}"},
             timeout=30,
         )
-        assert answered.json() == {"data": {"viewer": {"name": "serve-test", "role": "ADMIN"}}}
+        assert answered.json()["data"] == {"viewer": {"name": "serve-test", "role": "ADMIN"}}
         code = served.stop()
     assert code == -signal.SIGTERM, served.output.text
     assert "Traceback" not in served.output.text, served.output.text

@@ -205,7 +205,9 @@ async def test_a_query_over_get_answers_in_the_media_type_asked_for(
     )
     assert response.status_code == 200, response.text
     assert is_graphql_response_json(response)
-    assert response.json() == {"data": {"viewer": {"name": "test-admin"}}}
+    body = response.json()
+    assert body["data"] == {"viewer": {"name": "test-admin"}}
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1  # the viewer object
 
 
 async def test_a_request_without_a_token_is_401_in_the_media_type_asked_for(

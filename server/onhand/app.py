@@ -47,6 +47,16 @@ async def running_imports(services: Services) -> AsyncIterator[None]:
         await services.import_tasks.stop()
 
 
+@asynccontextmanager
+async def cost_buckets(services: Services) -> AsyncIterator[None]:
+    """The query cost buckets' Redis connections are closed when the app stops."""
+    try:
+        yield
+    finally:
+        if "cost_buckets" in services.__dict__:
+            await services.cost_buckets.close()
+
+
 # Parts that run beside the API for the life of the app (pub/sub, background workers):
 # each is entered, in order, when the app starts and left when it stops.
 Component = Callable[[Services], AbstractAsyncContextManager[None]]
@@ -56,6 +66,7 @@ COMPONENTS: tuple[Component, ...] = (
     background_workers,
     running_imports,
     token_upkeep,
+    cost_buckets,
 )
 
 

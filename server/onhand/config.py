@@ -11,13 +11,25 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 POSTGRESQL_SCHEMES = {"postgres", "postgresql"}
 # The API's own top-level paths (app.py): the dashboard may not be served under one of them.
 RESERVED_PATHS = {"graphql", "graphiql", "healthz", "readyz", "metrics", "exports"}
+
+REDIS_SCHEMES = {"redis", "rediss"}
+
+
+class CostLimit(BaseModel):
+    """A token's leaky bucket of query cost: it may spend `maximum` at once and regains
+    `restore_rate` per second."""
+
+    model_config = {"frozen": True}
+
+    maximum: int = Field(gt=0)
+    restore_rate: float = Field(gt=0)
 
 
 class Settings(BaseSettings):
@@ -35,6 +47,9 @@ class Settings(BaseSettings):
     # Besides being woken by commits and broadcasts, the relay and each process's hub check
     # the outbox this often, so a lost notification delays an event by at most this long.
     event_poll_seconds: float = Field(default=1.0, gt=0)
+    # Redis for what server processes share besides events (the query cost buckets).
+    # Unset: the broadcast URL's Redis when it is one, else each process keeps its own.
+    redis_url: str | None = None
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     # While the database is away a request fails with UNAVAILABLE instead of waiting: a new
@@ -72,6 +87,16 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=257 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=250, ge=1)
+    # Query cost (README, "Rate limits and cost"): every API token has a leaky bucket of cost,
+    # cost_limit_maximum at most, refilled at cost_limit_restore_rate per second; an operation
+    # costing more than is left waits (THROTTLED). Generous by default: limits are for
+    # runaway clients. cost_limits overrides them per token name or role, e.g.
+    # {"STOREFRONT": {"maximum": 2000, "restore_rate": 100}}. Off: costs are reported only.
+    cost_limit: bool = True
+    cost_limit_maximum: int = Field(default=200_000, ge=1)
+    cost_limit_restore_rate: float = Field(default=20_000, gt=0)
+    cost_limits: dict[str, CostLimit] = Field(default_factory=dict)
+    mutation_cost: int = Field(default=10, ge=0)
     default_page_size: int = Field(default=50, ge=1)
     graphiql: bool = True
     # The operations dashboard (a page of the API's own client): served at dashboard_path,
@@ -188,6 +213,15 @@ class Settings(BaseSettings):
                 {"name": path.split("/")[1]},
             )
         return path
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """The Redis server processes share state through, if any."""
+        if self.redis_url:
+            return self.redis_url
+        if urlsplit(self.broadcast_url).scheme in REDIS_SCHEMES:
+            return self.broadcast_url
+        return None
 
     @property
     def cart_reservation_ttl(self) -> timedelta:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.authenticator import Authenticator
+from onhand.auth.cost_buckets import CostBuckets
 from onhand.config import Settings
 from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.imports.tasks import ImportTasks
@@ -47,6 +48,11 @@ class Services:
     def coalescer(self) -> Coalescer:
         """Reservations of one caller arriving together, written together."""
         return Coalescer(self.engine)
+
+    @cached_property
+    def cost_buckets(self) -> CostBuckets:
+        """Every token's bucket of query cost: in Redis when one is configured."""
+        return CostBuckets(self.settings.shared_redis_url, self.settings.broadcast_channel)
 
     @cached_property
     def import_tasks(self) -> ImportTasks:

@@ -42,6 +42,10 @@ class Context:
     # replica. A mutation's payload reads what it has just written, on the primary.
     read_only: bool = False
 
+    # Set when this operation's query cost was charged already (a WebSocket subscription is
+    # charged once per subscriber, before its execution, which subscribers may share).
+    cost_charged: bool = False
+
     @property
     def read_engine(self) -> AsyncEngine:
         """Where this request reads: the replica for a query when one is configured."""

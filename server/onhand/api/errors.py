@@ -41,6 +41,10 @@ MEANINGS = {
     "takes no preorders.",
     ErrorCode.PREORDER_CAP_EXCEEDED: "The preorder would pass the cap (see `limit`, and "
     "`available`: what is left of it).",
+    ErrorCode.THROTTLED: "This token's query cost bucket holds less than the operation costs: "
+    "retry after `retryAfterSeconds` (HTTP 429 with Retry-After). Nothing was run.",
+    ErrorCode.MAX_COST_EXCEEDED: "The operation costs more than this token's bucket can ever "
+    "hold (`maximumCost`): ask for smaller pages or fewer fields. Nothing was run.",
 }
 
 ErrorCodeEnum = strawberry.enum(

@@ -27,6 +27,8 @@ from onhand.api.channels.purchase_limits import PurchaseLimitMutation, PurchaseL
 from onhand.api.channels.queries import ChannelQuery
 from onhand.api.channels.sales import ChannelSalesQuery
 from onhand.api.context import Info
+from onhand.api.cost.extension import CostRules, QueryCost
+from onhand.api.cost.plan import Planner, Sizes
 from onhand.api.counts.mutations import CountMutation
 from onhand.api.counts.queries import CountQuery
 from onhand.api.document_limits import Limits, bound_field_merging, document_limits_rule
@@ -64,6 +66,7 @@ from onhand.api.warehouses.mutations import WarehouseMutation
 from onhand.api.warehouses.queries import WarehouseQuery
 from onhand.api.webhooks.mutations import WebhookMutation
 from onhand.api.webhooks.queries import WebhookQuery
+from onhand.auth.cost_buckets import CostLimits
 from onhand.auth.roles import GRANTS, Permission, Role
 from onhand.config import Settings
 
@@ -146,6 +149,9 @@ SUBSCRIPTIONS: tuple[type, ...] = (
 
 
 class Schema(strawberry.Schema):
+    # Set by build_schema: the WebSocket endpoint charges subscriptions by them.
+    cost_rules: CostRules | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -171,10 +177,20 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if not settings.expose_schema:
         rules.append(NoSchemaIntrospectionCustomRule)
     bound_field_merging()
+    # Like the parser's cache: one planner for the schema's life, each document planned once.
+    cost_rules = CostRules(
+        planner=Planner(
+            Sizes(default=settings.default_page_size, maximum=settings.max_page_size),
+            mutation_cost=settings.mutation_cost,
+            size=1024,
+        ),
+        limits=CostLimits(settings),
+        enabled=settings.cost_limit,
+    )
     query = merge_types("Query", (node_query(), *QUERIES))
     mutation = merge_types("Mutation", MUTATIONS)
     subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
-    return Schema(
+    schema = Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
@@ -190,11 +206,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=1024),
             OperationNameRequired,
             ReadsOnReplica,
+            lambda: QueryCost(rules=cost_rules),
             DomainErrorCodes,
             MaskUnexpectedErrors,
             Metrics,
         ],
     )
+    schema.cost_rules = cost_rules
+    return schema
 
 
 def print_sdl() -> str:

@@ -41,6 +41,7 @@ from strawberry.types.graphql import OperationType
 
 from onhand.api import graphiql, media_types
 from onhand.api.context import Context
+from onhand.api.cost.extension import THROTTLED
 from onhand.api.extensions import UNAVAILABLE_MESSAGE, request_error_code
 from onhand.api.ws.endpoint import WebSocketEndpoint
 from onhand.auth.tokens import HOW_TO_AUTHENTICATE
@@ -192,8 +193,12 @@ def never_ran(result: ExecutionResult) -> bool:
 
 
 def refused_status(result: ExecutionResult) -> int:
-    """400 for a request at fault (its document, its variables); 500 when something of ours
-    failed before the operation could run."""
+    """400 for a request at fault (its document, its variables); 429 for one its token's
+    query cost bucket cannot pay for yet; 500 when something of ours failed before the
+    operation could run."""
+    codes = {(error.extensions or {}).get("code") for error in result.errors or []}
+    if THROTTLED in codes:
+        return 429
     if all(request_error_code(error) for error in result.errors or []):
         return 400
     return 500

@@ -31,6 +31,7 @@ from onhand.inventory.imports.jobs import ImportJob, JobStatus
 from onhand.inventory.imports.options import SLICE_ROWS, ImportMode, ImportOptions
 from onhand.inventory.imports.progress import Snapshot
 from onhand.inventory.imports.runner import run_import
+from onhand.inventory.imports.source import ImportFile
 from onhand.runtime import database_url, require_migrated
 
 SHOWN_PROBLEMS = 20
@@ -48,14 +49,23 @@ def import_command(args: argparse.Namespace, settings: Settings) -> int:
         console.print("error: --slice-rows must be at least 1")
         return 2
     try:
-        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        # A file is read from where it lies, a batch of rows at a time; stdin cannot be
+        # read twice (the digest, then the rows), so it is read whole.
+        data = (
+            ImportFile.of(sys.stdin.buffer.read())
+            if args.file == "-"
+            else ImportFile(Path(args.file).open("rb"))  # noqa: SIM115 (closed below)
+        )
     except OSError as error:
         console.print(f"error: cannot read {args.file}: {error.strerror}")
         return 2
-    return asyncio.run(_import(args, database_url(settings), data, console))
+    try:
+        return asyncio.run(_import(args, database_url(settings), data, console))
+    finally:
+        data.close()
 
 
-async def _import(args: argparse.Namespace, url: str, data: bytes, console: Console) -> int:
+async def _import(args: argparse.Namespace, url: str, data: ImportFile, console: Console) -> int:
     name = "stdin" if args.file == "-" else Path(args.file).name
     options = ImportOptions(
         mode=ImportMode(args.mode),
@@ -81,7 +91,7 @@ async def _import(args: argparse.Namespace, url: str, data: bytes, console: Cons
                 )
 
             def opened(job_id: int) -> None:
-                console.print(f"import job {job_id}: {name} ({len(data):,} bytes)")
+                console.print(f"import job {job_id}: {name} ({data.size:,} bytes)")
 
             job = await run_import(
                 engine,

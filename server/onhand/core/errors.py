@@ -44,6 +44,9 @@ class ErrorCode(StrEnum):
     # A product (or level) takes no preorders, or not this many more.
     PREORDERS_NOT_ACCEPTED = "PREORDERS_NOT_ACCEPTED"
     PREORDER_CAP_EXCEEDED = "PREORDER_CAP_EXCEEDED"
+    # Query cost: the token's bucket does not hold the operation's cost now, or ever.
+    THROTTLED = "THROTTLED"
+    MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 
 
 @dataclass(frozen=True)

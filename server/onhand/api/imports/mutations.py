@@ -18,6 +18,7 @@ from onhand.core.errors import Collector, ErrorCode
 from onhand.db.import_tables import import_errors
 from onhand.inventory.imports.jobs import JobStatus
 from onhand.inventory.imports.options import MAX_FILE_BYTES, ImportMode, ImportOptions
+from onhand.inventory.imports.source import ImportFile
 
 # CSV sent as a GraphQL string: for small files; larger ones are uploaded.
 MAX_CSV_TEXT = 5 * 1024 * 1024
@@ -124,7 +125,7 @@ class ImportMutation:
         return await mutate(info, Permission.MANAGE_STOCK, ImportInventoryPayload, work)
 
 
-async def _read(input: ImportInventoryInput) -> tuple[bytes, str | None]:
+async def _read(input: ImportInventoryInput) -> tuple[ImportFile, str | None]:
     errors = Collector()
     if (input.file is None) == (input.csv is None):
         errors.add(ErrorCode.REQUIRED, "give either file (an upload) or csv (text)", "file")
@@ -137,9 +138,10 @@ async def _read(input: ImportInventoryInput) -> tuple[bytes, str | None]:
     errors.raise_if_any()
     if input.csv is not None:
         # A lone surrogate passes as bytes that are not UTF-8: the parser names its line.
-        return input.csv.encode(errors="surrogatepass"), input.file_name
-    data = await upload.read()
-    return data, getattr(upload, "filename", None) or input.file_name
+        return ImportFile.of(input.csv.encode(errors="surrogatepass")), input.file_name
+    # The upload as received: spooled to a temporary file past its first megabyte (by
+    # Starlette's multipart parser), and read from there a batch of rows at a time.
+    return ImportFile(upload.file, size), getattr(upload, "filename", None) or input.file_name
 
 
 async def _first_problems(context: Context, job_id: int, message: str | None) -> list[UserError]:

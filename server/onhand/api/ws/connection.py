@@ -20,8 +20,9 @@ from graphql import GraphQLError
 from starlette.types import Receive, Send
 
 from onhand.api.context import Context
+from onhand.api.cost.extension import charge
 from onhand.api.ws import protocols as codes
-from onhand.api.ws.documents import operation_type
+from onhand.api.ws.documents import operation_type, parsed
 from onhand.api.ws.fanout import Fanout, SharedSubscription, encode_errors, encode_result
 from onhand.api.ws.protocols import Protocol
 from onhand.auth.tokens import Principal
@@ -211,6 +212,10 @@ class Connection:
             return
         context = Context(services=self.services, principal=self.principal)
         if kind == "subscription":
+            refused = await self._charge(query, variables, operation_name, context)
+            if refused is not None:
+                self._queue(self._error_message(operation_id, encode_errors([refused])))
+                return
             self._shared[operation_id] = await self.fanout.join(
                 self, operation_id, query, variables, operation_name, context
             )
@@ -218,6 +223,24 @@ class Connection:
             self._tasks[operation_id] = asyncio.create_task(
                 self._execute(operation_id, query, variables, operation_name, context)
             )
+
+    async def _charge(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+    ) -> GraphQLError | None:
+        """A subscription's query cost, charged once, when it starts: its execution may be
+        shared with other subscribers (api/ws/fanout.py), and charges no one again."""
+        rules = getattr(self.schema, "cost_rules", None)
+        if rules is None:
+            return None
+        document = parsed(query, self.services.settings.max_query_tokens)
+        plan = rules.planner.plan(self.schema._schema, query, document, operation_name)
+        _, refused = await charge(rules, context, plan.requested(variables))
+        context.cost_charged = True
+        return refused
 
     async def _execute(
         self,

@@ -305,7 +305,7 @@ async def check(
         {"job_id": job_id, "cap": MAX_STORED_PROBLEMS},
     )
     failed = (await conn.execute(text(f"SELECT count(DISTINCT line) FROM {PROBLEMS}"))).scalar_one()
-    return Checked(rows=len(parsed.records), failed=int(failed))
+    return Checked(rows=parsed.records, failed=int(failed))
 
 
 async def _add(conn: AsyncConnection, problems: Sequence[RowProblem]) -> None:

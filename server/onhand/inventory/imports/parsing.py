@@ -1,20 +1,27 @@
-"""Reading an import file: its encoding, delimiter and header, and its rows with their line
-numbers. Only the file's shape is checked here; what the values mean is checked in SQL, for all
-rows at once (checks.py)."""
+"""Reading an import file: its encoding, delimiter and header, then its rows with their line
+numbers, a batch at a time, straight from the file (source.py): only the batch being staged is
+in memory. Only the file's shape is checked here; what the values mean is checked in SQL, for
+all rows at once (checks.py)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from onhand.core.errors import ErrorCode
 from onhand.inventory.imports.columns import PRODUCT_KEYS, REQUIRED, CsvColumn, match
 from onhand.inventory.imports.options import MAX_FILE_BYTES
 from onhand.inventory.imports.problems import FileRefusedError, RowProblem
+from onhand.inventory.imports.source import CHUNK_BYTES, ImportFile
 
 DELIMITERS = (",", ";", "\t")
+# A batch of rows ends after about this much text, however few rows that is.
+BATCH_CHARACTERS = 2 * 1024 * 1024
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
@@ -22,9 +29,9 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 class ParsedFile:
     # The file's columns in order; None for a column with a blank header (ignored).
     columns: list[CsvColumn | None]
-    # Each readable row: its cells in file order, then its line number.
-    records: list[list[Any]] = field(default_factory=list)
-    # Data rows, unreadable ones included (blank lines are not rows).
+    # Readable rows read so far.
+    records: int = 0
+    # Data rows, unreadable ones included (blank lines are not rows), once all are read.
     rows_total: int = 0
     # Rows that could not be read (a wrong number of fields).
     problems: list[RowProblem] = field(default_factory=list)
@@ -34,74 +41,191 @@ class ParsedFile:
         return column in self.columns
 
 
-def parse(data: bytes) -> ParsedFile:
-    text = _decode(data)
-    delimiter = _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise _unreadable(1, error) from error
-    if header is None or not any(cell.strip() for cell in header):
-        problem = RowProblem(1, None, ErrorCode.REQUIRED, "the file has no header line")
-        raise FileRefusedError(problem)
-    parsed = ParsedFile(columns=_columns(header), delimiter=delimiter)
-    _read_rows(reader, parsed, width=len(header))
-    if parsed.rows_total == 0:
-        raise FileRefusedError(
-            RowProblem(None, None, ErrorCode.REQUIRED, "the file has a header but no rows")
-        )
-    return parsed
+class CsvReader:
+    """The rows of an import file. `open` reads the header (refusing a file that cannot be
+    imported); each `batch` reads the next rows, each as its cells in file order then its
+    line number. A problem with the whole file (not UTF-8, a NUL, a broken quote) may be
+    found only when its line is reached: FileRefusedError then, and nothing is applied."""
 
+    def __init__(
+        self, source: ImportFile, parsed: ParsedFile, reader: Any, width: int, lines: _Lines
+    ) -> None:
+        self.source = source
+        self._lines = lines
+        self.parsed = parsed
+        self._reader = reader
+        self._width = width
+        # A row's line is the one after where the previous row ended (a quoted value may
+        # span several lines).
+        self._ended = reader.line_num
+        self.done = False
 
-def _decode(data: bytes) -> str:
-    if len(data) > MAX_FILE_BYTES:
-        raise FileRefusedError(
-            RowProblem(
-                None,
-                None,
-                ErrorCode.INVALID,
-                f"the file is {len(data):,} bytes; at most {MAX_FILE_BYTES:,} can be imported"
-                " at once: split it",
+    @classmethod
+    def open(cls, source: ImportFile) -> CsvReader:
+        if source.size > MAX_FILE_BYTES:
+            raise FileRefusedError(
+                RowProblem(
+                    None,
+                    None,
+                    ErrorCode.INVALID,
+                    f"the file is {source.size:,} bytes; at most {MAX_FILE_BYTES:,} can be"
+                    " imported at once: split it",
+                )
             )
-        )
-    if data.startswith(_UTF16_BOMS):
-        raise FileRefusedError(
-            RowProblem(None, None, ErrorCode.INVALID, "the file is UTF-16: save it as UTF-8")
-        )
-    try:
+        file = source.rewound()
+        if file.read(2).startswith(_UTF16_BOMS):
+            raise FileRefusedError(
+                RowProblem(None, None, ErrorCode.INVALID, "the file is UTF-16: save it as UTF-8")
+            )
+        file.seek(0)
         # utf-8-sig: a byte order mark (as Excel writes) is dropped, its absence is fine.
-        decoded = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise FileRefusedError(
-            RowProblem(
-                line,
-                None,
-                ErrorCode.INVALID,
-                f"line {line} is not valid UTF-8 (byte 0x{data[error.start]:02x}):"
-                " save the file as UTF-8",
-            )
-        ) from error
-    nul = decoded.find("\x00")
-    if nul >= 0:
-        line = decoded.count("\n", 0, nul) + 1
-        raise FileRefusedError(
-            RowProblem(
-                line,
-                None,
-                ErrorCode.INVALID,
-                f"line {line} holds a NUL character (U+0000), which no value may contain",
-            )
+        text = io.TextIOWrapper(
+            io.BufferedReader(_Unclosed(file), CHUNK_BYTES), encoding="utf-8-sig", newline=""
         )
-    return decoded
+        lines = _Lines(source, text)
+        first = next(lines, "")
+        delimiter = _delimiter(first)
+        reader = csv.reader(chain([first], lines), delimiter=delimiter, strict=True)
+        lines.characters = 0
+        try:
+            header = next(reader, None)
+        except csv.Error as error:
+            raise _unreadable(1, error) from error
+        if header is None or not any(cell.strip() for cell in header):
+            problem = RowProblem(1, None, ErrorCode.REQUIRED, "the file has no header line")
+            raise FileRefusedError(problem)
+        parsed = ParsedFile(columns=_columns(header), delimiter=delimiter)
+        return cls(source, parsed, reader, len(header), lines)
+
+    def batch(self, size: int, characters: int = BATCH_CHARACTERS) -> list[list[Any]]:
+        """Up to `size` more readable rows, fewer when they are long (about `characters` of
+        text in all); [] once the file is read."""
+        records: list[list[Any]] = []
+        lines = self._lines
+        lines.characters = 0
+        parsed, reader, width = self.parsed, self._reader, self._width
+        ended = False
+        try:
+            for row in reader:
+                line = self._ended + 1
+                self._ended = reader.line_num
+                # The first cell's test spares joining the cells of almost every row.
+                if not (row and (row[0] or "".join(row).strip())):
+                    continue  # a blank line, or one of separators only
+                if len(row) == width:
+                    row.append(line)
+                    records.append(row)
+                    if len(records) == size or lines.characters >= characters:
+                        break
+                else:
+                    parsed.problems.append(
+                        RowProblem(
+                            line,
+                            None,
+                            ErrorCode.INVALID,
+                            f"line {line} has {len(row)} fields; the header has {width}",
+                        )
+                    )
+            else:
+                ended = True
+        except csv.Error as error:
+            # Named by the line where the unreadable row starts (an unclosed quote runs on).
+            raise _unreadable(self._ended + 1, error) from error
+        parsed.records += len(records)
+        if ended:
+            self._finish()
+        return records
+
+    def _finish(self) -> None:
+        self.done = True
+        parsed = self.parsed
+        parsed.rows_total = parsed.records + len(parsed.problems)
+        if parsed.rows_total == 0:
+            raise FileRefusedError(
+                RowProblem(None, None, ErrorCode.REQUIRED, "the file has a header but no rows")
+            )
 
 
-def _delimiter(text: str) -> str:
+class _Unclosed(io.RawIOBase):
+    """The file seen through the text reader, which would otherwise close it when it goes:
+    its owner closes it (the import's task, once it ends)."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._file.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Lines:
+    """The file's lines, refused at the first that is not UTF-8 or holds a NUL character,
+    counting the characters read (a batch's size)."""
+
+    def __init__(self, source: ImportFile, text: Iterable[str]) -> None:
+        self._source = source
+        self._text = iter(text)
+        self.number = 0
+        self.characters = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self._text)
+        except UnicodeDecodeError as error:
+            where, byte = _first_invalid_utf8(self._source)
+            raise FileRefusedError(
+                RowProblem(
+                    where,
+                    None,
+                    ErrorCode.INVALID,
+                    f"line {where} is not valid UTF-8 (byte 0x{byte:02x}): save the file as UTF-8",
+                )
+            ) from error
+        self.number += 1
+        self.characters += len(line)
+        if "\x00" in line:
+            number = self.number
+            raise FileRefusedError(
+                RowProblem(
+                    number,
+                    None,
+                    ErrorCode.INVALID,
+                    f"line {number} holds a NUL character (U+0000), which no value may contain",
+                )
+            )
+        return line
+
+
+def _first_invalid_utf8(source: ImportFile) -> tuple[int, int]:
+    """Where the text reader met bytes that are not UTF-8: the line and the byte. The text
+    reader decodes a chunk at a time and cannot say; the file is read again to find out."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    file = source.rewound()
+    lines = 1
+    while True:
+        chunk = file.read(CHUNK_BYTES)
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:
+            # error.object is the chunk after the few bytes of a character the decoder held
+            # back from the chunk before: never a newline, which is one byte.
+            return lines + error.object.count(b"\n", 0, error.start), error.object[error.start]
+        if not chunk:
+            return lines, 0
+        lines += chunk.count(b"\n")
+
+
+def _delimiter(first_line: str) -> str:
     """The separator the header line uses most: comma, semicolon (spreadsheets in locales
     with a decimal comma) or tab."""
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in DELIMITERS}
+    counts = {d: first_line.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 
@@ -147,36 +271,6 @@ def _columns(header: list[str]) -> list[CsvColumn | None]:
     if problems:
         raise FileRefusedError(*problems)
     return columns
-
-
-def _read_rows(reader: Any, parsed: ParsedFile, width: int) -> None:
-    records = parsed.records
-    # A row's line is the one after where the previous row ended (a quoted value may span
-    # several lines).
-    ended = reader.line_num
-    try:
-        for row in reader:
-            line = ended + 1
-            ended = reader.line_num
-            # The first cell's test spares joining the cells of almost every row.
-            if not (row and (row[0] or "".join(row).strip())):
-                continue  # a blank line, or one of separators only
-            if len(row) == width:
-                row.append(line)
-                records.append(row)
-            else:
-                parsed.problems.append(
-                    RowProblem(
-                        line,
-                        None,
-                        ErrorCode.INVALID,
-                        f"line {line} has {len(row)} fields; the header has {width}",
-                    )
-                )
-    except csv.Error as error:
-        # Named by the line where the unreadable row starts (an unclosed quote runs on).
-        raise _unreadable(ended + 1, error) from error
-    parsed.rows_total = len(records) + len(parsed.problems)
 
 
 def _unreadable(line: int, error: csv.Error) -> FileRefusedError:

@@ -9,7 +9,6 @@ job row on the shared engine's connections, outside that transaction.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 
@@ -26,9 +25,10 @@ from onhand.inventory.imports.applying import ImportRefusedError, apply_rows
 from onhand.inventory.imports.checks import check
 from onhand.inventory.imports.jobs import Counts, ImportJob, JobPhase, JobStatus
 from onhand.inventory.imports.options import SLICE_ROWS, ImportOptions
-from onhand.inventory.imports.parsing import parse
+from onhand.inventory.imports.parsing import CsvReader
 from onhand.inventory.imports.problems import FileRefusedError, RowProblem
 from onhand.inventory.imports.progress import Listener, Reporter
+from onhand.inventory.imports.source import ImportFile
 from onhand.inventory.imports.staging import stage
 from onhand.inventory.ledger import ChangeContext, MovementSource
 
@@ -40,7 +40,7 @@ ATTEMPTS = 3
 
 async def run_import(
     engine: AsyncEngine,
-    data: bytes,
+    data: bytes | ImportFile,
     options: ImportOptions,
     actor: str,
     *,
@@ -48,8 +48,11 @@ async def run_import(
     listener: Listener | None = None,
     slice_rows: int = SLICE_ROWS,
 ) -> ImportJob:
-    """Import `data` (a CSV file) and return its finished job. A replay of an idempotency key
-    returns the job that first used it, without running again."""
+    """Import `data` (a CSV file, or its bytes) and return its finished job. A replay of an
+    idempotency key returns the job that first used it, without running again."""
+    source = ImportFile.of(data)
+    # Read once more than the rows are, a chunk at a time, off the event loop.
+    digest = await asyncio.to_thread(source.sha256)
     claim = (
         None
         if options.dry_run
@@ -57,7 +60,7 @@ async def run_import(
             OPERATION,
             options.idempotency_key,
             {
-                "sha256": hashlib.sha256(data).hexdigest(),
+                "sha256": digest,
                 "mode": str(options.mode),
                 "allow_partial": options.allow_partial,
                 "create_missing_products": options.create_missing_products,
@@ -76,8 +79,8 @@ async def run_import(
                 work,
                 actor,
                 options,
-                file_size=len(data),
-                file_sha256=hashlib.sha256(data).hexdigest(),
+                file_size=source.size,
+                file_sha256=digest,
             )
             if on_open is not None:
                 on_open(job_id)
@@ -85,7 +88,7 @@ async def run_import(
             heartbeat = asyncio.create_task(reporter.beat(), name=f"onhand-import-{job_id}-beat")
             try:
                 run = _Run(engine, work, job_id, options, actor, claim, reporter, slice_rows)
-                await run.go(data)
+                await run.go(source)
             except BaseException as error:
                 await _record_crash(engine, job_id, error)
                 raise
@@ -160,17 +163,19 @@ class _Run:
         self.slice_rows = slice_rows
         self.reference = jobs.reference_of(job_id)
 
-    async def go(self, data: bytes) -> None:
+    async def go(self, source: ImportFile) -> None:
         try:
-            # Parsing a large file takes a moment of CPU: off the event loop, so that the
-            # server answers other requests meanwhile.
-            parsed = await asyncio.to_thread(parse, data)
+            # Reading a large file takes CPU: off the event loop (as each batch of rows is),
+            # so that the server answers other requests meanwhile.
+            reader = await asyncio.to_thread(CsvReader.open, source)
+            await stage(self.work, reader)
         except FileRefusedError as refused:
+            await self.work.rollback()
             await self._fail(Counts(), refused.problems, _refused_file(refused.problems))
             return
+        parsed = reader.parsed
         total = parsed.rows_total
         await self.reporter.phase(JobPhase.VALIDATING, rows_total=total)
-        await stage(self.work, parsed)
         checked = await check(self.work, self.job_id, parsed, self.options)
         await self.work.commit()
         if checked.failed == total or (checked.failed and not self.options.allow_partial):

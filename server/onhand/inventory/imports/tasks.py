@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.inventory.imports.jobs import ImportJob
 from onhand.inventory.imports.options import ImportOptions
 from onhand.inventory.imports.runner import run_import
+from onhand.inventory.imports.source import ImportFile
 
 
 class ImportTasks:
@@ -20,10 +21,12 @@ class ImportTasks:
         self.running: set[asyncio.Task[ImportJob]] = set()
 
     async def start(
-        self, data: bytes, options: ImportOptions, actor: str
+        self, data: ImportFile, options: ImportOptions, actor: str
     ) -> tuple[int, asyncio.Task[ImportJob]]:
         """Start an import; return its job id as soon as the job exists (or, for a replayed
-        idempotency key, the earlier job's), and the task to await for its end."""
+        idempotency key, the earlier job's), and the task to await for its end. The file is
+        the import's from now on: closed (an upload's temporary file removed) when it ends,
+        which may be after the request that sent it has been answered."""
         loop = asyncio.get_running_loop()
         opened: asyncio.Future[int] = loop.create_future()
         task = asyncio.create_task(
@@ -32,6 +35,7 @@ class ImportTasks:
         )
         self.running.add(task)
         task.add_done_callback(self._ended)
+        task.add_done_callback(lambda _: data.close())
         first: set[asyncio.Future[Any]] = {opened, task}
         await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         if opened.done():
