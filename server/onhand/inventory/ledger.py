@@ -492,6 +492,24 @@ ON CONFLICT (product_id, warehouse_id) DO NOTHING
 
 _OUT_OF_RANGE = "22003"
 
+# Before a change that may raise on-hand stock locks its levels: the channel x product rows
+# of the preorders waiting for its products, locked (made when missing) in the order every
+# reservation path keeps, channel x product rows before levels. A receipt converting those
+# preorders raises their channels' `held` after it has locked the levels; were the rows not
+# locked already, it would take them in the reverse of a reservation's order and could
+# deadlock with one. Costs one index probe on preorders, for such changes only.
+_LOCK_PREORDER_CHANNELS = text(
+    """
+    INSERT INTO channel_inventory AS ci (channel_id, product_id)
+    SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
+    WHERE p.product_id = ANY(CAST(:products AS bigint[])) AND p.status = 'ACTIVE'
+      AND p.channel_id IS NOT NULL
+    ORDER BY 1, 2
+    ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
+    RETURNING ci.channel_id, ci.product_id
+    """
+)
+
 
 async def apply_change(
     conn: AsyncConnection, movements: Sequence[Movement], context: ChangeContext
@@ -510,6 +528,7 @@ async def apply_change(
     }
     alone = _outside_a_transaction(conn)
     statement = _APPLY_ALONE if alone else _APPLY
+    channels_locked = set() if alone else await _lock_preorder_channels(conn, movements)
     try:
         rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
@@ -539,8 +558,22 @@ async def apply_change(
             movements[0].field,
         )
     if received:
-        await _convert_preorders(conn, list(received), context)
+        await _convert_preorders(conn, list(received), channels_locked, context)
     return [_applied(row) for row in rows]
+
+
+async def _lock_preorder_channels(
+    conn: AsyncConnection, movements: Sequence[Movement]
+) -> set[tuple[int, int]]:
+    """The channel x product rows of preorders waiting for the products this change may
+    receive, now locked (see _LOCK_PREORDER_CHANNELS)."""
+    products = sorted(
+        {m.product_id for m in movements if m.delta.on_hand > 0 or m.set_to.on_hand is not None}
+    )
+    if not products:
+        return set()
+    rows = await conn.execute(_LOCK_PREORDER_CHANNELS, {"products": products})
+    return {(row.channel_id, row.product_id) for row in rows}
 
 
 def _outside_a_transaction(conn: AsyncConnection) -> bool:
@@ -552,11 +585,14 @@ def _outside_a_transaction(conn: AsyncConnection) -> bool:
 
 
 async def _convert_preorders(
-    conn: AsyncConnection, received: Sequence[tuple[int, int]], context: ChangeContext
+    conn: AsyncConnection,
+    received: Sequence[tuple[int, int]],
+    channels_locked: set[tuple[int, int]],
+    context: ChangeContext,
 ) -> None:
     """Stock came where preorders wait: what fits becomes ORDER reservations, committed
     here, in the receipt's own change (they take only what the receipt made available)."""
-    converted = await convert_waiting(conn, received, context.actor)
+    converted = await convert_waiting(conn, received, channels_locked, context.actor)
     await apply_change(
         conn,
         [

@@ -27,6 +27,7 @@ cart go the locked way, and so do requests for pickup (reservations/pickup.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.core.errors import DomainError
-from onhand.db.transactions import sqlstate
+from onhand.db.transactions import RETRYABLE, sqlstate
 from onhand.inventory.kits.holds import has_kits
 from onhand.inventory.ledger import MOVEMENT_COLUMNS, ChangeContext, embedded_change_sql
 from onhand.inventory.reservations.model import (
@@ -175,6 +176,8 @@ SELECT m.ord, made.* FROM made JOIN m ON m.reservation_id = made.id ORDER BY m.o
 """
 _WRITE = text(embedded_change_sql(_PRELUDE, _SOURCE, _TAIL))
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Watched:
@@ -289,8 +292,11 @@ async def reserve_many_at_once(
                     )
                 ).all()
             except DBAPIError as error:
-                if sqlstate(error) is None:
+                state_code = sqlstate(error)
+                if state_code is None:
                     raise  # the connection failed: the write may have taken effect
+                if state_code in RETRYABLE:
+                    log.warning("a reservation write met %s and goes the locked way", state_code)
                 return None  # refused by the database (a deadlock, say): nothing written
             if len(rows) != len(holds):
                 return None
