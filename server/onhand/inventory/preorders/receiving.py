@@ -12,8 +12,8 @@ The ledger locked the channel x product rows of the waiting preorders before the
 reservations do (so a receipt and a reservation cannot deadlock); a preorder placed after that
 waits for the next receipt. Here the reservations are made, the preorders marked CONVERTED,
 the channels' `held` raised and the events written (RESERVATION_CHANGED CREATED,
-PREORDER_CHANGED CONVERTED); the ledger then applies the COMMITTED movements, which check every level again. This module imports no
-ledger: the ledger imports it.
+PREORDER_CHANGED CONVERTED); the ledger then applies the COMMITTED movements, which check
+every level again. This module imports no ledger: the ledger imports it.
 """
 
 from __future__ import annotations
