@@ -6,6 +6,7 @@ and converted preorders hold stock."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -30,6 +31,14 @@ mutation($input: ReserveCartInput!) {
     reservations { quantity product { sku } warehouse { code } pickupLocation { code } }
     errors { field code requested available }
   }
+}"""
+EVENTS = """
+mutation($input: RecordInventoryEventsInput!) {
+  recordInventoryEvents(input: $input) { results { status errors { field code message } } }
+}"""
+ADJUST = """
+mutation($input: AdjustInventoryInput!) {
+  adjustInventory(input: $input) { errors { field code } }
 }"""
 RECONCILE = """
 mutation {
@@ -71,6 +80,10 @@ async def reserve(client: Client, sku: str, quantity: int, cart: str) -> dict[st
         {"input": {"sku": sku, "quantity": quantity, "referenceId": cart, "channelCode": "WEB"}},
     )
     return dict(body["createReservation"])
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 async def count(engine: AsyncEngine, statement: str) -> int:
@@ -245,4 +258,53 @@ async def test_reconciliation_finds_no_drift_beside_kit_holds_and_converted_preo
     assert found["errors"] == []
     assert found["run"]["discrepancyCount"] == 0
     assert found["run"]["repairs"]["nodes"] == []
+    await check_invariants(engine)
+
+
+async def test_a_count_as_of_its_time_converts_waiting_preorders_once(
+    admin: Client, operator: Client, engine: AsyncEngine
+) -> None:
+    """A late count that finds more than the ledger had at its moment raises on hand now, and
+    the preorders waiting convert as on any receipt; the same count again changes nothing."""
+    await factories.stocked(admin, "AS-P", {"DC-1": 0})
+    await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
+    await admin('mutation { setPreorderCap(input: {sku: "AS-P", cap: 10}) { errors { code } } }')
+    made = await admin(
+        "mutation($i: CreatePreorderInput!) { createPreorder(input: $i) { errors { code } } }",
+        {"i": {"sku": "AS-P", "quantity": 3, "channelCode": "WEB", "referenceId": "pre-1"}},
+    )
+    assert made["createPreorder"]["errors"] == []
+    t0 = datetime.now(UTC)
+    receipt = {
+        "sku": "AS-P",
+        "warehouseCode": "DC-1",
+        "adjustment": 2,
+        "reason": "RECEIPT",
+        "timestamp": iso(t0 + timedelta(seconds=1)),
+    }
+    await operator.mutate("adjustInventory", ADJUST, {"input": receipt})  # 2: too few for 3
+    assert (await level(engine, "AS-P", "DC-1"))["committed"] == 0
+
+    def snapshot(sequence: int) -> dict[str, Any]:
+        return {
+            "sourceSystem": "ERP-1",
+            "eventId": f"SNAP-{sequence}",
+            "sequence": sequence,
+            "type": "COUNT",
+            "sku": "AS-P",
+            "warehouseCode": "DC-1",
+            "quantity": 4,
+            "countedAt": iso(t0),
+        }
+
+    for sequence in (1, 2):  # the same count of t0, sent twice
+        pushed = await operator(EVENTS, {"input": {"events": [snapshot(sequence)]}})
+        [result] = pushed["recordInventoryEvents"]["results"]
+        assert result["status"] == "APPLIED", result
+    dc1 = await level(engine, "AS-P", "DC-1")
+    assert (dc1["on_hand"], dc1["committed"], dc1["available"]) == (6, 3, 3)
+    assert await count(engine, "SELECT count(*) FROM preorders WHERE status = 'CONVERTED'") == 1
+    assert await count(engine, "SELECT count(*) FROM reservations WHERE type = 'ORDER'") == 1
+    found = (await operator(RECONCILE))["reconcileInventory"]
+    assert found["run"]["discrepancyCount"] == 0
     await check_invariants(engine)

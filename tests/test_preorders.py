@@ -369,3 +369,80 @@ async def test_receipts_converting_preorders_take_locks_in_the_reservations_orde
     retried = [r.getMessage() for r in caplog.records if "40P01" in r.getMessage()]
     assert retried == []
     await check_invariants(engine)
+
+
+async def test_counts_converting_preorders_take_locks_in_the_reservations_order(
+    admin: Client,
+    base_url: str,
+    tokens: dict[Role, str],
+    engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A cycle count locks its levels itself before its change: it too locks the channel
+    rows of the waiting preorders first, so counts racing carts meet no deadlock, and every
+    preorder converts once."""
+    caplog.set_level(logging.WARNING)
+    await factories.stocked(admin, "NEW-7", {"DC-1": 50})
+    await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
+    await set_cap(admin, "NEW-7", 100)
+    for i in range(12):
+        made = await preorder(admin, "NEW-7", 1, referenceId=f"pre-{i}", channelCode="WEB")
+        assert made["errors"] == []
+    count = """
+    mutation($input: RecordCycleCountInput!) {
+      recordCycleCount(input: $input) { errors { field code message } }
+    }"""
+    async with (
+        clients(base_url, tokens[Role.OPERATOR], 6) as counters,
+        clients(base_url, tokens[Role.STOREFRONT], 12) as shoppers,
+    ):
+
+        async def counting(k: int, counter: Client) -> None:
+            for round_ in range(4):
+                # 51 to 54: within the count threshold of any other, and more than the 18
+                # preorders and 24 carts can hold
+                found = 51 + (k + round_) % 4
+                lines = [{"sku": "NEW-7", "countedQuantity": found}]
+                done = await counter(count, {"input": {"warehouseCode": "DC-1", "counts": lines}})
+                assert done["recordCycleCount"]["errors"] == []
+
+        async def shop(i: int, shopper: Client) -> int:
+            held = 0
+            for round_ in range(2):
+                answer = await shopper(
+                    operation("CreateReservation"),
+                    {
+                        "input": {
+                            "sku": "NEW-7",
+                            "quantity": 1,
+                            "channelCode": "WEB",
+                            "referenceId": f"cart-{i}-{round_}",
+                            **({"idempotencyKey": f"cart-{i}-{round_}"} if i % 2 else {}),
+                        }
+                    },
+                )
+                held += not answer["createReservation"]["errors"]
+                if i % 4 == 0:  # some shoppers preorder as well, while counts come
+                    late = await preorder(
+                        shopper, "NEW-7", 1, referenceId=f"late-{i}-{round_}", channelCode="WEB"
+                    )
+                    assert late["errors"] == []
+            return held
+
+        results = await asyncio.gather(
+            *(shop(i, s) for i, s in enumerate(shoppers)),
+            *(counting(k, c) for k, c in enumerate(counters)),
+        )
+    carted = sum(r for r in results[: len(shoppers)] if r is not None)
+    await factories.adjust(admin, "NEW-7", "DC-1", 10)  # the last preorders placed convert
+    preorders = await listed(admin, sku="NEW-7")
+    assert len(preorders) == 18
+    assert {p["status"] for p in preorders} == {"CONVERTED"}
+    assert len({p["reservation"]["id"] for p in preorders}) == 18
+    dc1 = await level(engine, "NEW-7", "DC-1")
+    assert dc1["committed"] == 18
+    assert dc1["reserved"] == carted
+    assert dc1["available"] == dc1["on_hand"] - 18 - carted >= 0
+    retried = [r.getMessage() for r in caplog.records if "40P01" in r.getMessage()]
+    assert retried == []
+    await check_invariants(engine)

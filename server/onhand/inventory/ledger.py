@@ -512,9 +512,16 @@ _LOCK_PREORDER_CHANNELS = text(
 
 
 async def apply_change(
-    conn: AsyncConnection, movements: Sequence[Movement], context: ChangeContext
+    conn: AsyncConnection,
+    movements: Sequence[Movement],
+    context: ChangeContext,
+    channels_locked: set[tuple[int, int]] | None = None,
 ) -> list[AppliedMovement]:
-    """Apply every movement or none. Returns what each did, in input order."""
+    """Apply every movement or none. Returns what each did, in input order.
+
+    `channels_locked`: from a caller that locked the levels itself (a count), the channel x
+    product rows of waiting preorders it locked before them (`lock_preorder_channels`);
+    locking more now, after the levels, could deadlock with a reservation."""
     if not movements:
         return []
     _refuse_repeated_sets(movements)
@@ -528,7 +535,8 @@ async def apply_change(
     }
     alone = _outside_a_transaction(conn)
     statement = _APPLY_ALONE if alone else _APPLY
-    channels_locked = set() if alone else await _lock_preorder_channels(conn, movements)
+    if channels_locked is None:
+        channels_locked = set() if alone else await _lock_preorder_channels(conn, movements)
     try:
         rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
@@ -567,12 +575,21 @@ async def _lock_preorder_channels(
 ) -> set[tuple[int, int]]:
     """The channel x product rows of preorders waiting for the products this change may
     receive, now locked (see _LOCK_PREORDER_CHANNELS)."""
-    products = sorted(
-        {m.product_id for m in movements if m.delta.on_hand > 0 or m.set_to.on_hand is not None}
+    return await lock_preorder_channels(
+        conn,
+        [m.product_id for m in movements if m.delta.on_hand > 0 or m.set_to.on_hand is not None],
     )
-    if not products:
+
+
+async def lock_preorder_channels(
+    conn: AsyncConnection, product_ids: Sequence[int]
+) -> set[tuple[int, int]]:
+    """Lock the channel x product rows of the preorders waiting for these products (see
+    _LOCK_PREORDER_CHANNELS). A caller that locks levels itself before a change that may
+    receive stock (a count) calls this first, to keep the order."""
+    if not product_ids:
         return set()
-    rows = await conn.execute(_LOCK_PREORDER_CHANNELS, {"products": products})
+    rows = await conn.execute(_LOCK_PREORDER_CHANNELS, {"products": sorted(set(product_ids))})
     return {(row.channel_id, row.product_id) for row in rows}
 
 

@@ -162,8 +162,8 @@ held AS (
     FROM by_channel d
     WHERE ci.channel_id = d.channel_id AND ci.product_id = d.product_id
 ),
--- A product's first hold on a channel makes its row (should another writer make it first,
--- the unique key refuses this statement, which then wrote nothing).
+-- A product's first hold on a channel goes the locked way (see reserve_many_at_once): this
+-- makes a row only were one gone between the read and the write.
 first_held AS (
     INSERT INTO channel_inventory (channel_id, product_id, held)
     SELECT d.channel_id, d.product_id, d.quantity FROM by_channel d
@@ -276,6 +276,14 @@ async def reserve_many_at_once(
         holds = judge_all(resolved, state, outcomes)
         if any(isinstance(o, Reserved) and o.failures for o in outcomes):
             return None  # a partly reserved cart: judged under the locks only
+        if any(
+            h.channel_id is not None and (h.channel_id, h.product_id) not in state.allocations
+            for h in holds
+        ):
+            # A product's first hold on a channel: its channel x product row is made by the
+            # locked way, before the levels. Made here, after the levels are locked, it would
+            # wait on a writer making the same row under the usual order, and deadlock.
+            return None
         if holds:
             try:
                 rows = (
