@@ -308,3 +308,38 @@ async def test_a_count_as_of_its_time_converts_waiting_preorders_once(
     found = (await operator(RECONCILE))["reconcileInventory"]
     assert found["run"]["discrepancyCount"] == 0
     await check_invariants(engine)
+
+
+async def test_a_kit_takes_no_preorders_since_it_is_never_received(
+    admin: Client, storefront: Client, engine: AsyncEngine
+) -> None:
+    """A kit holds no stock, so no receipt would ever convert its preorders: a cap on a kit
+    is refused, and so is a preorder of a kit; its components take preorders as any product."""
+    await gift_box(admin, {"MUG": {"DC-1": 0}, "TEA": {"DC-1": 10}})
+    cap = await admin(
+        'mutation { setPreorderCap(input: {sku: "GIFT", cap: 5}) { errors { field code } } }'
+    )
+    assert [(e["field"], e["code"]) for e in cap["setPreorderCap"]["errors"]] == [
+        ("sku", "KIT_HAS_NO_STOCK")
+    ]
+    # A cap set while the product was not a kit yet takes no kit preorders either.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO preorder_caps (product_id, cap)"
+                " SELECT id, 5 FROM products WHERE sku = 'GIFT'"
+            )
+        )
+    made = await storefront(
+        "mutation($i: CreatePreorderInput!)"
+        " { createPreorder(input: $i) { errors { field code } } }",
+        {"i": {"sku": "GIFT", "quantity": 1, "channelCode": "WEB", "referenceId": "pre-1"}},
+    )
+    assert [(e["field"], e["code"]) for e in made["createPreorder"]["errors"]] == [
+        ("sku", "KIT_HAS_NO_STOCK")
+    ]
+    assert await count(engine, "SELECT count(*) FROM preorders") == 0
+    component = await admin(
+        'mutation { setPreorderCap(input: {sku: "MUG", cap: 5}) { errors { code } } }'
+    )
+    assert component["setPreorderCap"]["errors"] == []
