@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from support import factories
 from support.channels import channel, check_invariants, level
 from support.client import Client, operation
+from support.faults import database_id
 
 SET_KIT = operation("SetKitComponents")
 SET_LIMIT = operation("SetPurchaseLimit")
@@ -245,14 +246,22 @@ async def test_reconciliation_finds_no_drift_beside_kit_holds_and_converted_preo
         )
         assert made["createPreorder"]["errors"] == []
     await factories.adjust(operator, "MUG", "DC-1", 10)  # both preorders convert: 4 committed
-    assert (await reserve(storefront, "GIFT", 2, "cart-1"))["errors"] == []  # 4 mugs, 2 teas
+    kit = await reserve(storefront, "GIFT", 2, "cart-1")  # 4 mugs, 2 teas
+    assert kit["errors"] == []
     await admin(
         'mutation { convertToOrderReservation(input: {cartId: "cart-1", orderId: "o-1"})'
         " { errors { code } } }"
     )
+    kit_id = min((r["id"] for r in kit["reservations"]), key=database_id)
+    shipped = await admin(
+        "mutation($i: FulfillReservationInput!)"
+        " { fulfillReservation(input: $i) { errors { code } } }",
+        {"i": {"id": kit_id, "quantity": 1}},  # one kit of the order shipped: 2 mugs, 1 tea
+    )
+    assert shipped["fulfillReservation"]["errors"] == []
     assert (await reserve(storefront, "GIFT", 1, "cart-2"))["errors"] == []  # 2 mugs held
     mug = await level(engine, "MUG", "DC-1")
-    assert (mug["on_hand"], mug["committed"], mug["reserved"]) == (10, 8, 2)
+    assert (mug["on_hand"], mug["committed"], mug["reserved"]) == (8, 6, 2)
 
     found = (await operator(RECONCILE))["reconcileInventory"]
     assert found["errors"] == []
