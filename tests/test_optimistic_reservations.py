@@ -69,6 +69,20 @@ async def someone_reserves(conn: AsyncConnection, sku: str, quantity: int) -> No
     await reserving.reserve(conn, cart(sku, quantity, "someone"), CONTEXT, TERMS)
 
 
+async def sold_before(engine: AsyncEngine, sku: str) -> None:
+    """The product's channel x product row on WEBSITE, as after its first hold there (a first
+    hold goes the locked way, which makes the row before it locks levels)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO channel_inventory (channel_id, product_id)"
+                " SELECT c.id, p.id FROM channels c, products p"
+                " WHERE c.code = 'WEBSITE' AND p.sku = :sku"
+            ),
+            {"sku": sku},
+        )
+
+
 async def test_a_write_finding_the_stock_it_counted_on_gone_writes_nothing(
     admin: Client, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,6 +105,7 @@ async def test_a_write_finding_room_to_spare_is_made_in_one_statement(
 ) -> None:
     await factories.stocked(admin, "FAST-2", {"DC-1": 100})
     await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    await sold_before(engine, "FAST-2")
     meanwhile(monkeypatch, engine, lambda conn: someone_reserves(conn, "FAST-2", 3))
 
     outcome = await optimistic.reserve_many_at_once(
@@ -138,11 +153,34 @@ async def test_a_changed_allocation_sends_the_batch_the_locked_way(
     assert await reserved_by(engine, "mine") == 0
 
 
+async def test_a_products_first_hold_on_a_channel_goes_the_locked_way(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    """Its channel x product row is made by the locked way, before the levels are locked: made
+    by the one statement after them, it could deadlock with a writer making it first."""
+    await factories.stocked(admin, "FAST-0", {"DC-1": 10})
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    first = await optimistic.reserve_many_at_once(
+        engine, [cart("FAST-0", 1, "first")], CONTEXT, TERMS
+    )
+    assert first is None
+    assert await reserved_by(engine, "first") == 0
+    async with engine.begin() as conn:
+        await someone_reserves(conn, "FAST-0", 1)
+    then = await optimistic.reserve_many_at_once(
+        engine, [cart("FAST-0", 1, "then")], CONTEXT, TERMS
+    )
+    assert then is not None
+    assert await reserved_by(engine, "then") == 1
+    await check_invariants(engine)
+
+
 async def test_refusals_judged_on_the_read_stand_and_write_nothing(
     admin: Client, engine: AsyncEngine
 ) -> None:
     await factories.stocked(admin, "FAST-4", {"DC-1": 2})
     await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    await sold_before(engine, "FAST-4")
 
     outcome = await optimistic.reserve_many_at_once(
         engine, [cart("FAST-4", 3, "too-many"), cart("FAST-4", 2, "fits")], CONTEXT, TERMS

@@ -6,8 +6,10 @@ never pass the cap."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -247,9 +249,9 @@ async def test_concurrent_preorders_never_pass_the_cap(
 async def test_receipts_converting_preorders_race_with_reservations_without_overselling(
     admin: Client, base_url: str, tokens: dict[Role, str], engine: AsyncEngine
 ) -> None:
-    """Receipts convert preorders (levels, then the channel's row) while carts reserve the
-    same product on the same channel (the channel's row, then levels): whatever order they
-    meet in, every unit is held once, and the ledger and the reservations explain it all."""
+    """Receipts convert preorders while carts reserve the same product on the same channel:
+    whatever order they meet in, every unit is held once, and the ledger and the reservations
+    explain it all."""
     await factories.stocked(admin, "NEW-5", {"DC-1": 0})
     await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
     await set_cap(admin, "NEW-5", 10)
@@ -284,4 +286,163 @@ async def test_receipts_converting_preorders_race_with_reservations_without_over
     assert dc1["reserved"] == carted
     assert dc1["available"] >= 0
     assert 2 * len(converted) + carted <= 20
+    await check_invariants(engine)
+
+
+async def test_receipts_converting_preorders_take_locks_in_the_reservations_order(
+    admin: Client,
+    base_url: str,
+    tokens: dict[Role, str],
+    engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Receipts that convert preorders lock the channel's row before the levels, as carts
+    do: racing receipts, carts and new preorders on one product meet no deadlock (none is
+    retried), oversell nothing, and convert every preorder exactly once."""
+    caplog.set_level(logging.WARNING)
+    await factories.stocked(admin, "NEW-6", {"DC-1": 0})
+    await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
+    await set_cap(admin, "NEW-6", 100)
+    for i in range(12):
+        made = await preorder(admin, "NEW-6", 1, referenceId=f"pre-{i}", channelCode="WEB")
+        assert made["errors"] == []
+    async with (
+        clients(base_url, tokens[Role.OPERATOR], 6) as receivers,
+        clients(base_url, tokens[Role.STOREFRONT], 12) as shoppers,
+    ):
+
+        async def receive(receiver: Client) -> None:
+            for _ in range(4):
+                await factories.adjust(receiver, "NEW-6", "DC-1", 2)
+
+        async def shop(i: int, shopper: Client) -> int:
+            held = 0
+            for round_ in range(4):
+                answer = await shopper(
+                    operation("CreateReservation"),
+                    {
+                        "input": {
+                            "sku": "NEW-6",
+                            "quantity": 1,
+                            "channelCode": "WEB",
+                            "referenceId": f"cart-{i}-{round_}",
+                            # with a key, a cart goes the locked way; without, one statement
+                            **({"idempotencyKey": f"cart-{i}-{round_}"} if i % 2 else {}),
+                        }
+                    },
+                )
+                held += not answer["createReservation"]["errors"]
+                if i % 3 == 0:  # some shoppers preorder as well, while stock comes
+                    late = await preorder(
+                        shopper, "NEW-6", 1, referenceId=f"late-{i}-{round_}", channelCode="WEB"
+                    )
+                    assert late["errors"] == []
+            return held
+
+        results = await asyncio.gather(
+            *(shop(i, s) for i, s in enumerate(shoppers)), *(receive(r) for r in receivers)
+        )
+    carted = sum(r for r in results[: len(shoppers)] if r is not None)
+    # Stock enough for every preorder still waiting: all of them convert now.
+    await factories.adjust(admin, "NEW-6", "DC-1", 100)
+    preorders = await listed(admin, sku="NEW-6")
+    assert len(preorders) == 12 + 4 * 4
+    assert {p["status"] for p in preorders} == {"CONVERTED"}
+    reservation_ids = [p["reservation"]["id"] for p in preorders]
+    assert len(set(reservation_ids)) == len(reservation_ids)
+    async with engine.connect() as conn:
+        made = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM reservations r JOIN preorders p"
+                    " ON p.reservation_id = r.id WHERE p.product_id = r.product_id"
+                    " AND r.quantity = p.quantity AND r.type = 'ORDER'"
+                )
+            )
+        ).scalar_one()
+    assert made == len(preorders)
+    dc1 = await level(engine, "NEW-6", "DC-1")
+    assert dc1["on_hand"] == 6 * 4 * 2 + 100
+    assert dc1["committed"] == len(preorders)
+    assert dc1["reserved"] == carted
+    assert dc1["available"] == dc1["on_hand"] - len(preorders) - carted >= 0
+    retried = [r.getMessage() for r in caplog.records if "40P01" in r.getMessage()]
+    assert retried == []
+    await check_invariants(engine)
+
+
+async def test_counts_converting_preorders_take_locks_in_the_reservations_order(
+    admin: Client,
+    base_url: str,
+    tokens: dict[Role, str],
+    engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A cycle count locks its levels itself before its change: it too locks the channel
+    rows of the waiting preorders first, so counts racing carts meet no deadlock, and every
+    preorder converts once."""
+    caplog.set_level(logging.WARNING)
+    await factories.stocked(admin, "NEW-7", {"DC-1": 50})
+    await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
+    await set_cap(admin, "NEW-7", 100)
+    for i in range(12):
+        made = await preorder(admin, "NEW-7", 1, referenceId=f"pre-{i}", channelCode="WEB")
+        assert made["errors"] == []
+    count = """
+    mutation($input: RecordCycleCountInput!) {
+      recordCycleCount(input: $input) { errors { field code message } }
+    }"""
+    async with (
+        clients(base_url, tokens[Role.OPERATOR], 6) as counters,
+        clients(base_url, tokens[Role.STOREFRONT], 12) as shoppers,
+    ):
+
+        async def counting(k: int, counter: Client) -> None:
+            for round_ in range(4):
+                # 51 to 54: within the count threshold of any other, and more than the 18
+                # preorders and 24 carts can hold
+                found = 51 + (k + round_) % 4
+                lines = [{"sku": "NEW-7", "countedQuantity": found}]
+                done = await counter(count, {"input": {"warehouseCode": "DC-1", "counts": lines}})
+                assert done["recordCycleCount"]["errors"] == []
+
+        async def shop(i: int, shopper: Client) -> int:
+            held = 0
+            for round_ in range(2):
+                answer = await shopper(
+                    operation("CreateReservation"),
+                    {
+                        "input": {
+                            "sku": "NEW-7",
+                            "quantity": 1,
+                            "channelCode": "WEB",
+                            "referenceId": f"cart-{i}-{round_}",
+                            **({"idempotencyKey": f"cart-{i}-{round_}"} if i % 2 else {}),
+                        }
+                    },
+                )
+                held += not answer["createReservation"]["errors"]
+                if i % 4 == 0:  # some shoppers preorder as well, while counts come
+                    late = await preorder(
+                        shopper, "NEW-7", 1, referenceId=f"late-{i}-{round_}", channelCode="WEB"
+                    )
+                    assert late["errors"] == []
+            return held
+
+        results = await asyncio.gather(
+            *(shop(i, s) for i, s in enumerate(shoppers)),
+            *(counting(k, c) for k, c in enumerate(counters)),
+        )
+    carted = sum(r for r in results[: len(shoppers)] if r is not None)
+    await factories.adjust(admin, "NEW-7", "DC-1", 10)  # the last preorders placed convert
+    preorders = await listed(admin, sku="NEW-7")
+    assert len(preorders) == 18
+    assert {p["status"] for p in preorders} == {"CONVERTED"}
+    assert len({p["reservation"]["id"] for p in preorders}) == 18
+    dc1 = await level(engine, "NEW-7", "DC-1")
+    assert dc1["committed"] == 18
+    assert dc1["reserved"] == carted
+    assert dc1["available"] == dc1["on_hand"] - 18 - carted >= 0
+    retried = [r.getMessage() for r in caplog.records if "40P01" in r.getMessage()]
+    assert retried == []
     await check_invariants(engine)

@@ -4,6 +4,7 @@ serialization conflict (the work is then safe to run again: nothing of it was co
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -13,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
 
@@ -53,7 +55,10 @@ async def in_transaction(
             async with engine.begin() as conn:
                 return await work(conn)
         except DBAPIError as error:
-            if sqlstate(error) not in RETRYABLE or attempt == attempts - 1:
+            state = sqlstate(error)
+            if state not in RETRYABLE or attempt == attempts - 1:
                 raise
+            # Said every time: a deadlock retried is a lock order to look at, not a quiet cost.
+            log.warning("a transaction met %s and is tried again (attempt %d)", state, attempt + 2)
             await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
     raise AssertionError("unreachable")

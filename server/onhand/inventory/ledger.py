@@ -306,17 +306,25 @@ _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.ch
     ORDER BY j.ord"""
 
 
-def _statement(source: str, tail: str, verdict: str = _ALL_OR_NOTHING, prelude: str = "") -> str:
+def _statement(
+    source: str,
+    tail: str,
+    verdict: str = _ALL_OR_NOTHING,
+    prelude: str = "",
+    levels_after: str = "",
+) -> str:
     """The change as one statement: the movements `source` selects (its columns those of
     _INPUT_TYPES, then `ord`) are judged, written when `verdict` allows, answered by `tail`.
-    `prelude`: common table expressions (each followed by a comma) that `source` may use."""
+    `prelude`: common table expressions (each followed by a comma) that `source` may use;
+    `levels_after`: one of them whose rows are locked before the levels (an init plan)."""
+    after = f"\n      AND (SELECT count(*) FROM {levels_after}) >= 0" if levels_after else ""
     return f"""
 WITH {prelude}m AS (
     {source}
 ),
 locked AS (
     SELECT l.* FROM inventory_levels l
-    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m)
+    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m){after}
     ORDER BY l.id
     FOR UPDATE OF l
 ),
@@ -472,8 +480,43 @@ def embedded_change_sql(prelude: str, source: str, tail: str) -> str:
     return _statement(source, tail, prelude=prelude)
 
 
+# A change that may raise on-hand stock where preorders wait locks, before its levels, the
+# channel x product rows of those preorders (made when missing), in the order every
+# reservation path keeps: channel x product rows, then levels. Converting the preorders
+# raises those channels' `held` after the levels are locked; were the rows not locked
+# already, a receipt would take them in the reverse of a reservation's order and could
+# deadlock with one. A change raising no on hand probes nothing.
+_PREORDER_CHANNELS = """preorder_channels AS (
+    INSERT INTO channel_inventory AS ci (channel_id, product_id)
+    SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
+    WHERE p.product_id IN (
+            SELECT r.product_id FROM unnest(CAST(:product_id AS bigint[]),
+                CAST(:d_on_hand AS int[]), CAST(:set_on_hand AS int[])) AS r(product_id, d, s)
+            WHERE r.d > 0 OR r.s IS NOT NULL)
+      AND p.status = 'ACTIVE' AND p.channel_id IS NOT NULL
+    ORDER BY 1, 2
+    ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
+    RETURNING ci.channel_id, ci.product_id
+),
+"""
+
 # Made once: building a text() clause parses its SQL for parameters on every call.
 _APPLY = text(_APPLY_SQL)
+# The usual change in a transaction: its rows also say which preorders' channel rows it
+# locked first.
+_APPLY_LOCKING_PREORDER_CHANNELS = text(
+    _statement(
+        _UNNEST_SOURCE,
+        _ROWS_TAIL.replace(
+            "\nFROM judged j",
+            ",\n    (SELECT coalesce(json_agg(json_build_array(pc.channel_id, pc.product_id)),"
+            " '[]') FROM preorder_channels pc) AS preorder_channels\nFROM judged j",
+            1,
+        ),
+        prelude=_PREORDER_CHANNELS,
+        levels_after="preorder_channels",
+    )
+)
 _APPLY_ALONE = text(
     _statement(_UNNEST_SOURCE, _ROWS_TAIL, verdict=_ALL_OR_NOTHING_UNLESS_PREORDERS)
 )
@@ -492,11 +535,31 @@ ON CONFLICT (product_id, warehouse_id) DO NOTHING
 
 _OUT_OF_RANGE = "22003"
 
+# The same lock, for a caller that locks levels itself before its change (a count).
+_LOCK_PREORDER_CHANNELS = text(
+    """
+    INSERT INTO channel_inventory AS ci (channel_id, product_id)
+    SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
+    WHERE p.product_id = ANY(CAST(:products AS bigint[])) AND p.status = 'ACTIVE'
+      AND p.channel_id IS NOT NULL
+    ORDER BY 1, 2
+    ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
+    RETURNING ci.channel_id, ci.product_id
+    """
+)
+
 
 async def apply_change(
-    conn: AsyncConnection, movements: Sequence[Movement], context: ChangeContext
+    conn: AsyncConnection,
+    movements: Sequence[Movement],
+    context: ChangeContext,
+    channels_locked: set[tuple[int, int]] | None = None,
 ) -> list[AppliedMovement]:
-    """Apply every movement or none. Returns what each did, in input order."""
+    """Apply every movement or none. Returns what each did, in input order.
+
+    `channels_locked`: from a caller that locked the levels itself (a count), the channel x
+    product rows of waiting preorders it locked before them (`lock_preorder_channels`);
+    locking more now, after the levels, could deadlock with a reservation."""
     if not movements:
         return []
     _refuse_repeated_sets(movements)
@@ -509,7 +572,10 @@ async def apply_change(
         "occurred_at": context.occurred_at,
     }
     alone = _outside_a_transaction(conn)
-    statement = _APPLY_ALONE if alone else _APPLY
+    # A count locked the preorders' channel rows itself (channels_locked): the usual
+    # statement, which locks none after its levels.
+    locking = not alone and channels_locked is None
+    statement = _APPLY_ALONE if alone else _APPLY_LOCKING_PREORDER_CHANNELS if locking else _APPLY
     try:
         rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
@@ -529,6 +595,11 @@ async def apply_change(
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
     if failures:
         raise await kit_refusals(conn, movements, rows, DomainError(*failures))
+    if locking:
+        channels_locked = {
+            (channel_id, product_id)
+            for channel_id, product_id in _loads(rows[0]["preorder_channels"])
+        }
     received = {
         (row["product_id"], row["warehouse_id"]): None for row in rows if row["preorders_waiting"]
     }
@@ -539,8 +610,25 @@ async def apply_change(
             movements[0].field,
         )
     if received:
-        await _convert_preorders(conn, list(received), context)
+        await _convert_preorders(conn, list(received), channels_locked or set(), context)
     return [_applied(row) for row in rows]
+
+
+async def lock_preorder_channels(
+    conn: AsyncConnection, product_ids: Sequence[int]
+) -> set[tuple[int, int]]:
+    """Lock the channel x product rows of the preorders waiting for these products, as a
+    change's statement does before its levels (_PREORDER_CHANNELS). A caller that locks
+    levels itself before a change that may receive stock (a count) calls this first, and
+    gives what it returns to apply_change."""
+    if not product_ids:
+        return set()
+    rows = await conn.execute(_LOCK_PREORDER_CHANNELS, {"products": sorted(set(product_ids))})
+    return {(row.channel_id, row.product_id) for row in rows}
+
+
+def _loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _outside_a_transaction(conn: AsyncConnection) -> bool:
@@ -552,11 +640,14 @@ def _outside_a_transaction(conn: AsyncConnection) -> bool:
 
 
 async def _convert_preorders(
-    conn: AsyncConnection, received: Sequence[tuple[int, int]], context: ChangeContext
+    conn: AsyncConnection,
+    received: Sequence[tuple[int, int]],
+    channels_locked: set[tuple[int, int]],
+    context: ChangeContext,
 ) -> None:
     """Stock came where preorders wait: what fits becomes ORDER reservations, committed
     here, in the receipt's own change (they take only what the receipt made available)."""
-    converted = await convert_waiting(conn, received, context.actor)
+    converted = await convert_waiting(conn, received, channels_locked, context.actor)
     await apply_change(
         conn,
         [

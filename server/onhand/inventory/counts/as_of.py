@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.validation import FUTURE_TOLERANCE
+from onhand.inventory.ledger import lock_preorder_channels
 
 # The levels are locked (id order, as the ledger locks them) so that nothing moves between
 # this reading and the correction written in the same transaction.
@@ -73,9 +74,13 @@ async def lock_levels_as_of(
     warehouse_id: int,
     product_ids: Sequence[int],
     counted_at: datetime | None,
-) -> dict[int, CountedLevel]:
+) -> tuple[dict[int, CountedLevel], set[tuple[int, int]]]:
     """Lock the products' levels at the warehouse; each with its on hand as of `counted_at`
-    (None: now). Products not stocked there are left out."""
+    (None: now). Products not stocked there are left out. A count may raise on hand where
+    preorders wait, and converting them raises their channels' `held`: those channel rows
+    are locked first, before the levels, as every reservation path locks them, and returned
+    for the count's change (apply_change's `channels_locked`)."""
+    channels_locked = await lock_preorder_channels(conn, product_ids)
     params = {"warehouse_id": warehouse_id, "products": list(product_ids)}
     if counted_at is None:
         rows = await conn.execute(_ON_HAND_NOW, params)
@@ -83,7 +88,8 @@ async def lock_levels_as_of(
         rows = await conn.execute(
             _ON_HAND_THEN, {**params, "counted_at": counted_at, "tolerance": FUTURE_TOLERANCE}
         )
-    return {
+    levels = {
         row.product_id: CountedLevel(row.id, row.product_id, row.on_hand, row.on_hand_then)
         for row in rows
     }
+    return levels, channels_locked

@@ -147,7 +147,7 @@ async def record_cycle_count(
         return (await cycle_counts_by_ids(conn, [replay["id"]]))[replay["id"]]
     warehouse_id = await resolve_warehouse(conn, request.warehouse)
     product_ids = await resolve_products(conn, [c.product for c in request.counts])
-    levels = await lock_levels_as_of(conn, warehouse_id, product_ids, counted_at)
+    levels, channels_locked = await lock_levels_as_of(conn, warehouse_id, product_ids, counted_at)
     problems: list[Problem] = []
     seen: set[int] = set()
     for count, product_id in zip(request.counts, product_ids, strict=True):
@@ -191,7 +191,7 @@ async def record_cycle_count(
             )
         else:
             statuses.append(LineStatus.PENDING_REVIEW)
-    applied = await apply_change(conn, movements, dated(context, counted_at))
+    applied = await apply_change(conn, movements, dated(context, counted_at), channels_locked)
     movement_ids: list[int | None] = [None] * len(request.counts)
     for i, done in zip(applied_at, applied, strict=True):
         movement_ids[i] = done.movement_id

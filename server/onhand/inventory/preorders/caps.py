@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core import validation as check
-from onhand.core.errors import Collector
+from onhand.core.errors import Collector, DomainError, ErrorCode
 from onhand.core.refs import Ref
 from onhand.inventory.preorders.model import PreorderCap
 from onhand.inventory.refs import resolve_product, resolve_warehouse
@@ -68,6 +68,19 @@ LOCK_CAP = text(
     """
 )
 PREORDERED_NOW = text(f"SELECT {PREORDERED} AS preordered FROM preorder_caps c WHERE c.id = :id")
+_IS_KIT = text("SELECT is_kit FROM products WHERE id = :id")
+
+
+async def refuse_a_kit(conn: AsyncConnection, product_id: int, field: str) -> None:
+    """A kit holds no stock and is never received, so no receipt would convert its
+    preorders: it takes none (its components do)."""
+    if (await conn.execute(_IS_KIT, {"id": product_id})).scalar_one_or_none():
+        raise DomainError.of(
+            ErrorCode.KIT_HAS_NO_STOCK,
+            "this product is a kit: it is never received, so its preorders would never"
+            " convert; take preorders of its components",
+            field,
+        )
 
 
 async def set_preorder_cap(
@@ -79,6 +92,7 @@ async def set_preorder_cap(
     check.quantity(errors, "cap", request.cap)
     errors.raise_if_any()
     product_id = await resolve_product(conn, request.product)
+    await refuse_a_kit(conn, product_id, request.product.field)
     warehouse_id = (
         await resolve_warehouse(conn, request.warehouse) if request.warehouse is not None else None
     )

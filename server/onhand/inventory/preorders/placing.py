@@ -18,7 +18,7 @@ from onhand.core.refs import Ref
 from onhand.inventory.channels.registry import OWN_CHANNEL_ONLY, ChannelRef, resolve_channel
 from onhand.inventory.idempotency import claim_for, claim_key, remember
 from onhand.inventory.ledger import ChangeContext
-from onhand.inventory.preorders.caps import LOCK_CAP, PREORDERED_NOW
+from onhand.inventory.preorders.caps import LOCK_CAP, PREORDERED_NOW, refuse_a_kit
 from onhand.inventory.preorders.model import Preorder, PreorderChangeKind, event_insert
 from onhand.inventory.refs import resolve_product, resolve_warehouse
 
@@ -80,6 +80,7 @@ async def place_preorder(
     if replay is not None:
         return Preorder.from_json(replay)
     product_id = await resolve_product(conn, request.product)
+    await refuse_a_kit(conn, product_id, request.product.field)
     warehouse_id = (
         await resolve_warehouse(conn, request.warehouse) if request.warehouse is not None else None
     )

@@ -8,15 +8,18 @@ they fit, whole, and a level stops at the first of its preorders that does not f
 smaller one may not jump the queue). A preorder waiting for any warehouse converts at the
 first receiving level its channel (if any) sells from.
 
-Here the reservations are made, the preorders marked CONVERTED, the channels' `held` raised
-and the events written (RESERVATION_CHANGED CREATED, PREORDER_CHANGED CONVERTED); the ledger
-then applies the COMMITTED movements, which check every level again. This module imports no
-ledger: the ledger imports it.
+The ledger locked the channel x product rows of the waiting preorders before the levels, as
+reservations do (so a receipt and a reservation cannot deadlock); a preorder placed after that
+waits for the next receipt. Here the reservations are made, the preorders marked CONVERTED,
+the channels' `held` raised and the events written (RESERVATION_CHANGED CREATED,
+PREORDER_CHANGED CONVERTED); the ledger then applies the COMMITTED movements, which check
+every level again. This module imports no ledger: the ledger imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -108,10 +111,14 @@ class Conversion:
 
 
 async def convert_waiting(
-    conn: AsyncConnection, received: Sequence[tuple[int, int]], actor: str
+    conn: AsyncConnection,
+    received: Sequence[tuple[int, int]],
+    channels_locked: AbstractSet[tuple[int, int]],
+    actor: str,
 ) -> list[Conversion]:
     """Convert what fits of the preorders waiting at the received levels (product, warehouse),
-    which the caller holds locked. Returns the reservations made, in preorder order."""
+    which the caller holds locked, as it holds the `channels_locked` rows (channel, product),
+    locked before the levels. Returns the reservations made, in preorder order."""
     rows = (
         await conn.execute(
             _WAITING,
@@ -122,6 +129,11 @@ async def convert_waiting(
     blocked: set[tuple[int, int]] = set()
     chosen: list[tuple[int, int]] = []
     for row in sorted((r for r in rows if r.id is not None), key=lambda r: r.id):
+        if row.channel_id is not None and (row.channel_id, row.product_id) not in channels_locked:
+            # Placed while the receipt was under way, after its channel rows were locked:
+            # locking its channel's row now, after the levels, could deadlock with a
+            # reservation. It waits for the next receipt, as if placed just after this one.
+            continue
         for level in sorted(available):
             product_id, warehouse_id = level
             if product_id != row.product_id or level in blocked:

@@ -9,6 +9,11 @@ first's reservations once it commits. Requests judged in one batch count the one
 them. The optimistic one-statement way (optimistic.py) judges unlocked, so a batch touching
 a limited product goes the locked way.
 
+A kit is judged as its component lines (kits/holds.py), so its components' limits count the
+units it holds of them; a limit on the kit itself counts kits: what a reference holds of a kit
+is the kits of its kit reservations (the first component hold of each names the kit and its
+units per kit), and a kit line asks for its kits.
+
 A limited product is looked up only when `State.purchase_limits` (read in the state's own
 statement) names it: products without a limit cost nothing more.
 """
@@ -22,17 +27,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, ErrorCode, Problem
+from onhand.inventory.kits.holds import KitLine
 from onhand.inventory.reservations.requests import Hold, Resolved
 from onhand.inventory.reservations.state import State
 
 _ALREADY = text(
     """
-    SELECT k.channel_id, k.product_id, k.reference_id, coalesce(sum(r.quantity), 0) AS held
+    SELECT k.channel_id, k.product_id, k.reference_id,
+        coalesce(sum(CASE WHEN r.product_id = k.product_id THEN r.quantity
+                     ELSE r.quantity / r.kit_quantity END), 0) AS held
     FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]),
         CAST(:refs AS text[])) AS k(channel_id, product_id, reference_id)
     LEFT JOIN reservations r
         ON r.reference_id = k.reference_id AND r.channel_id = k.channel_id
-        AND r.product_id = k.product_id AND r.status IN ('ACTIVE', 'FULFILLED')
+        AND (r.product_id = k.product_id
+             OR (r.kit_product_id = k.product_id AND r.id = r.kit_reservation_id))
+        AND r.status IN ('ACTIVE', 'FULFILLED')
     GROUP BY 1, 2, 3
     """
 )
@@ -46,23 +56,32 @@ class PurchaseLimits:
 
     limits: Mapping[tuple[int, int], int]
     held: dict[Key, int] = field(default_factory=dict)
+    # The kit lines of each request (by its index), as judged by their components' lines.
+    kits: Mapping[int, Sequence[KitLine]] = field(default_factory=dict)
 
     @classmethod
     async def load(
-        cls, conn: AsyncConnection, resolved: Sequence[Resolved], state: State
+        cls,
+        conn: AsyncConnection,
+        resolved: Sequence[Resolved],
+        state: State,
+        kit_lines: Sequence[KitLine] = (),
     ) -> PurchaseLimits | None:
         """None when no request names a limited product (no query then)."""
         limits = state.purchase_limits
         if not limits:
             return None
+        kits: dict[int, list[KitLine]] = {}
+        for kit in kit_lines:
+            kits.setdefault(kit.request, []).append(kit)
         keys = {
             (item.channel.id, product_id, item.reference_id)
             for item in resolved
             if item.channel is not None and item.reference_id is not None
-            for product_id in item.products
+            for product_id in [*item.products, *(k.kit_id for k in kits.get(item.index, ()))]
             if (item.channel.id, product_id) in limits
         }
-        found = cls(limits)
+        found = cls(limits, kits=kits)
         if keys:
             ordered = sorted(keys)
             rows = await conn.execute(
@@ -88,6 +107,10 @@ class PurchaseLimits:
             if (channel.id, product_id) in self.limits:
                 asked[product_id] = asked.get(product_id, 0) + line.quantity
                 first_field.setdefault(product_id, f"{line.prefix}quantity")
+        for kit in self.kits.get(item.index, ()):
+            if (channel.id, kit.kit_id) in self.limits:
+                asked[kit.kit_id] = asked.get(kit.kit_id, 0) + kit.kits
+                first_field.setdefault(kit.kit_id, f"{kit.prefix}quantity")
         problems = []
         for product_id, requested in asked.items():
             limit = self.limits[(channel.id, product_id)]
@@ -125,3 +148,7 @@ class PurchaseLimits:
             if (item.channel.id, hold.product_id) in self.limits:
                 key = (item.channel.id, hold.product_id, item.reference_id)
                 self.held[key] = self.held.get(key, 0) + hold.quantity
+        for kit in self.kits.get(item.index, ()):
+            if (item.channel.id, kit.kit_id) in self.limits:
+                key = (item.channel.id, kit.kit_id, item.reference_id)
+                self.held[key] = self.held.get(key, 0) + kit.kits

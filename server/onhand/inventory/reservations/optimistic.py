@@ -27,6 +27,7 @@ cart go the locked way, and so do requests for pickup (reservations/pickup.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.core.errors import DomainError
-from onhand.db.transactions import sqlstate
+from onhand.db.transactions import RETRYABLE, sqlstate
 from onhand.inventory.kits.holds import has_kits
 from onhand.inventory.ledger import MOVEMENT_COLUMNS, ChangeContext, embedded_change_sql
 from onhand.inventory.reservations.model import (
@@ -161,8 +162,8 @@ held AS (
     FROM by_channel d
     WHERE ci.channel_id = d.channel_id AND ci.product_id = d.product_id
 ),
--- A product's first hold on a channel makes its row (should another writer make it first,
--- the unique key refuses this statement, which then wrote nothing).
+-- A product's first hold on a channel goes the locked way (see reserve_many_at_once): this
+-- makes a row only were one gone between the read and the write.
 first_held AS (
     INSERT INTO channel_inventory (channel_id, product_id, held)
     SELECT d.channel_id, d.product_id, d.quantity FROM by_channel d
@@ -174,6 +175,8 @@ reservation_events AS ({event_insert("r", ChangeKind.CREATED, "made")})
 SELECT m.ord, made.* FROM made JOIN m ON m.reservation_id = made.id ORDER BY m.ord
 """
 _WRITE = text(embedded_change_sql(_PRELUDE, _SOURCE, _TAIL))
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -273,6 +276,14 @@ async def reserve_many_at_once(
         holds = judge_all(resolved, state, outcomes)
         if any(isinstance(o, Reserved) and o.failures for o in outcomes):
             return None  # a partly reserved cart: judged under the locks only
+        if any(
+            h.channel_id is not None and (h.channel_id, h.product_id) not in state.allocations
+            for h in holds
+        ):
+            # A product's first hold on a channel: its channel x product row is made by the
+            # locked way, before the levels. Made here, after the levels are locked, it would
+            # wait on a writer making the same row under the usual order, and deadlock.
+            return None
         if holds:
             try:
                 rows = (
@@ -289,8 +300,11 @@ async def reserve_many_at_once(
                     )
                 ).all()
             except DBAPIError as error:
-                if sqlstate(error) is None:
+                state_code = sqlstate(error)
+                if state_code is None:
                     raise  # the connection failed: the write may have taken effect
+                if state_code in RETRYABLE:
+                    log.warning("a reservation write met %s and goes the locked way", state_code)
                 return None  # refused by the database (a deadlock, say): nothing written
             if len(rows) != len(holds):
                 return None

@@ -106,7 +106,7 @@ async def reserve_many(
             del resolved[i]
     state = await State.lock(conn, list(resolved.values()), terms.utilization)
     kit_lines = kits.expand(resolved, state, outcomes) if kits.has_kits(resolved, state) else []
-    limits = await PurchaseLimits.load(conn, list(resolved.values()), state)
+    limits = await PurchaseLimits.load(conn, list(resolved.values()), state, kit_lines)
     holds = judge_all(resolved, state, outcomes, limits)
     made = await _insert(conn, holds, resolved, context, terms)
     await record_pickups(conn, holds, made, resolved)

@@ -111,14 +111,17 @@ async def apply_event(conn: AsyncConnection, row: Any, source_code: str) -> Appl
     savepoint = await conn.begin_nested()
     try:
         on_hand_then = 0
+        channels_locked = None  # apply_change locks them before the levels
         if row.type == SourceEventType.COUNT:
             # Locked until commit: nothing moves between this reading and the correction.
-            levels = await lock_levels_as_of(
+            levels, channels_locked = await lock_levels_as_of(
                 conn, row.warehouse_id, [row.product_id], row.occurred_at
             )
             level = levels.get(row.product_id)
             on_hand_then = level.on_hand_then if level else 0
-        done = await apply_change(conn, movements(row, source_code, on_hand_then), context)
+        done = await apply_change(
+            conn, movements(row, source_code, on_hand_then), context, channels_locked
+        )
     except DomainError as error:
         await savepoint.rollback()
         return Applied([], error.problems)
