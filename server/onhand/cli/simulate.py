@@ -50,7 +50,7 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
         f"Simulating {args.hours:g} h of the {args.scale} distributor (seed {args.seed})...",
         file=sys.stderr,
     )
-    outcome = simulate(options)
+    outcome = simulate(options, lambda line: print(line, file=sys.stderr))
     report.show(
         outcome.figures,
         f"{args.scale} scale, {args.hours:g} h, seed {args.seed}: {outcome.orders:,} orders"

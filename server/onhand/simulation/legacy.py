@@ -41,7 +41,9 @@ class LegacyRun:
 
     def run(self) -> RunTally:
         moments: list[tuple[float, int, object]] = []
-        snapshots = [index * SNAPSHOT_EVERY for index in range(int(self.stream.end // SNAPSHOT_EVERY) + 1)]
+        snapshots = [
+            index * SNAPSHOT_EVERY for index in range(int(self.stream.end // SNAPSHOT_EVERY) + 1)
+        ]
         moments += [(at, 0, "snapshot") for at in snapshots]
         moments += [(d.at, 1, d) for d in self.stream.deliveries]
         for order in self.stream.orders:
@@ -64,7 +66,9 @@ class LegacyRun:
 
     def _snapshot(self, at: float) -> None:
         for channel in CHANNELS:
-            if self.stream.connector_outage.what == channel and self.stream.connector_outage.covers(at):
+            if self.stream.connector_outage.what == channel and self.stream.connector_outage.covers(
+                at
+            ):
                 continue  # the import failed silently: the channel keeps its old figures
             self.visible[channel] = {sku: _total(levels) for sku, levels in self.record.items()}
             waiting = self.unseen.pop(channel, [])
@@ -103,7 +107,9 @@ class LegacyRun:
     def _audit(self, audit: Audit) -> None:
         for channel in CHANNELS:
             for sku in audit.skus:
-                self.tally.channels[channel].audit(self.visible[channel].get(sku, 0), _total(self.truth[sku]))
+                self.tally.channels[channel].audit(
+                    self.visible[channel].get(sku, 0), _total(self.truth[sku])
+                )
 
 
 def _total(levels: dict[str, int]) -> int:
@@ -132,5 +138,3 @@ def _apply(
     levels[warehouse] = have + delta
     if destination is not None:
         levels[destination] = levels.get(destination, 0) - delta
-
-

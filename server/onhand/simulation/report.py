@@ -20,9 +20,18 @@ ROWS = [
     ("duplicate_events_applied", "Duplicates applied", "{:,}"),
 ]
 
+SHORT = {
+    "Orders placed": "Orders",
+    "Oversold orders (cancelled)": "Oversold",
+    "Cancellation rate": "Cancelled",
+    "Inventory accuracy": "Accuracy",
+    "Sync latency p50": "Sync p50",
+    "Sync latency p99": "Sync p99",
+}
+
 
 def show(figures: dict[str, dict[str, Any]], title: str, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=max(Console().width, 100))
     legacy, onhand = figures["legacy"], figures["onhand"]
     summary = Table(title=title)
     summary.add_column("")
@@ -31,16 +40,20 @@ def show(figures: dict[str, dict[str, Any]], title: str, console: Console | None
     for key, label, style in ROWS:
         summary.add_row(label, _format(legacy[key], style), _format(onhand[key], style))
     console.print(summary)
-    channels = Table(title="Per channel (legacy -> onhand)")
+    channels = Table(title="Per channel")
     channels.add_column("Channel")
+    channels.add_column("Run")
     for _, label, _ in ROWS[:6]:
-        channels.add_column(label, justify="right")
+        channels.add_column(SHORT.get(label, label), justify="right")
     for code in CHANNELS:
-        before, after = legacy["channels"][code], onhand["channels"][code]
-        channels.add_row(
-            code,
-            *(f"{_format(before[key], style)} -> {_format(after[key], style)}" for key, _, style in ROWS[:6]),
-        )
+        for run, name in ((legacy, "legacy"), (onhand, "onhand")):
+            figures = run["channels"][code]
+            channels.add_row(
+                code if name == "legacy" else "",
+                name,
+                *(_format(figures[key], style) for key, _, style in ROWS[:6]),
+                end_section=name == "onhand",
+            )
     console.print(channels)
 
 

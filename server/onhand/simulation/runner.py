@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ class Outcome:
     orders: int  # orders in the stream (abandoned carts left out)
 
 
-def simulate(options: Options) -> Outcome:
+def simulate(options: Options, say: Callable[[str], None] = print) -> Outcome:
     scale = SCALES[options.scale]
     speed = options.speed or scale.speed
     world = build_world(scale, options.seed)
@@ -41,7 +41,8 @@ def simulate(options: Options) -> Outcome:
     legacy = LegacyRun(world, stream).run()
     started = time.monotonic()
     with _deployment(options, speed) as deployment:
-        onhand = asyncio.run(LiveRun(deployment, world, stream, speed).run())
+        say(f"onhand is serving at {deployment.url} ({time.monotonic() - started:.1f} s)")
+        onhand = asyncio.run(LiveRun(deployment, world, stream, speed, say).run())
     return Outcome(
         {"legacy": legacy.figures(), "onhand": onhand.figures()},
         stream.fingerprint(),

@@ -23,14 +23,20 @@ import hashlib
 import itertools
 import random
 from dataclasses import astuple, dataclass, field
+from typing import Any
 
-from onhand.simulation.clock import DAY, HOUR, MINUTE
+from onhand.simulation.clock import HOUR, MINUTE
 from onhand.simulation.world import BATCH, CHANNEL_MIX, REALTIME, World
 
 # Relative order intensity of each hour of the day (the case study's two peaks).
 HOURLY = (
-    [0.15] * 6 + [0.6, 1.2] + [3.0, 3.2, 2.8] + [1.6, 1.3, 1.4] + [2.6, 2.4]
-    + [1.2, 0.9, 0.7] + [0.5, 0.4, 0.3, 0.2, 0.15]
+    [0.15] * 6
+    + [0.6, 1.2]
+    + [3.0, 3.2, 2.8]
+    + [1.6, 1.3, 1.4]
+    + [2.6, 2.4]
+    + [1.2, 0.9, 0.7]
+    + [0.5, 0.4, 0.3, 0.2, 0.15]
 )
 QUANTITIES = ([1, 2, 3, 4, 5, 8], [40, 25, 15, 10, 6, 4])
 ABANDONED_CARTS = 0.25
@@ -110,9 +116,8 @@ class Stream:
     def fingerprint(self) -> str:
         """A digest of everything that happens: equal digests, equal streams."""
         digest = hashlib.sha256()
-        for item in itertools.chain(
-            self.orders, self.deliveries, self.audits, [self.connector_outage, self.receiver_outage]
-        ):
+        items: list[Any] = [*self.orders, *self.deliveries, *self.audits]
+        for item in [*items, self.connector_outage, self.receiver_outage]:
             digest.update(repr(astuple(item)).encode())
         return digest.hexdigest()
 
@@ -124,8 +129,12 @@ def build_stream(world: World, hours: float) -> Stream:
     stream.orders = _orders(world, rng)
     stream.deliveries = _deliveries(world, rng, len(stream.orders))
     stream.audits = _audits(world, rng)
-    stream.connector_outage = Outage(rng.choice(BATCH), start := rng.uniform(9, 14) * HOUR, start + HOUR)
-    stream.receiver_outage = Outage("webhook-receiver", s := rng.uniform(10, 16) * HOUR, s + 40 * MINUTE)
+    stream.connector_outage = Outage(
+        rng.choice(BATCH), start := rng.uniform(9, 14) * HOUR, start + HOUR
+    )
+    stream.receiver_outage = Outage(
+        "webhook-receiver", s := rng.uniform(10, 16) * HOUR, s + 40 * MINUTE
+    )
     end = stream.end
     stream.orders = [order for order in stream.orders if order.at < end]
     stream.deliveries = [delivery for delivery in stream.deliveries if delivery.at < end]
@@ -192,7 +201,9 @@ def _sku(world: World, rng: random.Random) -> str:
     return rng.choices(world.skus, weights=world.popularity)[0]
 
 
-def _happenings(world: World, rng: random.Random, orders: int) -> list[tuple[float, str, str, str, int, str | None]]:
+def _happenings(
+    world: World, rng: random.Random, orders: int
+) -> list[tuple[float, str, str, str, int, str | None]]:
     """(occurred at, type, sku, warehouse, delta, destination) of the day's source events."""
     warehouses = list(world.warehouses)
     happened: list[tuple[float, str, str, str, int, str | None]] = []
@@ -201,18 +212,44 @@ def _happenings(world: World, rng: random.Random, orders: int) -> list[tuple[flo
     for _ in range(round(60 * scale)):
         sku = _sku(world, rng)
         units = max(5, round(world.daily_demand(world.skus.index(sku)) * rng.uniform(3, 8)))
-        happened.append((rng.uniform(6, 18) * HOUR, "RECEIPT", sku, rng.choice(warehouses[:3]), units, None))
+        happened.append(
+            (rng.uniform(6, 18) * HOUR, "RECEIPT", sku, rng.choice(warehouses[:3]), units, None)
+        )
     for _ in range(round(orders * 0.03)):
         happened.append((_moment(rng), "RETURN", _sku(world, rng), rng.choice(warehouses), 1, None))
     for _ in range(round(25 * scale)):
-        happened.append((_moment(rng), "DAMAGE", _sku(world, rng), rng.choice(warehouses), -rng.randint(1, 2), None))
+        happened.append(
+            (
+                _moment(rng),
+                "DAMAGE",
+                _sku(world, rng),
+                rng.choice(warehouses),
+                -rng.randint(1, 2),
+                None,
+            )
+        )
     for _ in range(round(30 * scale)):
         delta = rng.choice([-3, -2, -1, -1, -1, 1, 2])
-        happened.append((rng.uniform(5, 20) * HOUR, "ADJUSTMENT", _sku(world, rng), rng.choice(warehouses), delta, None))
+        happened.append(
+            (
+                rng.uniform(5, 20) * HOUR,
+                "ADJUSTMENT",
+                _sku(world, rng),
+                rng.choice(warehouses),
+                delta,
+                None,
+            )
+        )
     for _ in range(round(15 * scale)):
         happened.append(
-            (rng.uniform(6, 18) * HOUR, "TRANSFER", _sku(world, rng), "DC-001", -rng.randint(1, 4),
-             rng.choice(warehouses[1:]))
+            (
+                rng.uniform(6, 18) * HOUR,
+                "TRANSFER",
+                _sku(world, rng),
+                "DC-001",
+                -rng.randint(1, 4),
+                rng.choice(warehouses[1:]),
+            )
         )
     return happened
 
@@ -225,20 +262,29 @@ def _deliveries(world: World, rng: random.Random, orders: int) -> list[Delivery]
     for occurred, kind, sku, warehouse, delta, destination in _happenings(world, rng, orders):
         late = rng.random() < 0.04
         delay = rng.uniform(1, 20) * MINUTE + (rng.uniform(1, 3) * HOUR if late else 0)
-        timed.append((min(occurred + delay, DAY - 1), late, occurred, kind, sku, warehouse, delta, destination))
+        timed.append((occurred + delay, late, occurred, kind, sku, warehouse, delta, destination))
     timed.sort()
     deliveries: list[Delivery] = []
     sequences: dict[str, int] = {}
     for sent, late, occurred, kind, sku, warehouse, delta, destination in timed:
         source = f"WMS-{warehouse}"
         sequences[source] = sequences.get(source, 0) + 1
-        event = SourceEvent(source, f"{source}-{sequences[source]:05d}", sequences[source], kind, sku,
-                            warehouse, delta, occurred, destination)
+        event = SourceEvent(
+            source,
+            f"{source}-{sequences[source]:05d}",
+            sequences[source],
+            kind,
+            sku,
+            warehouse,
+            delta,
+            occurred,
+            destination,
+        )
         deliveries.append(Delivery(sent, event, late=late))
     deliveries = _overtaken(deliveries, rng)
     for delivery in list(deliveries):
         if rng.random() < 0.03:
-            again = min(delivery.at + rng.uniform(1, 30) * MINUTE, DAY - 1)
+            again = delivery.at + rng.uniform(1, 30) * MINUTE
             deliveries.append(Delivery(again, delivery.event, duplicate=True))
     return sorted(deliveries, key=lambda d: (d.at, d.event.id, d.duplicate))
 
@@ -254,7 +300,9 @@ def _overtaken(deliveries: list[Delivery], rng: random.Random) -> list[Delivery]
             if rng.random() < 0.03 and not result[first].out_of_order:
                 overtaking = result[second]
                 result[first] = Delivery(
-                    overtaking.at + rng.uniform(5, 60), result[first].event, late=result[first].late,
+                    overtaking.at + rng.uniform(5, 60),
+                    result[first].event,
+                    late=result[first].late,
                     out_of_order=True,
                 )
     return result

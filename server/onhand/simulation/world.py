@@ -105,6 +105,8 @@ def build_world(scale: Scale, seed: int) -> World:
 
 def _spread(units: int, rng: random.Random) -> dict[str, int]:
     """`units` over the warehouses by their shares (the rest of the rounding to the first)."""
-    levels = {code: int(units * share * rng.uniform(0.7, 1.3)) for code, share in WAREHOUSE_SHARE.items()}
+    levels = {
+        code: int(units * share * rng.uniform(0.7, 1.3)) for code, share in WAREHOUSE_SHARE.items()
+    }
     levels["DC-001"] += max(0, units - sum(levels.values()))
     return {code: quantity for code, quantity in levels.items() if quantity > 0}

@@ -48,7 +48,11 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def subscription(
-    base_url: str, token: str, document: str, variables: dict[str, Any], on_event: Callable[[dict[str, Any]], None]
+    base_url: str,
+    token: str,
+    document: str,
+    variables: dict[str, Any],
+    on_event: Callable[[dict[str, Any]], None],
 ) -> AsyncIterator[None]:
     """Calls `on_event` with each event's data while the block runs."""
     socket = await websockets.connect(
@@ -57,12 +61,16 @@ async def subscription(
         max_size=None,
         compression=None,
     )
-    await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+    await socket.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+    )
     ack = json.loads(await socket.recv())
     if ack.get("type") != "connection_ack":
         raise ApiError(f"the subscription was refused: {ack}")
     await socket.send(
-        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}})
+        json.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}}
+        )
     )
 
     async def listen() -> None:

@@ -75,20 +75,27 @@ def own_server(speed: float) -> Iterator[Deployment]:
             "ONHAND_LOG_LEVEL": "WARNING",
             # The day's 30-minute carts, and webhook retries of 1 simulated minute doubling.
             "ONHAND_CART_RESERVATION_MINUTES": str(30 / speed),
-            "ONHAND_SWEEPER_INTERVAL_SECONDS": str(max(0.1, min(5.0, 60 / speed))),
+            "ONHAND_SWEEPER_INTERVAL_SECONDS": str(max(1.0, min(5.0, 60 / speed))),
             "ONHAND_RETRY_DELAY_SECONDS": str(max(0.02, 60 / speed)),
             "ONHAND_RECONCILIATION_INTERVAL_MINUTES": "0",
+            # A modest pool: the PostgreSQL server may be shared.
+            "ONHAND_DB_POOL_SIZE": "8",
+            "ONHAND_DB_MAX_OVERFLOW": "4",
         }
+        # Its log goes to a file: a pipe nobody reads would fill up and stop the server.
+        log = stack.enter_context(
+            tempfile.NamedTemporaryFile("w+", prefix="onhand-simulation-", suffix=".log")
+        )
         process = subprocess.Popen(
-            [str(ONHAND), "serve"], env=served, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            [str(ONHAND), "serve"], env=served, stdout=log, stderr=subprocess.STDOUT
         )
         stack.callback(_stop, process)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process)
+        _wait_ready(url, process, log.name)
         yield Deployment(url, env)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=30)
@@ -97,11 +104,11 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[str], within: float = 180) -> None:
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: str, within: float = 180) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            error = process.stderr.read() if process.stderr else ""
+            error = Path(log).read_text()[-2000:]
             raise RuntimeError(f"onhand serve exited with {process.returncode}: {error}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:

@@ -7,7 +7,8 @@ FEED = """query($channel: String!, $after: String) {
 ACKNOWLEDGE = """mutation($input: AcknowledgeChannelSyncInput!) {
   acknowledgeChannelSync(input: $input) { errors { field code message } } }"""
 AVAILABILITY = """subscription($channel: String!, $after: Long) {
-  channelAvailabilityChanged(channelCode: $channel, after: $after) { sku availableToSell sequence } }"""
+  channelAvailabilityChanged(channelCode: $channel, after: $after) {
+    sku availableToSell sequence } }"""
 RESERVE_CART = """mutation($input: ReserveCartInput!) {
   reserveCart(input: $input) { success errors { field code message } } }"""
 RESERVE = """mutation($input: CreateReservationInput!) {

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,18 +31,29 @@ from onhand.simulation.clock import MINUTE, SimClock, business_time
 from onhand.simulation.live import operations as ops
 from onhand.simulation.live.client import Api, subscription
 from onhand.simulation.live.deployment import Deployment
-from onhand.simulation.live.setup import Clients, set_up
+from onhand.simulation.live.setup import set_up
 from onhand.simulation.live.views import ChannelView, live_now
 from onhand.simulation.metrics import RunTally
 from onhand.simulation.stream import Audit, Delivery, Order, Stream
 from onhand.simulation.world import BATCH, BATCH_SYNC_MINUTES, CHANNELS, REALTIME, World
 
 CART_MINUTES = 30
+# A cart holds at least this long in real seconds, whatever the speed: on a loaded machine a
+# request can take a good part of a second, and a buyer's cart must not lapse in transit.
+CART_FLOOR_SECONDS = 5.0
 BATCH_SYNC_PULL = BATCH_SYNC_MINUTES * MINUTE
 
 
 class LiveRun:
-    def __init__(self, deployment: Deployment, world: World, stream: Stream, speed: float) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        world: World,
+        stream: Stream,
+        speed: float,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.say = say
         self.deployment = deployment
         self.world = world
         self.stream = stream
@@ -48,6 +61,9 @@ class LiveRun:
         self.tally = RunTally("onhand")
         self.views = {code: ChannelView(code, live=code in REALTIME) for code in CHANNELS}
         self.cursors: dict[str, str | None] = dict.fromkeys(BATCH)
+        # A connector pulls once at a time: a pull still running when the next is due skips it.
+        self.pulling = {code: asyncio.Lock() for code in BATCH}
+        self.applied: set[str] = set()
         self.sent_sequences: dict[str, set[int]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.failures: list[BaseException] = []
@@ -56,7 +72,10 @@ class LiveRun:
         limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
         async with httpx.AsyncClient(limits=limits, timeout=60) as http:
             clock = SimClock(self.speed)
-            self.clients = await set_up(self.deployment, http, self.world, clock, uuid.uuid4().hex[:6])
+            started = time.monotonic()
+            self.clients = await set_up(
+                self.deployment, http, self.world, clock, uuid.uuid4().hex[:6]
+            )
             after = (await self.clients.admin(ops.LATEST_SEQUENCE))["latestSequence"]
             for code in REALTIME:
                 await self._load_view(code)
@@ -65,6 +84,7 @@ class LiveRun:
             async with contextlib.AsyncExitStack() as following:
                 for code in REALTIME:
                     await following.enter_async_context(self._follow(code, after))
+                self.say(f"set up in {time.monotonic() - started:.1f} s; playing the day")
                 self.clock = SimClock(self.speed)
                 await self._play()
                 await self._finish()
@@ -136,8 +156,11 @@ class LiveRun:
             view.seen(change["sku"], live_now(), self.tally)
 
         return subscription(
-            self.deployment.url, self.clients.channels[code].token, ops.AVAILABILITY,
-            {"channel": code, "after": after}, on_change,
+            self.deployment.url,
+            self.clients.channels[code].token,
+            ops.AVAILABILITY,
+            {"channel": code, "after": after},
+            on_change,
         )
 
     async def _live_order(self, order: Order) -> None:
@@ -146,25 +169,33 @@ class LiveRun:
         if self.views[order.channel].shown.get(order.sku, 0) < order.quantity:
             tally.refused += not order.abandoned
             return
-        cart = (await api(
-            ops.RESERVE_CART, input={
-                "referenceId": order.id, "channelCode": order.channel,
-                "lines": [{"sku": order.sku, "quantity": order.quantity}],
-                "expiresAt": self.clock.wall_time_after(CART_MINUTES * 60).isoformat(),
-            },
-        ))["reserveCart"]
+        cart = (
+            await api(
+                ops.RESERVE_CART,
+                input={
+                    "referenceId": order.id,
+                    "channelCode": order.channel,
+                    "lines": [{"sku": order.sku, "quantity": order.quantity}],
+                    "expiresAt": self._cart_expiry().isoformat(),
+                },
+            )
+        )["reserveCart"]
         if not cart["success"]:
             tally.refused += not order.abandoned
             return
         if order.abandoned:
             return  # the cart expires by itself
         await self.clock.sleep(order.checkout_after)
-        converted = (await api(ops.CONVERT, input={"cartId": order.id, "orderId": order.id}))
+        converted = await api(ops.CONVERT, input={"cartId": order.id, "orderId": order.id})
         if converted["convertToOrderReservation"]["errors"]:
             tally.refused += 1
             return
         tally.orders += 1
         await self._ship(api, order)
+
+    def _cart_expiry(self) -> datetime:
+        floor = datetime.now(UTC) + timedelta(seconds=CART_FLOOR_SECONDS)
+        return max(self.clock.wall_time_after(CART_MINUTES * 60), floor)
 
     async def _ship(self, api: Api, order: Order) -> None:
         await self._until_end(order.ship_after)
@@ -186,12 +217,18 @@ class LiveRun:
         if outage.what == order.channel and outage.covers(order.at):
             await self.clock.sleep_until(min(outage.end, self.stream.end))
         api = self.clients.channels[order.channel]
-        placed = (await api(
-            ops.RESERVE, input={
-                "sku": order.sku, "quantity": order.quantity, "type": "ORDER",
-                "referenceId": order.id, "channelCode": order.channel,
-            },
-        ))["createReservation"]
+        placed = (
+            await api(
+                ops.RESERVE,
+                input={
+                    "sku": order.sku,
+                    "quantity": order.quantity,
+                    "type": "ORDER",
+                    "referenceId": order.id,
+                    "channelCode": order.channel,
+                },
+            )
+        )["createReservation"]
         if placed["errors"]:
             tally.oversold += 1
             return
@@ -199,7 +236,9 @@ class LiveRun:
 
     async def _pull_on_schedule(self, code: str, at: float) -> None:
         outage = self.stream.connector_outage
-        if not (outage.what == code and outage.covers(at)):
+        if (outage.what == code and outage.covers(at)) or self.pulling[code].locked():
+            return
+        async with self.pulling[code]:
             await self._pull(code, at)
 
     async def _pull(self, code: str, at: float) -> None:
@@ -211,35 +250,50 @@ class LiveRun:
             feed = (await api(ops.FEED, channel=code, after=after))["channelFeed"]
             for item in feed["items"]:
                 view.shown[item["sku"]] = item["availableToSell"]
-                view.seen(item["sku"], at, self.tally)
             after = feed["cursor"]
             if not feed["hasMore"]:
                 break
-        acknowledged = (await api(ops.ACKNOWLEDGE, input={"channelCode": code, "cursor": after}))
+        acknowledged = await api(ops.ACKNOWLEDGE, input={"channelCode": code, "cursor": after})
         if acknowledged["acknowledgeChannelSync"]["errors"]:
             raise RuntimeError(f"{code}: {acknowledged}")
         self.cursors[code] = after
+        # Every change made before the pull is now reflected, whether or not it moved the
+        # figure shown (a transfer between warehouses does not).
+        view.seen_all(at, self.tally)
 
     # Systems of record ---------------------------------------------------------------------
 
     async def _deliver(self, delivery: Delivery) -> None:
         event = delivery.event
-        if not delivery.duplicate:
-            for code, view in self.views.items():
-                view.changed(event.sku, live_now() if code in REALTIME else delivery.at)
+        # Sent now: a live channel may hear of it before the answer comes back.
+        sent_at = {code: live_now() if code in REALTIME else delivery.at for code in CHANNELS}
+        for code, view in self.views.items():
+            view.changed(event.sku, sent_at[code])
         self.sent_sequences.setdefault(event.source, set()).add(event.sequence)
         sent = {
-            "sourceSystem": event.source, "eventId": event.id, "sequence": event.sequence,
-            "type": event.type, "sku": event.sku, "warehouseCode": event.warehouse,
-            "quantityDelta": event.delta, "occurredAt": business_time(event.occurred_at).isoformat(),
+            "sourceSystem": event.source,
+            "eventId": event.id,
+            "sequence": event.sequence,
+            "type": event.type,
+            "sku": event.sku,
+            "warehouseCode": event.warehouse,
+            "quantityDelta": event.delta,
+            "occurredAt": business_time(event.occurred_at).isoformat(),
             "referenceDocument": event.id,
         }
         if event.destination:
             sent["destinationWarehouseCode"] = event.destination
-        results = (await self.clients.erp(ops.RECORD_EVENTS, input={"events": [sent]}))
+        results = await self.clients.erp(ops.RECORD_EVENTS, input={"events": [sent]})
         status = results["recordInventoryEvents"]["results"][0]["status"]
-        if delivery.duplicate and status == "APPLIED":
-            self.tally.duplicates_applied += 1
+        if status not in ("APPLIED", "HELD"):
+            # A duplicate, or an event onhand refused: no change for any channel to see.
+            for code, view in self.views.items():
+                view.forget(event.sku, sent_at[code])
+        if status == "APPLIED":
+            # Whichever delivery of an event comes first applies it; another may not.
+            if event.id in self.applied:
+                self.tally.duplicates_applied += 1
+            self.applied.add(event.id)
 
     async def _count_lost_events(self) -> None:
         """A source's events are all accounted for when onhand holds none back and has moved
@@ -258,10 +312,16 @@ class LiveRun:
 
     async def _audit(self, audit: Audit) -> None:
         for code in CHANNELS:
-            rows = (await self.clients.admin(ops.CHANNEL_INVENTORY, channel=code, skus=list(audit.skus)))
-            sellable = {row["product"]["sku"]: row["availableToSell"] for row in rows["channelInventory"]}
+            rows = await self.clients.admin(
+                ops.CHANNEL_INVENTORY, channel=code, skus=list(audit.skus)
+            )
+            sellable = {
+                row["product"]["sku"]: row["availableToSell"] for row in rows["channelInventory"]
+            }
             for sku in audit.skus:
-                self.tally.channels[code].audit(self.views[code].shown.get(sku, 0), sellable.get(sku, 0))
+                self.tally.channels[code].audit(
+                    self.views[code].shown.get(sku, 0), sellable.get(sku, 0)
+                )
 
 
 def _bind(function: Callable[..., Awaitable[None]], *args: Any) -> Callable[[], Awaitable[None]]:

@@ -9,6 +9,8 @@ import asyncio
 import csv
 import io
 import json
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -20,7 +22,6 @@ from onhand.simulation.world import (
     BATCH,
     BATCH_SYNC_MINUTES,
     CHANNELS,
-    REALTIME,
     SAFETY_BUFFER_PERCENT,
     WAREHOUSE_DETAILS,
     World,
@@ -41,7 +42,9 @@ class Clients:
     channels: dict[str, Api]
 
 
-async def set_up(deployment: Deployment, http: httpx.AsyncClient, world: World, clock: SimClock, run: str) -> Clients:
+async def set_up(
+    deployment: Deployment, http: httpx.AsyncClient, world: World, clock: SimClock, run: str
+) -> Clients:
     """Creates what the run needs; `run` names its tokens and its objects' prefix."""
     admin = Api(http, deployment.url, await _token(deployment, f"simulation-{run}-admin", "ADMIN"))
     for code in world.warehouses:
@@ -53,8 +56,12 @@ async def set_up(deployment: Deployment, http: httpx.AsyncClient, world: World, 
             {
                 "code": code,
                 "name": details["name"],
-                "address": {"city": details["city"], "country": details["country"],
-                            "latitude": details["latitude"], "longitude": details["longitude"]},
+                "address": {
+                    "city": details["city"],
+                    "country": details["country"],
+                    "latitude": details["latitude"],
+                    "longitude": details["longitude"],
+                },
                 "priority": details["priority"],
                 "capabilities": details["capabilities"],
             },
@@ -72,21 +79,30 @@ async def set_up(deployment: Deployment, http: httpx.AsyncClient, world: World, 
             channel["syncIntervalMinutes"] = BATCH_SYNC_MINUTES / clock.speed
         await _create(admin, CREATE_CHANNEL, "createChannel", channel)
     await _import_stock(admin, world)
-    erp = Api(http, deployment.url, await _token(deployment, f"simulation-{run}-erp", "OPERATOR"))
-    channels = {}
-    for code in CHANNELS:
-        role = "CONNECTOR" if code in BATCH else "STOREFRONT"
-        name = f"simulation-{run}-{code.lower()}"
-        channels[code] = Api(http, deployment.url, await _token(deployment, name, role, code))
-    assert set(channels) == set(REALTIME + BATCH)
-    return Clients(admin, erp, channels)
+    secrets = await asyncio.gather(
+        _token(deployment, f"simulation-{run}-erp", "OPERATOR"),
+        *(
+            _token(
+                deployment,
+                f"simulation-{run}-{code.lower()}",
+                "CONNECTOR" if code in BATCH else "STOREFRONT",
+                code,
+            )
+            for code in CHANNELS
+        ),
+    )
+    channels = {
+        code: Api(http, deployment.url, secret)
+        for code, secret in zip(CHANNELS, secrets[1:], strict=True)
+    }
+    return Clients(admin, Api(http, deployment.url, secrets[0]), channels)
 
 
 async def _token(deployment: Deployment, name: str, role: str, channel: str | None = None) -> str:
     return await asyncio.to_thread(deployment.token, name, role, channel)
 
 
-async def _create(api: Api, document: str, field: str, values: dict[str, object]) -> None:
+async def _create(api: Api, document: str, field: str, values: Mapping[str, object]) -> None:
     payload = (await api(document, input=values))[field]
     if payload["errors"]:
         raise ApiError(f"{field} {values.get('code')}: {payload['errors']}")
@@ -100,15 +116,30 @@ async def _import_stock(api: Api, world: World) -> None:
     for sku in world.skus:
         for warehouse, quantity in world.stock[sku].items():
             writer.writerow([sku, f"Part {sku}", warehouse, quantity])
-    operations = {"query": IMPORT, "variables": {"input": {"file": None, "createMissingProducts": True}}}
-    response = await api.http.post(
-        api.url,
-        headers=api.headers,
-        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.input.file"]})},
-        files={"0": ("stock.csv", buffer.getvalue().encode(), "text/csv")},
-        timeout=600,
-    )
-    body = response.json()
+    # The same key on a retry: an import that did commit is not applied twice.
+    variables = {
+        "input": {
+            "file": None,
+            "createMissingProducts": True,
+            "idempotencyKey": f"opening-{uuid.uuid4()}",
+        }
+    }
+    operations = {"query": IMPORT, "variables": variables}
+    for attempt in range(6):
+        response = await api.http.post(
+            api.url,
+            headers=api.headers,
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({"0": ["variables.input.file"]}),
+            },
+            files={"0": ("stock.csv", buffer.getvalue().encode(), "text/csv")},
+            timeout=600,
+        )
+        body = response.json()
+        if "UNAVAILABLE" not in json.dumps(body.get("errors") or []):
+            break
+        await asyncio.sleep(0.5 * 2**attempt)
     payload = (body.get("data") or {}).get("importInventory")
     if not payload or payload["errors"] or payload["job"]["status"] != "SUCCEEDED":
         raise ApiError(f"the opening stock was not imported: {json.dumps(body)[:500]}")

@@ -3,7 +3,7 @@
 A live channel's figures follow onhand's `channelAvailabilityChanged` stream; a marketplace's
 are those its connector last pulled, less what the marketplace sold since. A source change is
 seen by a live channel when the stream next carries its SKU (in real time: the server is not
-accelerated), by a marketplace at the next pull that carries it (in simulated time).
+accelerated), by a marketplace at its connector's next pull (in simulated time).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from onhand.simulation.clock import HOUR
 from onhand.simulation.metrics import RunTally
 
 # A change not seen within this long changed nothing the channel shows (a buffer absorbed
 # it): it is dropped rather than matched with a later, unrelated change.
 LIVE_MATCH_SECONDS = 2.0
-PULL_MATCH_SIMULATED = 4 * HOUR
 
 
 @dataclass
@@ -32,15 +30,33 @@ class ChannelView:
     def changed(self, sku: str, at: float) -> None:
         self.unseen[sku].append(at)
 
+    def forget(self, sku: str, at: float) -> None:
+        """The change sent at `at` changed nothing after all."""
+        waiting = self.unseen.get(sku)
+        if waiting and at in waiting:
+            waiting.remove(at)
+
+    def seen_all(self, at: float, tally: RunTally) -> None:
+        """A pull at `at` reflects every change sent before it."""
+        latencies = tally.channels[self.code].latencies_ms
+        for sku in list(self.unseen):
+            waiting = self.unseen[sku]
+            latencies.extend((at - sent) * 1000.0 for sent in waiting if sent <= at)
+            left = [sent for sent in waiting if sent > at]
+            if left:
+                self.unseen[sku] = left
+            else:
+                del self.unseen[sku]
+
     def seen(self, sku: str, at: float, tally: RunTally) -> None:
         """The channel now shows `sku` as of `at`: its waiting changes are seen."""
         waiting = self.unseen.pop(sku, None)
         if not waiting:
             return
-        window = LIVE_MATCH_SECONDS if self.live else PULL_MATCH_SIMULATED
-        scale = 1000.0
         latencies = tally.channels[self.code].latencies_ms
-        latencies.extend((at - sent) * scale for sent in waiting if 0 <= at - sent <= window)
+        latencies.extend(
+            (at - sent) * 1000.0 for sent in waiting if 0 <= at - sent <= LIVE_MATCH_SECONDS
+        )
 
 
 def live_now() -> float:
