@@ -79,8 +79,8 @@ def own_server(speed: float) -> Iterator[Deployment]:
             "ONHAND_RETRY_DELAY_SECONDS": str(max(0.02, 60 / speed)),
             "ONHAND_RECONCILIATION_INTERVAL_MINUTES": "0",
             # A modest pool: the PostgreSQL server may be shared.
-            "ONHAND_DB_POOL_SIZE": "8",
-            "ONHAND_DB_MAX_OVERFLOW": "4",
+            "ONHAND_DB_POOL_SIZE": "16",
+            "ONHAND_DB_MAX_OVERFLOW": "8",
         }
         # Its log goes to a file: a pipe nobody reads would fill up and stop the server.
         log = stack.enter_context(
