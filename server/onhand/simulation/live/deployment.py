@@ -77,6 +77,8 @@ def own_server(speed: float) -> Iterator[Deployment]:
             "ONHAND_CART_RESERVATION_MINUTES": str(30 / speed),
             "ONHAND_SWEEPER_INTERVAL_SECONDS": str(max(1.0, min(5.0, 60 / speed))),
             "ONHAND_RETRY_DELAY_SECONDS": str(max(0.02, 60 / speed)),
+            # ... and a webhook's circuit, open 30 s for 30 simulated minutes.
+            "ONHAND_WEBHOOK_OPEN_SECONDS": str(max(0.1, 1800 / speed)),
             "ONHAND_RECONCILIATION_INTERVAL_MINUTES": "0",
             # A modest pool: the PostgreSQL server may be shared.
             "ONHAND_DB_POOL_SIZE": "16",

@@ -24,3 +24,10 @@ SOURCE_SYSTEMS = """{ sourceSystems(first: 100) {
   nodes { code lastAppliedSequence expectedSequence heldCount failedCount } } }"""
 CHANNEL_INVENTORY = """query($channel: String!, $skus: [String!]) {
   channelInventory(channelCode: $channel, skus: $skus) { availableToSell product { sku } } }"""
+CREATE_WEBHOOK = """mutation($input: CreateWebhookInput!) {
+  createWebhook(input: $input) { webhook { id } errors { field code message } } }"""
+DELIVERIES = """query($status: WebhookDeliveryStatus, $after: String) {
+  webhookDeliveries(status: $status, first: 250, after: $after) {
+    totalCount nodes { id } pageInfo { hasNextPage endCursor } } }"""
+RETRY_DELIVERY = """mutation($input: RetryWebhookDeliveryInput!) {
+  retryWebhookDelivery(input: $input) { errors { field code message } } }"""

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 import uuid
@@ -31,6 +32,7 @@ from onhand.simulation.clock import MINUTE, SimClock, business_time
 from onhand.simulation.live import operations as ops
 from onhand.simulation.live.client import Api, subscription
 from onhand.simulation.live.deployment import Deployment
+from onhand.simulation.live.receiver import Receiver, serving
 from onhand.simulation.live.setup import set_up
 from onhand.simulation.live.views import ChannelView, live_now
 from onhand.simulation.metrics import RunTally
@@ -84,6 +86,9 @@ class LiveRun:
             async with contextlib.AsyncExitStack() as following:
                 for code in REALTIME:
                     await following.enter_async_context(self._follow(code, after))
+                self.receiver = Receiver(lambda: self.clock.now(), self.stream.receiver_outage)
+                url = await following.enter_async_context(serving(self.receiver))
+                await self._subscribe_receiver(url)
                 self.say(f"set up in {time.monotonic() - started:.1f} s; playing the day")
                 self.clock = SimClock(self.speed)
                 await self._play()
@@ -129,6 +134,7 @@ class LiveRun:
         while self.tasks:
             await asyncio.gather(*list(self.tasks))
         await self._count_lost_events()
+        await self._settle_webhook()
 
     async def _until_end(self, simulated: float) -> None:
         """Waits `simulated` seconds, or until the run's end if that comes first."""
@@ -308,6 +314,41 @@ class LiveRun:
             applied = system["lastAppliedSequence"] if system else 0
             self.tally.lost_events += max(0, contiguous - applied)
 
+    # The webhook receiver ----------------------------------------------------------------
+
+    async def _subscribe_receiver(self, url: str) -> None:
+        made = await self.clients.admin(
+            ops.CREATE_WEBHOOK, input={"url": url, "events": ["SOURCE_EVENT_RECORDED"]}
+        )
+        if made["createWebhook"]["errors"]:
+            raise RuntimeError(f"createWebhook: {made}")
+
+    async def _settle_webhook(self, within: float = 90.0) -> None:
+        """As an operator would: once the receiver is back, retry the dead letters; then count
+        the deliveries it never accepted (lost)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            dead = await self._deliveries("DEAD")
+            for delivery_id in dead:
+                await self.clients.admin(ops.RETRY_DELIVERY, input={"id": delivery_id})
+            if not dead and not await self._deliveries("PENDING"):
+                break
+            await asyncio.sleep(0.5)
+        everything = {_raw_id(node_id) for node_id in await self._deliveries(None)}
+        self.tally.lost_events += len(everything - self.receiver.received)
+
+    async def _deliveries(self, status: str | None) -> list[str]:
+        ids: list[str] = []
+        after = None
+        while True:
+            page = (await self.clients.admin(ops.DELIVERIES, status=status, after=after))[
+                "webhookDeliveries"
+            ]
+            ids += [node["id"] for node in page["nodes"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return ids
+            after = page["pageInfo"]["endCursor"]
+
     # Audits --------------------------------------------------------------------------------
 
     async def _audit(self, audit: Audit) -> None:
@@ -326,3 +367,8 @@ class LiveRun:
 
 def _bind(function: Callable[..., Awaitable[None]], *args: Any) -> Callable[[], Awaitable[None]]:
     return lambda: function(*args)
+
+
+def _raw_id(node_id: str) -> str:
+    """A global id's number (X-Onhand-Delivery carries the number alone)."""
+    return base64.b64decode(node_id).decode().rpartition(":")[2]
