@@ -27,9 +27,9 @@ KEYS = {
     "duplicate_events_applied",
 }
 # The first 10 simulated hours hold the night, the morning's rise and its peak: enough for
-# the legacy sync to oversell; at this speed they play in 45 real seconds, which a loaded
+# the legacy sync to oversell; at the default speed they play in 40 real seconds, which a loaded
 # machine's server keeps up with (a faster speed outruns it: the world then runs ahead).
-HOURS, SPEED, SEED = 10, 800, 4
+HOURS, SPEED, SEED = 10, 900, 4
 
 
 def test_the_same_seed_gives_the_same_order_stream() -> None:

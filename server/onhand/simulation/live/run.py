@@ -327,8 +327,10 @@ class LiveRun:
         """As an operator would: once the receiver is back, retry the dead letters; then count
         the deliveries it never accepted (lost)."""
         deadline = time.monotonic() + within
+        retried = 0
         while time.monotonic() < deadline:
             dead = await self._deliveries("DEAD")
+            retried += len(dead)
             for delivery_id in dead:
                 await self.clients.admin(ops.RETRY_DELIVERY, input={"id": delivery_id})
             if not dead and not await self._deliveries("PENDING"):
@@ -336,6 +338,10 @@ class LiveRun:
             await asyncio.sleep(0.5)
         everything = {_raw_id(node_id) for node_id in await self._deliveries(None)}
         self.tally.lost_events += len(everything - self.receiver.received)
+        self.say(
+            f"webhook receiver: {len(everything)} deliveries, {self.receiver.refused} attempts"
+            f" refused while it failed, {retried} dead letters retried"
+        )
 
     async def _deliveries(self, status: str | None) -> list[str]:
         ids: list[str] = []
