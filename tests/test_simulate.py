@@ -27,8 +27,9 @@ KEYS = {
     "duplicate_events_applied",
 }
 # The first 10 simulated hours hold the night, the morning's rise and its peak: enough for
-# the legacy sync to oversell; at the default speed they play in 40 real seconds, which a loaded
-# machine's server keeps up with (a faster speed outruns it: the world then runs ahead).
+# the legacy sync to oversell; at the default speed they play in 40 real seconds. A server
+# that falls behind on a loaded machine costs the live channels orders (carts lapse), never
+# an oversell.
 HOURS, SPEED, SEED = 10, 900, 4
 
 
@@ -113,3 +114,23 @@ def test_a_simulated_day_on_the_small_scale(database_server: str, tmp_path: Path
     assert onhand["cancellation_rate"] < legacy["cancellation_rate"]
     assert onhand["accuracy"] > legacy["accuracy"]
     assert onhand["sync_latency_p50_ms"] < legacy["sync_latency_p50_ms"]
+
+
+def test_bad_options_are_refused_naming_them_before_anything_starts(tmp_path: Path) -> None:
+    for option, value in (
+        ("--hours", "0"),
+        ("--hours", "25"),
+        ("--speed", "fast"),
+        ("--scale", "huge"),
+    ):
+        done = subprocess.run(
+            [str(ONHAND), "simulate", option, value, "--json", str(tmp_path / "f.json")],
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, (option, value)
+        assert option in done.stderr
+        assert not (tmp_path / "f.json").exists()
