@@ -47,7 +47,7 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     options = Options(args.scale, args.hours, args.seed, args.speed, args.url)
     print(
-        f"Simulating {args.hours:g} h of the {args.scale} distributor (seed {args.seed})...",
+        f"Simulating {args.hours:g} h on the {args.scale} scale (seed {args.seed})...",
         file=sys.stderr,
     )
     outcome = simulate(options, lambda line: print(line, file=sys.stderr))
