@@ -9,8 +9,9 @@ What is accelerated, and how:
   in simulated seconds from midnight; the runner waits until `real_due(at)` to play each.
 - Durations onhand enforces are handed to it scaled by 1/speed, in the API's own terms: a cart
   reservation's `expiresAt`, a batch channel's `syncIntervalMinutes`, and (for the server the
-  simulator starts itself) the sweeper interval and webhook retry delays. onhand keeps its
-  real clock: nothing in it is slowed or faked.
+  simulator starts itself) the sweeper interval, webhook retry delays and circuit. onhand
+  keeps its real clock: nothing in it is slowed or faked. One floor: a cart holds at least
+  5 real seconds, so that a request queued on a busy machine does not find it lapsed.
 - What the server itself takes (a request, a commit reaching a subscriber) is not accelerated:
   those latencies are reported as measured, in real milliseconds. Waits the schedule causes
   (until the next feed pull, the next CSV snapshot) are reported in simulated milliseconds.

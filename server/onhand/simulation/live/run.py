@@ -73,7 +73,7 @@ class LiveRun:
     async def run(self) -> RunTally:
         limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
         async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-            clock = SimClock(self.speed)
+            clock = self.clock = SimClock(self.speed)  # restarted when the day starts
             started = time.monotonic()
             self.clients = await set_up(
                 self.deployment, http, self.world, clock, uuid.uuid4().hex[:6]
