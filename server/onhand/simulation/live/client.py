@@ -52,28 +52,54 @@ async def subscription(
     token: str,
     document: str,
     variables: dict[str, Any],
-    on_event: Callable[[dict[str, Any]], None],
+    on_event: Callable[[dict[str, Any]], int],
 ) -> AsyncIterator[None]:
-    """Calls `on_event` with each event's data while the block runs."""
-    socket = await websockets.connect(
+    """Calls `on_event` with each event's data while the block runs; `on_event` returns the
+    event's sequence. A subscription dropped (a subscriber too slow, a closed socket) is made
+    again with `after:` the last sequence seen, as the README tells clients to: nothing is
+    missed."""
+    state = {"after": variables.get("after")}
+
+    def seen(data: dict[str, Any]) -> None:
+        state["after"] = on_event(data)
+
+    async def follow() -> None:
+        while True:
+            try:
+                await _listen(base_url, token, document, {**variables, **state}, seen)
+            except (ApiError, OSError, websockets.WebSocketException):
+                await asyncio.sleep(0.2)
+
+    listener = asyncio.create_task(follow())
+    try:
+        yield
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+
+
+async def _listen(
+    base_url: str,
+    token: str,
+    document: str,
+    variables: dict[str, Any],
+    on_event: Callable[[dict[str, Any]], None],
+) -> None:
+    """One subscription over graphql-transport-ws, until it ends (ApiError) or is cancelled."""
+    async with websockets.connect(
         base_url.replace("http://", "ws://") + "/graphql",
         subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
         max_size=None,
         compression=None,
-    )
-    await socket.send(
-        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
-    )
-    ack = json.loads(await socket.recv())
-    if ack.get("type") != "connection_ack":
-        raise ApiError(f"the subscription was refused: {ack}")
-    await socket.send(
-        json.dumps(
-            {"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}}
-        )
-    )
-
-    async def listen() -> None:
+    ) as socket:
+        authorization = {"Authorization": f"Bearer {token}"}
+        await socket.send(json.dumps({"type": "connection_init", "payload": authorization}))
+        ack = json.loads(await socket.recv())
+        if ack.get("type") != "connection_ack":
+            raise ApiError(f"the subscription was refused: {ack}")
+        payload = {"query": document, "variables": variables}
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         async for raw in socket:
             message = json.loads(raw)
             if message["type"] == "next":
@@ -84,12 +110,4 @@ async def subscription(
                 await socket.send(json.dumps({"type": "pong"}))
             elif message["type"] in ("error", "complete"):
                 raise ApiError(f"the subscription ended: {message}")
-
-    listener = asyncio.create_task(listen())
-    try:
-        yield
-    finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await listener
-        await socket.close()
+        raise ApiError("the subscription's socket closed")

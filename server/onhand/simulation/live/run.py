@@ -78,7 +78,7 @@ class LiveRun:
             self.clients = await set_up(
                 self.deployment, http, self.world, clock, uuid.uuid4().hex[:6]
             )
-            after = (await self.clients.admin(ops.LATEST_SEQUENCE))["latestSequence"]
+            after = await self._published()
             for code in REALTIME:
                 await self._load_view(code)
             for code in BATCH:
@@ -96,6 +96,17 @@ class LiveRun:
         if self.failures:
             raise self.failures[0]
         return self.tally
+
+    async def _published(self) -> int:
+        """The last published sequence once the set-up's events (one per imported level) are
+        all out: the live channels follow the stream from there."""
+        last = -1
+        while True:
+            sequence = int((await self.clients.admin(ops.LATEST_SEQUENCE))["latestSequence"])
+            if sequence == last:
+                return sequence
+            last = sequence
+            await asyncio.sleep(1.0)
 
     # The schedule --------------------------------------------------------------------------
 
@@ -156,10 +167,11 @@ class LiveRun:
     def _follow(self, code: str, after: int) -> Any:
         view = self.views[code]
 
-        def on_change(data: dict[str, Any]) -> None:
+        def on_change(data: dict[str, Any]) -> int:
             change = data["channelAvailabilityChanged"]
             view.shown[change["sku"]] = change["availableToSell"]
             view.seen(change["sku"], live_now(), self.tally)
+            return int(change["sequence"])
 
         return subscription(
             self.deployment.url,
