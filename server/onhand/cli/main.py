@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from onhand.cli.durations import duration, positive_duration
 from onhand.cli.import_arguments import add_export_arguments, add_import_arguments
+from onhand.cli.simulate import add_simulate_arguments
 from onhand.config import Settings, get_settings
 from onhand.logs import configure_logging
 
@@ -102,6 +103,12 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return export_command(args, settings)
 
 
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from onhand.cli.simulate import simulate_command
+
+    return simulate_command(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onhand", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     exports = commands.add_parser("export", help="export stock as CSV")
     add_export_arguments(exports)
     exports.set_defaults(handler=_export)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="a simulated distributor's day: the legacy batch sync against onhand, side by side",
+    )
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(handler=_simulate)
 
     token = commands.add_parser("token", help="manage API tokens")
     actions = token.add_subparsers(dest="action", required=True)

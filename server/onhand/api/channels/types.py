@@ -80,7 +80,9 @@ class Channel(relay.Node):
     )
     oversell_protection: bool = strawberry.field(
         description="When true, a reservation may not exceed the channel's availableToSell "
-        "(allocation and buffer); when false only the warehouses' own rules apply."
+        "(allocation and buffer; a BATCH channel's ORDER reservations, marketplace orders sold "
+        "against its last synced figure, may take the buffer); when false only the warehouses' "
+        "own rules apply."
     )
     sync_interval_minutes: float = strawberry.field(
         description="How often a BATCH channel is synchronized."

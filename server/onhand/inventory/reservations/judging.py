@@ -9,8 +9,15 @@ from typing import Any
 
 from onhand.core.errors import DomainError, ErrorCode, Problem
 from onhand.core.validation import MAX_QUANTITY
-from onhand.inventory.channels.registry import Channel
-from onhand.inventory.reservations.requests import Hold, LineFailure, ReserveLine, Resolved
+from onhand.inventory.channels.registry import Channel, ChannelKind
+from onhand.inventory.reservations.model import ReservationType
+from onhand.inventory.reservations.requests import (
+    Hold,
+    LineFailure,
+    ReserveLine,
+    ReserveRequest,
+    Resolved,
+)
 from onhand.inventory.reservations.state import State
 from onhand.inventory.routing.planning import Destination, Site
 from onhand.inventory.routing.planning import Line as RouteLine
@@ -90,7 +97,9 @@ def decide(item: Resolved, state: State) -> tuple[list[Hold], list[LineFailure]]
         product_id, warehouse_id = item.products[index], item.warehouses[index]
         if protected:
             assert channel is not None
-            ats = state.ats(channel, product_id, taken)
+            ats = state.ats(
+                channel, product_id, taken, within_buffer=sold_against_feed(request, channel)
+            )
             if line.quantity > ats:
                 why = f"channel {channel.code} may sell {ats}"
                 failures.append(_failure(index, line, product_id, ats, why))
@@ -130,6 +139,15 @@ def _for_pickup(item: Resolved) -> bool:
 def _may_backorder(state: State, product_id: int, warehouse_id: int) -> bool:
     """Backorders go below zero on a level that exists, never on one that does not."""
     return state.backorders(warehouse_id) and (product_id, warehouse_id) in state.stock
+
+
+def sold_against_feed(request: ReserveRequest, channel: Channel) -> bool:
+    """A marketplace's order: the marketplace sold it against the figure its connector last
+    pulled, which the channel's buffer kept below the real stock for exactly this: between
+    two syncs other channels sell too. Such an order may take the buffer (never more than
+    the warehouses really have, nor past an allocation); refusing it would cancel a sale
+    the stock can fill. A live channel's carts, and its orders, stay within the buffer."""
+    return request.type == ReservationType.ORDER and channel.kind == ChannelKind.BATCH
 
 
 def _failure(

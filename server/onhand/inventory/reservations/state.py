@@ -12,7 +12,13 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onhand.inventory.channels.availability import Allocation, WarehouseStock, compute, physical_of
+from onhand.inventory.channels.availability import (
+    Allocation,
+    WarehouseStock,
+    available_to_sell,
+    compute,
+    physical_of,
+)
 from onhand.inventory.channels.registry import Channel
 from onhand.inventory.reservations.requests import Resolved
 
@@ -214,7 +220,17 @@ class State:
             pool = tuple(sorted(w for (p, w) in self.stock if p == product_id))
         return [w for w in pool if self.active(w) and (product_id, w) in self.stock]
 
-    def ats(self, channel: Channel, product_id: int, taken: Mapping[Any, int]) -> int:
+    def ats(
+        self,
+        channel: Channel,
+        product_id: int,
+        taken: Mapping[Any, int],
+        *,
+        within_buffer: bool = False,
+    ) -> int:
+        """The channel's available-to-sell of the product as this judgement stands;
+        `within_buffer`: with its buffer counted in (what a marketplace order sold against the
+        channel's last synced figure may take, see judging.sold_against_feed)."""
         key = (channel.id, product_id)
         base = self.allocations.get(key)
         held = self.held.get(key, 0) + taken.get(("held", *key), 0)
@@ -232,6 +248,9 @@ class State:
         )
         # Lines still to be routed will take this much from one warehouse or another.
         physical = max(0, physical - taken.get(("pending", product_id), 0))
+        if within_buffer:
+            sells = channel.is_active
+            return available_to_sell(physical, allocation.allocated, 0, held, 0, sells=sells)
         return compute(channel, product_id, allocation, physical).available_to_sell
 
     def commit(self, taken: Mapping[Any, int]) -> None:

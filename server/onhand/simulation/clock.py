@@ -1,0 +1,68 @@
+"""Simulated time and how it maps onto real time.
+
+The simulated day starts at midnight (`SimClock.start`, a fixed date so that runs compare)
+and runs `speed` times faster than the wall clock: at speed 900 a simulated day takes 96 real
+seconds, a 30-minute cart hold 2 real seconds and a 15-minute marketplace pull 1 real second.
+
+What is accelerated, and how:
+- The world's schedule (orders, ERP deliveries, pulls, snapshots, audits, outages) is written
+  in simulated seconds from midnight; the runner waits until `real_due(at)` to play each.
+- Durations onhand enforces are handed to it scaled by 1/speed, in the API's own terms: a cart
+  reservation's `expiresAt`, a batch channel's `syncIntervalMinutes`, and (for the server the
+  simulator starts itself) the sweeper interval, webhook retry delays and circuit. onhand
+  keeps its real clock: nothing in it is slowed or faked. One floor: a cart holds at least
+  5 real seconds, so that a request queued on a busy machine does not find it lapsed.
+- What the server itself takes (a request, a commit reaching a subscriber) is not accelerated:
+  those latencies are reported as measured, in real milliseconds. Waits the schedule causes
+  (until the next feed pull, the next CSV snapshot) are reported in simulated milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+# Simulated timestamps (ERP events' occurredAt) are on this day; it is in the past so that
+# onhand's check that business timestamps are not in the future always passes.
+SIMULATED_DAY = datetime(2026, 5, 4, tzinfo=UTC)
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+@dataclass
+class SimClock:
+    """Maps simulated seconds since midnight to the monotonic wall clock."""
+
+    speed: float
+    real_start: float = field(default_factory=time.monotonic)
+
+    def now(self) -> float:
+        """Simulated seconds since midnight, now."""
+        return (time.monotonic() - self.real_start) * self.speed
+
+    def real_due(self, at: float) -> float:
+        return self.real_start + at / self.speed
+
+    def real_seconds(self, simulated: float) -> float:
+        """How long `simulated` seconds last on the wall clock."""
+        return simulated / self.speed
+
+    async def sleep_until(self, at: float) -> None:
+        delay = self.real_due(at) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def sleep(self, simulated: float) -> None:
+        await asyncio.sleep(max(0.0, simulated / self.speed))
+
+    def wall_time_after(self, simulated: float) -> datetime:
+        """The real UTC time `simulated` seconds from now (an expiry onhand can enforce)."""
+        return datetime.now(UTC) + timedelta(seconds=simulated / self.speed)
+
+
+def business_time(at: float) -> datetime:
+    """A simulated moment as the business timestamp a source system would send."""
+    return SIMULATED_DAY + timedelta(seconds=at)
