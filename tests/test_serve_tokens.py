@@ -67,7 +67,7 @@ def test_the_first_token_is_shown_by_the_first_start_that_listens(new_database: 
             headers={"Authorization": f"Bearer {secret}"},
             timeout=30,
         )
-        assert answered.json() == {"data": {"viewer": {"name": "admin", "role": "ADMIN"}}}
+        assert answered.json()["data"] == {"viewer": {"name": "admin", "role": "ADMIN"}}
 
     with stopping(start_serving(env)) as again:
         text = again.said("onhand token create")
