@@ -115,8 +115,18 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 if services.read_engine is not None:
                     await services.read_engine.dispose()
 
+    # A server on simulated time says so wherever an operator or a simulator looks.
+    health: dict[str, object] = {"status": "ok"}
+    if settings.simulation_speed != 1:
+        health["simulationSpeed"] = settings.simulation_speed
+        log.warning(
+            "simulated time: schedules run %g times faster than the wall clock"
+            " (ONHAND_SIMULATION_SPEED; for simulations only)",
+            settings.simulation_speed,
+        )
+
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse(health)
 
     async def readyz(request: Request) -> Response:
         stopped = services.supervisor.not_running()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -169,6 +169,13 @@ class Settings(BaseSettings):
     # Idempotency keys are remembered this long.
     idempotency_retention_hours: float = Field(default=48, gt=0)
 
+    # Simulated time, for `onhand simulate` only: the server's schedules run this many times
+    # faster than the wall clock (default reservation lifetimes, the sweeper, channel sync
+    # intervals and stall deadlines, alert windows, demand buffers, reconciliation, webhook
+    # retries and circuit). 1, the default, is real time; the server logs a warning when it
+    # is anything else. Request latencies and timeouts are never scaled.
+    simulation_speed: float = Field(default=1.0, ge=1, le=100_000)
+
     log_level: str = "INFO"
     # json: one JSON object per line (for log collectors); text: for a terminal; auto: text
     # when stderr is a terminal, else json.
@@ -213,6 +220,34 @@ class Settings(BaseSettings):
                 {"name": path.split("/")[1]},
             )
         return path
+
+    @model_validator(mode="after")
+    def _simulated_time(self) -> Settings:
+        # The schedules read these settings directly, so scaling them here once is how every
+        # loop and default lifetime honours the simulation clock; loops keep a floor so that
+        # a fast clock does not turn them into busy loops. (A channel's sync interval is
+        # stored in business time and scaled where it is read: `simulated`.)
+        speed = self.simulation_speed
+        if speed == 1:
+            return self
+        scaled = {
+            "cart_reservation_minutes": self.cart_reservation_minutes / speed,
+            "transfer_reservation_hours": self.transfer_reservation_hours / speed,
+            "sweeper_interval_seconds": max(0.1, self.sweeper_interval_seconds / speed),
+            "demand_buffer_interval_minutes": self.demand_buffer_interval_minutes / speed,
+            "reconciliation_interval_minutes": self.reconciliation_interval_minutes / speed,
+            "retry_delay_seconds": self.retry_delay_seconds / speed,
+            "webhook_open_seconds": self.webhook_open_seconds / speed,
+        }
+        for name, value in scaled.items():
+            # Settings are frozen once made; this is still their making.
+            object.__setattr__(self, name, value)
+        return self
+
+    def simulated(self, duration: timedelta) -> timedelta:
+        """A duration of the business's time (a channel's sync interval, an alert window) as
+        the server's clock runs it."""
+        return duration / self.simulation_speed
 
     @property
     def shared_redis_url(self) -> str | None:

@@ -33,14 +33,16 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--url",
-        help="an onhand server to run against (on an empty database; ONHAND_DATABASE_URL names"
-        " its database, for the tokens); default: a server of its own on a fresh database",
+        help="an onhand server to run against, started with ONHAND_SIMULATION_SPEED (on an"
+        " empty database; ONHAND_DATABASE_URL names its database, for the tokens); default: a"
+        " server of its own on a fresh database",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
 
 
 def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
     from onhand.simulation import report
+    from onhand.simulation.live.deployment import SpeedMismatchError
     from onhand.simulation.runner import Options, simulate
 
     # The simulated clients' every request is not news: only what goes wrong is.
@@ -50,7 +52,11 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
         f"Simulating {args.hours:g} h on the {args.scale} scale (seed {args.seed})...",
         file=sys.stderr,
     )
-    outcome = simulate(options, lambda line: print(line, file=sys.stderr))
+    try:
+        outcome = simulate(options, lambda line: print(line, file=sys.stderr))
+    except SpeedMismatchError as error:
+        print(f"onhand simulate: {error}", file=sys.stderr)
+        return 2
     report.show(
         outcome.figures,
         f"{args.scale} scale, {args.hours:g} h, seed {args.seed}: {outcome.orders:,} orders"

@@ -7,11 +7,13 @@ seconds, a 30-minute cart hold 2 real seconds and a 15-minute marketplace pull 1
 What is accelerated, and how:
 - The world's schedule (orders, ERP deliveries, pulls, snapshots, audits, outages) is written
   in simulated seconds from midnight; the runner waits until `real_due(at)` to play each.
-- Durations onhand enforces are handed to it scaled by 1/speed, in the API's own terms: a cart
-  reservation's `expiresAt`, a batch channel's `syncIntervalMinutes`, and (for the server the
-  simulator starts itself) the sweeper interval, webhook retry delays and circuit. onhand
-  keeps its real clock: nothing in it is slowed or faked. One floor: a cart holds at least
-  5 real seconds, so that a request queued on a busy machine does not find it lapsed.
+- Durations onhand enforces run on the server's own simulation clock: the server is started
+  with ONHAND_SIMULATION_SPEED (the simulator's own server is; one given with --url must be),
+  and its default cart expiry, sweeper, channel sync intervals and stall deadlines, alert
+  windows and webhook retries run that many times faster. Clients speak business time: a
+  channel syncs every 15 minutes, a cart holds for the server's 30. Timestamps stay real (a
+  reservation's `expiresAt` is a real moment, 2 s away at speed 900). One floor: a cart holds
+  at least 5 real seconds, so that a request queued on a busy machine does not find it lapsed.
 - What the server itself takes (a request, a commit reaching a subscriber) is not accelerated:
   those latencies are reported as measured, in real milliseconds. Waits the schedule causes
   (until the next feed pull, the next CSV snapshot) are reported in simulated milliseconds.

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from onhand.simulation.legacy import LegacyRun
-from onhand.simulation.live.deployment import Deployment, own_server, running
+from onhand.simulation.live.deployment import (
+    Deployment,
+    SpeedMismatchError,
+    own_server,
+    running,
+    server_speed,
+)
 from onhand.simulation.live.run import LiveRun
 from onhand.simulation.stream import build_stream
 from onhand.simulation.world import SCALES, build_world
@@ -35,7 +41,7 @@ class Outcome:
 
 def simulate(options: Options, say: Callable[[str], None] = print) -> Outcome:
     scale = SCALES[options.scale]
-    speed = options.speed or scale.speed
+    speed = _speed(options, scale.speed)
     world = build_world(scale, options.seed)
     stream = build_stream(world, options.hours)
     legacy = LegacyRun(world, stream).run()
@@ -49,6 +55,20 @@ def simulate(options: Options, say: Callable[[str], None] = print) -> Outcome:
         time.monotonic() - started,
         sum(not order.abandoned for order in stream.orders),
     )
+
+
+def _speed(options: Options, default: float) -> float:
+    """The simulation's speed: a server of its own runs at the one asked for; a server at
+    --url at its own, which --speed must then match."""
+    if not options.url:
+        return options.speed or default
+    speed = server_speed(options.url)
+    if options.speed is not None and options.speed != speed:
+        raise SpeedMismatchError(
+            f"--speed {options.speed:g}: the server at {options.url} runs at speed {speed:g};"
+            f" start it with ONHAND_SIMULATION_SPEED={options.speed:g} or leave --speed out"
+        )
+    return speed
 
 
 @contextlib.contextmanager

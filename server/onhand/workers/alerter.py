@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from onhand.config import Settings
@@ -38,6 +39,7 @@ def thresholds(settings: Settings) -> Thresholds:
     return Thresholds(
         low_stock=settings.low_stock_threshold,
         high_velocity_units_per_hour=settings.high_velocity_units_per_hour,
+        velocity_window=settings.simulated(timedelta(hours=1)),
     )
 
 

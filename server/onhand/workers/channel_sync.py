@@ -118,12 +118,12 @@ async def push_start(
 
 
 async def push(
-    conn: AsyncConnection, channel: Channel, state: Any, now: datetime
+    conn: AsyncConnection, channel: Channel, state: Any, now: datetime, speed: float = 1.0
 ) -> FeedPage | None:
     """Append the channel's next batch (None while the last one is in flight): from where the
     last accepted push ended, from the connector's acknowledged cursor, or a snapshot (also
     when the old cursor has expired)."""
-    given_up_before = now - channel_sync.STALL_INTERVALS * channel_sync.interval_of(channel)
+    given_up_before = now - channel_sync.STALL_INTERVALS * channel_sync.interval_of(channel, speed)
     ready, cursor = await push_start(conn, state, given_up_before)
     if not ready:
         return None
@@ -151,19 +151,21 @@ async def push(
     return page
 
 
-async def visit(conn: AsyncConnection, channel: Channel, state: Any, now: datetime) -> None:
+async def visit(
+    conn: AsyncConnection, channel: Channel, state: Any, now: datetime, speed: float = 1.0
+) -> None:
     """One scheduled look at a channel: push if it is in push mode, check for a stall, and
     say when it is next due."""
     more = False
     if (await conn.execute(_HAS_PUSH_HOOK, {"channel": channel.id})).scalar():
-        page = await push(conn, channel, state, now)
+        page = await push(conn, channel, state, now, speed)
         more = page is not None and page.has_more
-    await channel_sync.check_stall(conn, channel, state, now)
-    due = now + channel_sync.interval_of(channel)
+    await channel_sync.check_stall(conn, channel, state, now, speed)
+    due = now + channel_sync.interval_of(channel, speed)
     if more:
         due = now
     elif not state.stalled:
-        due = min(due, channel_sync.stall_deadline(channel, state))
+        due = min(due, channel_sync.stall_deadline(channel, state, speed))
     await conn.execute(
         text("UPDATE channel_sync SET next_due_at = :due WHERE channel_id = :channel"),
         {"due": max(due, now + MIN_NAP), "channel": channel.id},
@@ -180,30 +182,31 @@ async def _claimed(conn: AsyncConnection, limit: int, every: bool) -> list[tuple
     return found
 
 
-async def visit_due(conn: AsyncConnection) -> int:
+async def visit_due(conn: AsyncConnection, speed: float = 1.0) -> int:
     """Handle the next due channel; returns how many were handled (0 or 1)."""
     claimed = await _claimed(conn, 1, False)
     now = (await conn.execute(text("SELECT now()"))).scalar_one()
     for channel, state in claimed:
-        await visit(conn, channel, state, now)
+        await visit(conn, channel, state, now, speed)
     return len(claimed)
 
 
-async def check_stalls(conn: AsyncConnection, now: datetime) -> None:
+async def check_stalls(conn: AsyncConnection, now: datetime, speed: float = 1.0) -> None:
     """Check every batch channel for a stall as of `now` (channels another process is
     handling right now are skipped)."""
     await conn.execute(_ENSURE)
     for channel, state in await _claimed(conn, 10_000, True):
-        await channel_sync.check_stall(conn, channel, state, now)
+        await channel_sync.check_stall(conn, channel, state, now, speed)
 
 
 async def schedule(services: Services) -> float | None:
     """One step of the loop: every due channel, then how long until the next is due."""
     engine = services.engine
+    speed = services.settings.simulation_speed
     async with engine.begin() as conn:
         await conn.execute(_ENSURE)
     for _ in range(STEP_CHANNELS):
-        if not await in_transaction(engine, visit_due):
+        if not await in_transaction(engine, lambda conn: visit_due(conn, speed)):
             break
     else:
         return 0

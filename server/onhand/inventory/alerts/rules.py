@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -39,6 +40,9 @@ SYSTEM_ACTOR = "alert-evaluator"
 class Thresholds:
     low_stock: int = 10
     high_velocity_units_per_hour: int = 100
+    # The hour HIGH_VELOCITY looks back over, on the server's clock (shorter when the server
+    # runs simulated time).
+    velocity_window: timedelta = timedelta(hours=1)
 
 
 def level_subject(product_id: int, warehouse_id: int) -> str:
@@ -91,7 +95,7 @@ _JUDGE = text(
         -- read an hour of history, not all of it.
         SELECT coalesce((
             SELECT id FROM inventory_movements
-            WHERE recorded_at > now() - interval '61 minutes'
+            WHERE recorded_at > now() - CAST(:window AS interval) - interval '1 minute'
             ORDER BY recorded_at LIMIT 1
         ), 9223372036854775807) AS id
     ),
@@ -117,8 +121,8 @@ _JUDGE = text(
             SELECT sum(-m.d_on_hand) AS units FROM inventory_movements m
             WHERE m.level_id = l.id AND m.id >= f.id AND m.d_on_hand < 0
               AND m.type IN ('SALE', 'TRANSFER_OUT', 'ADJUSTMENT')
-              AND m.recorded_at > now() - interval '1 hour'
-              AND m.occurred_at > now() - interval '1 hour'
+              AND m.recorded_at > now() - CAST(:window AS interval)
+              AND m.occurred_at > now() - CAST(:window AS interval)
         ) v ON true
     ),
     judged AS (
@@ -164,6 +168,7 @@ async def judge_levels(
             "w": [w for _, w in wanted],
             "low": thresholds.low_stock,
             "velocity": thresholds.high_velocity_units_per_hour,
+            "window": thresholds.velocity_window,
             "actor": SYSTEM_ACTOR,
         },
     )

@@ -86,8 +86,9 @@ class SyncStatus:
     stalled_since: datetime | None
 
 
-def interval_of(channel: Channel) -> timedelta:
-    return timedelta(minutes=channel.sync_interval_minutes)
+def interval_of(channel: Channel, speed: float = 1.0) -> timedelta:
+    """The channel's sync interval on the server's clock (`speed`: the simulation speed)."""
+    return timedelta(minutes=channel.sync_interval_minutes) / speed
 
 
 async def locked_state(conn: AsyncConnection, channel_id: int) -> Any:
@@ -180,7 +181,9 @@ async def status(conn: AsyncConnection, channel: Channel) -> SyncStatus:
     )
 
 
-async def check_stall(conn: AsyncConnection, channel: Channel, state: Any, now: datetime) -> None:
+async def check_stall(
+    conn: AsyncConnection, channel: Channel, state: Any, now: datetime, speed: float = 1.0
+) -> None:
     """Raise or end the channel's stall as of `now` (`state`: its locked channel_sync row)."""
     if channel.kind != ChannelKind.BATCH or not channel.is_active:
         return
@@ -193,7 +196,7 @@ async def check_stall(conn: AsyncConnection, channel: Channel, state: Any, now: 
     synced = [t for t in (state.last_pull_at, pushed) if t is not None]
     last = max(synced) if synced else None
     since = last or max(state.created_at, channel.created_at)
-    overdue = now - since >= STALL_INTERVALS * interval_of(channel)
+    overdue = now - since >= STALL_INTERVALS * interval_of(channel, speed)
     if overdue and not state.stalled:
         await conn.execute(
             text(
@@ -232,8 +235,8 @@ def _event(topic: Topic, channel: Channel, last: datetime | None) -> Event:
     )
 
 
-def stall_deadline(channel: Channel, state: Any) -> datetime:
+def stall_deadline(channel: Channel, state: Any, speed: float = 1.0) -> datetime:
     """When the channel stalls if it does not sync before."""
     synced = [t for t in (state.last_pull_at, state.last_push_accepted_at) if t is not None]
     since = max(synced) if synced else max(state.created_at, channel.created_at)
-    return since + STALL_INTERVALS * interval_of(channel)  # type: ignore[no-any-return]  # the state row is untyped
+    return since + STALL_INTERVALS * interval_of(channel, speed)  # type: ignore[no-any-return]  # the state row is untyped

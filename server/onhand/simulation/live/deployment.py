@@ -4,8 +4,10 @@ already running (`--url`). Tokens are made with `onhand token create`, as an ope
 The simulator's own server runs `onhand serve` in a process of its own. Its database is a new
 one on the PostgreSQL server of ONHAND_DATABASE_URL (created, migrated and dropped afterwards:
 the database the URL names is never touched), or, with no ONHAND_DATABASE_URL, the embedded
-PostgreSQL in a temporary data directory. That server is told the simulation's speed in its
-own settings: cart expiries, the sweeper and webhook retries run on the accelerated clock.
+PostgreSQL in a temporary data directory. That server runs on simulated time
+(ONHAND_SIMULATION_SPEED): cart expiries, the sweeper, channel sync intervals, alert windows
+and webhook retries run at the simulation's speed. A server given with `--url` must have been
+started that way too; /healthz says at what speed it runs.
 """
 
 from __future__ import annotations
@@ -50,10 +52,26 @@ class Deployment:
         return done.stdout.strip().splitlines()[-1]
 
 
+# A cart holds at least this long in real seconds, whatever the speed: on a loaded machine a
+# request can take a good part of a second, and a buyer's cart must not lapse in transit.
+CART_FLOOR_SECONDS = 5.0
+CART_MINUTES = 30.0
+
+
+class SpeedMismatchError(ValueError):
+    """The server at --url does not run at the speed asked for."""
+
+
 def running(url: str) -> Deployment:
     """A server already running at `url`; ONHAND_DATABASE_URL (or ONHAND_DATA_DIR) must name
     its database, for the tokens."""
     return Deployment(url.rstrip("/"), dict(os.environ))
+
+
+def server_speed(url: str) -> float:
+    """The simulation speed the server at `url` runs at (1: real time)."""
+    health = httpx.get(f"{url.rstrip('/')}/healthz", timeout=10).json()
+    return float(health.get("simulationSpeed", 1))
 
 
 @contextlib.contextmanager
@@ -73,12 +91,14 @@ def own_server(speed: float) -> Iterator[Deployment]:
             "ONHAND_HOST": "127.0.0.1",
             "ONHAND_PORT": str(port),
             "ONHAND_LOG_LEVEL": "WARNING",
-            # The day's 30-minute carts, and webhook retries of 1 simulated minute doubling.
-            "ONHAND_CART_RESERVATION_MINUTES": str(30 / speed),
-            "ONHAND_SWEEPER_INTERVAL_SECONDS": str(max(1.0, min(5.0, 60 / speed))),
-            "ONHAND_RETRY_DELAY_SECONDS": str(max(0.02, 60 / speed)),
-            # ... and a webhook's circuit, open 30 s for 30 simulated minutes.
-            "ONHAND_WEBHOOK_OPEN_SECONDS": str(max(0.1, 1800 / speed)),
+            # Every schedule of the server on the simulation's clock.
+            "ONHAND_SIMULATION_SPEED": str(speed),
+            # The day's 30-minute carts (held at least CART_FLOOR_SECONDS of real time), and
+            # webhook retries of a simulated minute doubling.
+            "ONHAND_CART_RESERVATION_MINUTES": str(
+                max(CART_MINUTES, CART_FLOOR_SECONDS * speed / 60)
+            ),
+            "ONHAND_RETRY_DELAY_SECONDS": "60",
             "ONHAND_RECONCILIATION_INTERVAL_MINUTES": "0",
             # A modest pool: the PostgreSQL server may be shared.
             "ONHAND_DB_POOL_SIZE": "16",

@@ -23,7 +23,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,10 +38,6 @@ from onhand.simulation.metrics import RunTally
 from onhand.simulation.stream import Audit, Delivery, Order, Stream
 from onhand.simulation.world import BATCH, BATCH_SYNC_MINUTES, CHANNELS, REALTIME, World
 
-CART_MINUTES = 30
-# A cart holds at least this long in real seconds, whatever the speed: on a loaded machine a
-# request can take a good part of a second, and a buyer's cart must not lapse in transit.
-CART_FLOOR_SECONDS = 5.0
 BATCH_SYNC_PULL = BATCH_SYNC_MINUTES * MINUTE
 
 
@@ -73,11 +68,9 @@ class LiveRun:
     async def run(self) -> RunTally:
         limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
         async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-            clock = self.clock = SimClock(self.speed)  # restarted when the day starts
+            self.clock = SimClock(self.speed)  # restarted when the day starts
             started = time.monotonic()
-            self.clients = await set_up(
-                self.deployment, http, self.world, clock, uuid.uuid4().hex[:6]
-            )
+            self.clients = await set_up(self.deployment, http, self.world, uuid.uuid4().hex[:6])
             after = await self._published()
             for code in REALTIME:
                 await self._load_view(code)
@@ -193,8 +186,8 @@ class LiveRun:
                 input={
                     "referenceId": order.id,
                     "channelCode": order.channel,
+                    # No expiry: the server's own default for carts, on its clock.
                     "lines": [{"sku": order.sku, "quantity": order.quantity}],
-                    "expiresAt": self._cart_expiry().isoformat(),
                 },
             )
         )["reserveCart"]
@@ -210,10 +203,6 @@ class LiveRun:
             return
         tally.orders += 1
         await self._ship(api, order)
-
-    def _cart_expiry(self) -> datetime:
-        floor = datetime.now(UTC) + timedelta(seconds=CART_FLOOR_SECONDS)
-        return max(self.clock.wall_time_after(CART_MINUTES * 60), floor)
 
     async def _ship(self, api: Api, order: Order) -> None:
         await self._until_end(order.ship_after)
@@ -371,6 +360,8 @@ class LiveRun:
 
     async def _audit(self, audit: Audit) -> None:
         for code in CHANNELS:
+            shown = self.views[code].shown
+            before = {sku: shown.get(sku, 0) for sku in audit.skus}
             rows = await self.clients.admin(
                 ops.CHANNEL_INVENTORY, channel=code, skus=list(audit.skus)
             )
@@ -378,9 +369,11 @@ class LiveRun:
                 row["product"]["sku"]: row["availableToSell"] for row in rows["channelInventory"]
             }
             for sku in audit.skus:
-                self.tally.channels[code].audit(
-                    self.views[code].shown.get(sku, 0), sellable.get(sku, 0)
-                )
+                # onhand answered as of a moment while the query was in flight: the channel
+                # is accurate if it showed that figure just before the query or just after.
+                truth = sellable.get(sku, 0)
+                after = shown.get(sku, 0)
+                self.tally.channels[code].audit(truth if before[sku] == truth else after, truth)
 
 
 def _bind(function: Callable[..., Awaitable[None]], *args: Any) -> Callable[[], Awaitable[None]]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import httpx
 
-from onhand.simulation.clock import SimClock
 from onhand.simulation.live.client import Api, ApiError
 from onhand.simulation.live.deployment import Deployment
 from onhand.simulation.world import (
@@ -43,7 +42,7 @@ class Clients:
 
 
 async def set_up(
-    deployment: Deployment, http: httpx.AsyncClient, world: World, clock: SimClock, run: str
+    deployment: Deployment, http: httpx.AsyncClient, world: World, run: str
 ) -> Clients:
     """Creates what the run needs; `run` names its tokens and its objects' prefix."""
     admin = Api(http, deployment.url, await _token(deployment, f"simulation-{run}-admin", "ADMIN"))
@@ -75,8 +74,9 @@ async def set_up(
             "warehouseCodes": list(world.warehouses),
         }
         if code in BATCH:
-            # The marketplaces' 15 minutes, on the simulated clock (so are stall alerts).
-            channel["syncIntervalMinutes"] = BATCH_SYNC_MINUTES / clock.speed
+            # The marketplaces' 15 minutes, in business time: the server's simulation clock
+            # runs them (and their stall alerts) at the simulation's speed.
+            channel["syncIntervalMinutes"] = BATCH_SYNC_MINUTES
         await _create(admin, CREATE_CHANNEL, "createChannel", channel)
     await _import_stock(admin, world)
     secrets = await asyncio.gather(
