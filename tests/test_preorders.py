@@ -289,6 +289,33 @@ async def test_receipts_converting_preorders_race_with_reservations_without_over
     await check_invariants(engine)
 
 
+async def shop(sku: str, i: int, shopper: Client, rounds: int, preorder_every: int) -> int:
+    """Shopper `i` puts one unit in a cart each round (how many it held is returned); every
+    `preorder_every`th shopper also preorders one each round, while stock comes and goes."""
+    held = 0
+    for round_ in range(rounds):
+        answer = await shopper(
+            operation("CreateReservation"),
+            {
+                "input": {
+                    "sku": sku,
+                    "quantity": 1,
+                    "channelCode": "WEB",
+                    "referenceId": f"cart-{i}-{round_}",
+                    # with a key, a cart goes the locked way; without, one statement
+                    **({"idempotencyKey": f"cart-{i}-{round_}"} if i % 2 else {}),
+                }
+            },
+        )
+        held += not answer["createReservation"]["errors"]
+        if i % preorder_every == 0:
+            late = await preorder(
+                shopper, sku, 1, referenceId=f"late-{i}-{round_}", channelCode="WEB"
+            )
+            assert late["errors"] == []
+    return held
+
+
 async def test_receipts_converting_preorders_take_locks_in_the_reservations_order(
     admin: Client,
     base_url: str,
@@ -315,32 +342,9 @@ async def test_receipts_converting_preorders_take_locks_in_the_reservations_orde
             for _ in range(4):
                 await factories.adjust(receiver, "NEW-6", "DC-1", 2)
 
-        async def shop(i: int, shopper: Client) -> int:
-            held = 0
-            for round_ in range(4):
-                answer = await shopper(
-                    operation("CreateReservation"),
-                    {
-                        "input": {
-                            "sku": "NEW-6",
-                            "quantity": 1,
-                            "channelCode": "WEB",
-                            "referenceId": f"cart-{i}-{round_}",
-                            # with a key, a cart goes the locked way; without, one statement
-                            **({"idempotencyKey": f"cart-{i}-{round_}"} if i % 2 else {}),
-                        }
-                    },
-                )
-                held += not answer["createReservation"]["errors"]
-                if i % 3 == 0:  # some shoppers preorder as well, while stock comes
-                    late = await preorder(
-                        shopper, "NEW-6", 1, referenceId=f"late-{i}-{round_}", channelCode="WEB"
-                    )
-                    assert late["errors"] == []
-            return held
-
         results = await asyncio.gather(
-            *(shop(i, s) for i, s in enumerate(shoppers)), *(receive(r) for r in receivers)
+            *(shop("NEW-6", i, s, rounds=4, preorder_every=3) for i, s in enumerate(shoppers)),
+            *(receive(r) for r in receivers),
         )
     carted = sum(r for r in results[: len(shoppers)] if r is not None)
     # Stock enough for every preorder still waiting: all of them convert now.
@@ -406,31 +410,8 @@ async def test_counts_converting_preorders_take_locks_in_the_reservations_order(
                 done = await counter(count, {"input": {"warehouseCode": "DC-1", "counts": lines}})
                 assert done["recordCycleCount"]["errors"] == []
 
-        async def shop(i: int, shopper: Client) -> int:
-            held = 0
-            for round_ in range(2):
-                answer = await shopper(
-                    operation("CreateReservation"),
-                    {
-                        "input": {
-                            "sku": "NEW-7",
-                            "quantity": 1,
-                            "channelCode": "WEB",
-                            "referenceId": f"cart-{i}-{round_}",
-                            **({"idempotencyKey": f"cart-{i}-{round_}"} if i % 2 else {}),
-                        }
-                    },
-                )
-                held += not answer["createReservation"]["errors"]
-                if i % 4 == 0:  # some shoppers preorder as well, while counts come
-                    late = await preorder(
-                        shopper, "NEW-7", 1, referenceId=f"late-{i}-{round_}", channelCode="WEB"
-                    )
-                    assert late["errors"] == []
-            return held
-
         results = await asyncio.gather(
-            *(shop(i, s) for i, s in enumerate(shoppers)),
+            *(shop("NEW-7", i, s, rounds=2, preorder_every=4) for i, s in enumerate(shoppers)),
             *(counting(k, c) for k, c in enumerate(counters)),
         )
     carted = sum(r for r in results[: len(shoppers)] if r is not None)
