@@ -91,6 +91,8 @@ def test_a_simulated_day_on_the_small_scale(database_server: str, tmp_path: Path
     print(f"simulated {HOURS} h in {time.monotonic() - started:.1f} s")
     assert "Legacy (4-hourly CSV)" in done.stdout
     assert "Per channel" in done.stdout
+    # It says how fast onhand answered, so that a reader can tell whether the server kept up.
+    assert "onhand answered" in done.stderr
     figures = json.loads(output.read_text())
     assert set(figures) == {"legacy", "onhand"}
     for run in figures.values():

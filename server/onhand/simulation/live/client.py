@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,14 +18,30 @@ class ApiError(RuntimeError):
 
 
 class Api:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        token: str,
+        timings: list[float] | None = None,
+    ) -> None:
         self.http = http
+        # How long each call took, retries included (real seconds), when kept.
+        self.timings = timings
         self.url = f"{base_url}/graphql"
         self.base_url = base_url
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self.token = token
 
     async def __call__(self, document: str, **variables: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            return await self._call(document, variables)
+        finally:
+            if self.timings is not None:
+                self.timings.append(time.monotonic() - started)
+
+    async def _call(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(5):
             try:
                 response = await self.http.post(

@@ -34,11 +34,14 @@ from onhand.simulation.live.deployment import Deployment
 from onhand.simulation.live.receiver import Receiver, serving
 from onhand.simulation.live.setup import set_up
 from onhand.simulation.live.views import ChannelView, live_now
-from onhand.simulation.metrics import RunTally
+from onhand.simulation.metrics import RunTally, percentile
 from onhand.simulation.stream import Audit, Delivery, Order, Stream
 from onhand.simulation.world import BATCH, BATCH_SYNC_MINUTES, CHANNELS, REALTIME, World
 
 BATCH_SYNC_PULL = BATCH_SYNC_MINUTES * MINUTE
+# A call slower than this at the 99th percentile (real seconds) means the server did not keep
+# up with the simulation's speed.
+BEHIND_SECONDS = 1.0
 
 
 class LiveRun:
@@ -64,13 +67,17 @@ class LiveRun:
         self.sent_sequences: dict[str, set[int]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.failures: list[BaseException] = []
+        # How long the day's calls took (real seconds): whether the server kept up.
+        self.timings: list[float] = []
 
     async def run(self) -> RunTally:
         limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
         async with httpx.AsyncClient(limits=limits, timeout=60) as http:
             self.clock = SimClock(self.speed)  # restarted when the day starts
             started = time.monotonic()
-            self.clients = await set_up(self.deployment, http, self.world, uuid.uuid4().hex[:6])
+            self.clients = await set_up(
+                self.deployment, http, self.world, uuid.uuid4().hex[:6], self.timings
+            )
             after = await self._published()
             for code in REALTIME:
                 await self._load_view(code)
@@ -84,11 +91,27 @@ class LiveRun:
                 await self._subscribe_receiver(url)
                 self.say(f"set up in {time.monotonic() - started:.1f} s; playing the day")
                 self.clock = SimClock(self.speed)
+                self.timings.clear()
                 await self._play()
                 await self._finish()
+        self._say_how_the_server_kept_up()
         if self.failures:
             raise self.failures[0]
         return self.tally
+
+    def _say_how_the_server_kept_up(self) -> None:
+        if not self.timings:
+            return
+        p50, p99 = percentile(self.timings, 50), percentile(self.timings, 99)
+        self.say(
+            f"onhand answered {len(self.timings):,} calls: p50 {p50 * 1000:.0f} ms, p99"
+            f" {p99 * 1000:.0f} ms ({p99 * self.speed / MINUTE:.1f} simulated minutes)"
+        )
+        if p99 > BEHIND_SECONDS:
+            self.say(
+                "the server fell behind the simulation's clock (carts lapse, figures lag, and"
+                " the figures measure this machine more than onhand): lower --speed"
+            )
 
     async def _published(self) -> int:
         """The last published sequence once the set-up's events (one per imported level) are

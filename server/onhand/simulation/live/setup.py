@@ -42,9 +42,14 @@ class Clients:
 
 
 async def set_up(
-    deployment: Deployment, http: httpx.AsyncClient, world: World, run: str
+    deployment: Deployment,
+    http: httpx.AsyncClient,
+    world: World,
+    run: str,
+    timings: list[float] | None = None,
 ) -> Clients:
-    """Creates what the run needs; `run` names its tokens and its objects' prefix."""
+    """Creates what the run needs; `run` names its tokens and its objects' prefix; the clients
+    keep how long each call took in `timings`."""
     admin = Api(http, deployment.url, await _token(deployment, f"simulation-{run}-admin", "ADMIN"))
     for code in world.warehouses:
         details = WAREHOUSE_DETAILS[code]
@@ -92,10 +97,10 @@ async def set_up(
         ),
     )
     channels = {
-        code: Api(http, deployment.url, secret)
+        code: Api(http, deployment.url, secret, timings)
         for code, secret in zip(CHANNELS, secrets[1:], strict=True)
     }
-    return Clients(admin, Api(http, deployment.url, secrets[0]), channels)
+    return Clients(admin, Api(http, deployment.url, secrets[0], timings), channels)
 
 
 async def _token(deployment: Deployment, name: str, role: str, channel: str | None = None) -> str:
