@@ -13,7 +13,7 @@ from pathlib import Path
 from onhand.simulation.legacy import LegacyRun
 from onhand.simulation.stream import build_stream
 from onhand.simulation.world import BATCH, REALTIME, SCALES, build_world
-from support.processes import environment
+from support.processes import environment, onhand_process
 
 ONHAND = Path(sys.executable).parent / "onhand"
 KEYS = {
@@ -136,3 +136,25 @@ def test_bad_options_are_refused_naming_them_before_anything_starts(tmp_path: Pa
         assert done.returncode == 2, (option, value)
         assert option in done.stderr
         assert not (tmp_path / "f.json").exists()
+
+
+def test_a_running_server_on_simulated_time_plays_the_day_at_its_speed(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "figures.json"
+    with onhand_process(fresh_database, ONHAND_SIMULATION_SPEED="900") as served:
+        assert "simulated time" in served.said("simulated time")
+        done = subprocess.run(
+            [str(ONHAND), "simulate", "--url", served.url, "--hours", "2", "--json", str(output)],
+            env=environment(ONHAND_DATABASE_URL=fresh_database),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"onhand is serving at {served.url}" in done.stderr
+    onhand = json.loads(output.read_text())["onhand"]
+    assert set(onhand) == KEYS | {"channels"}
+    assert onhand["lost_events"] == 0
+    assert onhand["duplicate_events_applied"] == 0
