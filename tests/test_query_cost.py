@@ -24,6 +24,7 @@ from onhand.config import CostLimit, Settings
 from onhand.db.engine import create_engine
 from support import factories
 from support.client import Client, operation
+from support.metrics import sample
 from support.processes import onhand_server
 from support.server import running_server
 from support.ws import UPDATED, Subscriber
@@ -141,6 +142,12 @@ async def test_a_burst_beyond_the_bucket_is_throttled_and_the_refused_changes_no
         "input": {"sku": "BURST-1", "warehouseCode": "DC-1", "adjustment": 1, "reason": "RECEIPT"}
     }
     async with httpx.AsyncClient(base_url=limited, timeout=30) as http:
+
+        async def throttled() -> float:
+            metrics = (await http.get("/metrics")).text
+            return sample(metrics, "onhand_cost_refusals_total", code="THROTTLED", role="ADMIN")
+
+        before = await throttled()
         client = Client(http, secret, NEW_MEDIA_TYPE)
         responses = await asyncio.gather(*(client.post(ADJUST, variables) for _ in range(10)))
         accepted = [r for r in responses if r.status_code == 200]
@@ -173,6 +180,8 @@ async def test_a_burst_beyond_the_bucket_is_throttled_and_the_refused_changes_no
         legacy = await Client(http, secret).post(ADJUST, variables)
         assert legacy.status_code == 200
         assert legacy.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+        # Operators see every refusal in /metrics, by code and role.
+        assert await throttled() == before + len(refused) + 1
         wait = legacy.json()["errors"][0]["extensions"]["retryAfterSeconds"]
         assert "retry-after" in legacy.headers
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
+from prometheus_client import Counter
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -24,6 +25,13 @@ from onhand.core.errors import ErrorCode
 
 THROTTLED = str(ErrorCode.THROTTLED)
 MAX_COST_EXCEEDED = str(ErrorCode.MAX_COST_EXCEEDED)
+# Operations refused for their cost, by code and role: a client to slow down, or a limit set
+# too tight for the role's real traffic.
+REFUSED = Counter(
+    "onhand_cost_refusals_total",
+    "Operations refused by the cost limit (THROTTLED or MAX_COST_EXCEEDED)",
+    ["code", "role"],
+)
 
 
 @dataclass
@@ -89,12 +97,15 @@ async def charge(
     buckets: CostBuckets | None = getattr(getattr(request, "services", None), "cost_buckets", None)
     if not rules.enabled or principal is None or buckets is None:
         return charged, None
-    limit = rules.limits.of(principal.name, str(principal.role))
+    role = str(principal.role)
+    limit = rules.limits.of(principal.name, role)
     if requested > limit.maximum:
+        REFUSED.labels(MAX_COST_EXCEEDED, role).inc()
         return charged, refusal(charged, Outcome(False, 0.0, limit))
     outcome = charged.outcome = await buckets.take(principal.name, requested, limit)
     if outcome.taken:
         return charged, None
+    REFUSED.labels(THROTTLED, role).inc()
     error = refusal(charged, outcome)
     _tell_when_to_retry(request, error)
     return charged, error
