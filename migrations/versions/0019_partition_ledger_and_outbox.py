@@ -29,8 +29,8 @@ What PostgreSQL does not allow on a partitioned table, and how identity is kept 
   guard stays there and gains a row-level twin, which PostgreSQL clones onto every
   partition, so an UPDATE or DELETE aimed at a partition directly is refused too.
 
-The copy holds an exclusive lock on both tables for as long as it runs (about a minute per
-ten million ledger rows on a small machine): run it in a maintenance window. The downgrade
+The copy holds an exclusive lock on both tables for as long as it runs (it rewrites every
+row and rebuilds every index): run it in a maintenance window. The downgrade
 copies the rows back into plain tables with the old keys.
 """
 
