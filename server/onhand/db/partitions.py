@@ -6,9 +6,9 @@ next) in UTC. Anything outside every month lands in `<table>_default`, so a writ
 for want of a partition; a month whose rows already sit in the default partition is not
 created (PostgreSQL would refuse it): upkeep logs it, the rows stay correct and readable.
 
-Partition DDL takes a brief exclusive lock on the parent. It runs under a short lock_timeout,
-so that it never queues the writers behind a long transaction: it gives up and is tried again
-at the next step.
+Partition DDL takes a brief exclusive lock on the parent. It runs under a short lock_timeout:
+writers queued behind its lock request wait at most that long, never for a long transaction
+to end; it gives up and is tried again at the next step.
 """
 
 from __future__ import annotations
