@@ -6,6 +6,7 @@ gives the plain tables back."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -109,11 +110,21 @@ def old_database(database_server: str) -> Iterator[str]:
     database.drop(database_server, url)
 
 
+@pytest.fixture
+def reader(database_server: str) -> Iterator[str]:
+    """A role of the server's (roles are server-wide), granted reads by the test."""
+    name = f"onhand_reader_{uuid.uuid4().hex[:8]}"
+    asyncio.run(sql(database_server, f"CREATE ROLE {name}"))
+    yield name
+    asyncio.run(sql(database_server, f"DROP ROLE IF EXISTS {name}"))
+
+
 async def test_a_populated_ledger_and_outbox_are_partitioned_and_keep_working(
-    old_database: str,
+    reader: str, old_database: str
 ) -> None:
     url = old_database
     await sql(url, POPULATE)
+    await sql(url, f"GRANT SELECT ON inventory_movements, outbox TO {reader}")
     before = await fingerprint(url)
 
     await migrate.upgrade_async(url)
@@ -140,6 +151,9 @@ async def test_a_populated_ledger_and_outbox_are_partitioned_and_keep_working(
         # Each old row is in its own month's partition.
         [spread] = await sql(url, f"SELECT count(DISTINCT tableoid) FROM {table}")
         assert spread[0] == 3
+        # Grants come through too.
+        [granted] = await sql(url, "SELECT has_table_privilege($1, $2, 'SELECT')", reader, table)
+        assert granted[0] is True
     # The sequences are the new tables' own: dropping the old tables kept them.
     owned = await sql(
         url,
@@ -209,6 +223,8 @@ async def test_a_populated_ledger_and_outbox_are_partitioned_and_keep_working(
         assert await kind(url, table) == "r"
         assert down[f"{table} rows"] == moved[f"{table} rows"]
         assert down[f"{table} indexes"] == before[f"{table} indexes"]
+        [granted] = await sql(url, "SELECT has_table_privilege($1, $2, 'SELECT')", reader, table)
+        assert granted[0] is True
     [pk] = await sql(
         url, "SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'pk_outbox'"
     )
