@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onhand.auth.authenticator import Authenticator
@@ -127,15 +128,53 @@ async def test_old_outbox_months_go_only_when_every_consumer_is_past_them(
         ]
 
 
-async def test_a_month_whose_rows_sit_in_the_default_partition_is_left_alone(
+async def test_a_month_whose_rows_sit_in_the_default_partition_takes_them_over(
     own_engine: AsyncEngine,
 ) -> None:
+    month = date(2031, 5, 1)  # beyond every month made so far: rows go to the default
     async with own_engine.begin() as conn:
-        await event(conn, date(2031, 5, 1), 1)  # beyond every month: the default partition
-        created = await create_months(conn, "outbox", [date(2031, 4, 1), date(2031, 5, 1)])
-        assert created == ["outbox_y2031m04"]
-        where = await conn.execute(text("SELECT tableoid::regclass::text, sequence FROM outbox"))
-        assert where.all() == [("outbox_default", 1)]
+        await event(conn, month, 1)
+        for statement in (
+            "INSERT INTO warehouses (code, name) VALUES ('W', 'w')",
+            "INSERT INTO products (sku, name) VALUES ('P', 'p')",
+            "INSERT INTO inventory_levels (product_id, warehouse_id, on_hand)"
+            " SELECT p.id, w.id, 1 FROM products p, warehouses w",
+        ):
+            await conn.execute(text(statement))
+        await conn.execute(
+            text(
+                "INSERT INTO inventory_movements (change_id, level_id, product_id,"
+                " warehouse_id, type, source, actor, recorded_at, d_on_hand, on_hand, reserved,"
+                " committed, incoming, damaged, quarantined, safety_stock)"
+                " SELECT 1, id, product_id, warehouse_id, 'RECEIPT', 'MANUAL', 'x', :at, 1, 1,"
+                " 0, 0, 0, 0, 0, 0 FROM inventory_levels"
+            ),
+            {"at": month + timedelta(days=3)},
+        )
+    async with own_engine.begin() as conn:
+        for table in ("outbox", "inventory_movements"):
+            [(before,)] = (await conn.execute(text(f"SELECT {table}::text FROM {table}"))).all()
+            assert await create_months(conn, table, [date(2031, 4, 1), month]) == [
+                partition_name(table, date(2031, 4, 1)),
+                partition_name(table, month),
+            ]
+            where = await conn.execute(
+                text(f"SELECT tableoid::regclass::text, {table}::text FROM {table}")
+            )
+            assert where.all() == [(partition_name(table, month), before)]
+    async with own_engine.connect() as conn:
+        # The ledger's guard is on again on the default partition, and on the new month.
+        enabled = await conn.execute(
+            text(
+                "SELECT tgrelid::regclass::text, tgenabled::text FROM pg_trigger"
+                " WHERE tgname = 'inventory_movements_rows_append_only' ORDER BY 1"
+            )
+        )
+        states = dict(enabled.all())
+        assert states["inventory_movements_default"] == "O"
+        assert states[partition_name("inventory_movements", month)] == "O"
+        with pytest.raises(DBAPIError, match="append-only"):
+            await conn.execute(text(f"DELETE FROM {partition_name('inventory_movements', month)}"))
 
 
 async def test_upkeep_gives_way_to_a_long_transaction_instead_of_queueing_writers(

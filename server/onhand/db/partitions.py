@@ -3,8 +3,10 @@ ahead, and dropping whole months of the outbox once nobody needs them.
 
 A month's partition is named `<table>_yYYYYmMM` and holds [first of the month, first of the
 next) in UTC. Anything outside every month lands in `<table>_default`, so a write never fails
-for want of a partition; a month whose rows already sit in the default partition is not
-created (PostgreSQL would refuse it): upkeep logs it, the rows stay correct and readable.
+for want of a partition (upkeep stopped for months, say). When that month's partition is made
+later, its rows are moved out of the default partition into it in the same transaction
+(PostgreSQL refuses a partition whose rows the default partition holds), so that the outbox's
+retention can drop them with their month and the default partition stays empty.
 
 Partition DDL takes a brief exclusive lock on the parent. It runs under a short lock_timeout:
 writers queued behind its lock request wait at most that long, never for a long transaction
@@ -108,24 +110,50 @@ async def create_months(conn: AsyncConnection, table: str, months: Iterable[date
                 {"start": start, "end": end},
             )
         ).scalar_one()
-        if stranded:
-            log.warning(
-                "%s: rows of %s are in %s_default; its partition is not created (the rows"
-                " stay readable there)",
-                table,
-                month.isoformat()[:7],
-                table,
-            )
-            continue
         name = partition_name(table, month)
-        await conn.execute(
-            text(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
-                f" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+        bounds = f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+        if stranded:
+            await _adopt_from_default(conn, table, name, bounds, start, end)
+        else:
+            await conn.execute(
+                text(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} {bounds}")
             )
-        )
         created.append(name)
     return created
+
+
+# Row triggers that refuse DELETE on a table's partitions (the ledger is append-only). Moving
+# rows from the default partition to their month's changes nothing in the books: the same
+# rows, byte for byte, in the same table. The trigger is off only inside this transaction.
+_DELETE_GUARDS = {"inventory_movements": "inventory_movements_rows_append_only"}
+
+
+async def _adopt_from_default(
+    conn: AsyncConnection, table: str, name: str, bounds: str, start: datetime, end: datetime
+) -> None:
+    """Make the month's partition out of the rows the default partition holds for it."""
+    column = PARTITIONED[table]
+    default = f"{table}_default"
+    in_month = f"{column} >= :start AND {column} < :end"
+    window = {"start": start, "end": end}
+    log.warning("%s: moving rows of %s out of %s into %s", table, name[-7:], default, name)
+    # Nothing may be routed to the default partition meanwhile: it would be left behind.
+    await conn.execute(text(f"LOCK TABLE {default} IN EXCLUSIVE MODE"))
+    await conn.execute(
+        text(
+            f"CREATE TABLE {name} (LIKE {table}"
+            " INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMPRESSION)"
+        )
+    )
+    await conn.execute(text(f"INSERT INTO {name} SELECT * FROM {default} WHERE {in_month}"), window)
+    guard = _DELETE_GUARDS.get(table)
+    if guard:
+        await conn.execute(text(f"ALTER TABLE {default} DISABLE TRIGGER {guard}"))
+    await conn.execute(text(f"DELETE FROM {default} WHERE {in_month}"), window)
+    if guard:
+        await conn.execute(text(f"ALTER TABLE {default} ENABLE TRIGGER {guard}"))
+    # Attaching builds the parent's indexes on it and clones its keys and row triggers.
+    await conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} {bounds}"))
 
 
 # Every consumer of the outbox that must see each event: the relay (which publishes it), the
