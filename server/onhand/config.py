@@ -147,8 +147,14 @@ class Settings(BaseSettings):
     webhook_failures_to_open: int = Field(default=5, ge=1)
     webhook_open_seconds: float = Field(default=30.0, ge=0)
 
-    # Events kept in the outbox for `after:` replays.
+    # Events kept in the outbox for `after:` replays, at least: the outbox is partitioned by
+    # month, and a month is dropped whole once it ended this long ago and the relay, the
+    # webhook enqueuer and the alert evaluator are all past it.
     outbox_retention_days: float = Field(default=7, gt=0)
+    # The ledger's and the outbox's monthly partitions are created this many months ahead,
+    # checked every partition_upkeep_minutes (workers/partition_upkeep.py).
+    partition_months_ahead: int = Field(default=2, ge=1, le=24)
+    partition_upkeep_minutes: float = Field(default=60, gt=0)
     # A subscriber more than this many events behind is dropped (and told where it was).
     subscriber_buffer_events: int = Field(default=10_000, ge=10)
 

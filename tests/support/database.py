@@ -58,11 +58,12 @@ async def _admin(url: str, statement: str) -> None:
         await conn.close()
 
 
-def create(server: str) -> str:
+def create(server: str, revision: str = "head") -> str:
+    """A new database migrated up to `revision` (an older one tests a migration on it)."""
     name = f"onhand_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
     url = with_database(server, name)
-    migrate.upgrade(url)
+    migrate.upgrade(url, revision)
     return url
 
 

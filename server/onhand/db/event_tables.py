@@ -31,6 +31,16 @@ outbox_cursor = Table(
     CheckConstraint("id = 1", name="single_row"),
 )
 
+# The highest sequence in an outbox partition dropped for retention (db/partitions.py):
+# readers resuming at or before it may have missed events. One row, once anything is dropped.
+outbox_retention = Table(
+    "outbox_retention",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dropped_through", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 # Where the webhook enqueuer is in the event stream: deliveries exist for every event up to
 # here. One row; whoever holds its lock does the enqueuing.
 webhook_cursor = Table(

@@ -133,6 +133,9 @@ inventory_levels = Table(
 
 # The ledger: one immutable row per movement (a trigger refuses UPDATE and DELETE).
 # Each bucket has its delta (d_*) and its value after the movement; before = after - delta.
+# Partitioned by month on recorded_at (migration 0019): the database's primary key is
+# (id, recorded_at), as PostgreSQL requires of a partitioned table; ids come from one
+# sequence, so an id alone names one movement, and that is the key queries use.
 inventory_movements = Table(
     "inventory_movements",
     metadata,
@@ -165,12 +168,15 @@ inventory_movements = Table(
 # Events written in the same transaction as the change that caused them. `sequence` is given
 # by the relay when it publishes, in commit-safe order (see events/relay.py); `txid` is the
 # writing transaction, which tells the relay when every earlier writer has finished.
+# Partitioned by month on created_at (migration 0019), so the database's keys include it:
+# (id, created_at), and uq_outbox_sequence is UNIQUE (sequence, created_at). A sequence is
+# unique all the same: only the relay gives them out, consecutively, from outbox_cursor.
 outbox = Table(
     "outbox",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("txid", XID8, nullable=False, server_default=text("pg_current_xact_id()")),
-    Column("sequence", BigInteger, unique=True),
+    Column("sequence", BigInteger),
     Column("topic", Text, nullable=False),
     Column("payload", JSONB, nullable=False),
     Column("product_id", BigInteger),
@@ -178,6 +184,7 @@ outbox = Table(
     Column("channel_id", BigInteger),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
+    UniqueConstraint("sequence", "created_at", name="uq_outbox_sequence"),
     Index("ix_outbox_unpublished", "id", postgresql_where=text("sequence IS NULL")),
     # The relay's "first event of a still-running writer": found without reading every
     # unpublished event, however large the backlog (a big import leaves 200,000).

@@ -77,17 +77,6 @@ _UNPUBLISHED = text("SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)
 # First re-check of events held back behind a running writer (doubling up to the poll).
 HELD_BACK_FIRST_RECHECK = 0.005
 
-_FORGET = text(
-    """
-    DELETE FROM outbox WHERE id IN (
-        SELECT id FROM outbox
-        WHERE sequence IS NOT NULL
-          AND published_at < now() - CAST(:days AS double precision) * interval '1 day'
-        ORDER BY id LIMIT 10000
-    )
-    """
-)
-
 
 class Relay:
     def __init__(
@@ -97,14 +86,12 @@ class Relay:
         database_url: str,
         *,
         channel: str,
-        retention_days: float,
         poll_seconds: float = 1.0,
     ) -> None:
         self.engine = engine
         self.broadcast = broadcast
         self.database_url = database_url
         self.channel = channel
-        self.retention_days = retention_days
         self.poll_seconds = poll_seconds
         self.active = False
         self._wake = asyncio.Event()
@@ -142,8 +129,6 @@ class Relay:
                 await conn.close()
 
     async def _publish_while_holding(self, lock: Any, healthy: Callable[[], None]) -> None:
-        retention_due = 0.0
-        loop = asyncio.get_running_loop()
         recheck = HELD_BACK_FIRST_RECHECK
         while not lock.is_closed():
             published = await self.publish_pending()
@@ -152,9 +137,6 @@ class Relay:
                 recheck = HELD_BACK_FIRST_RECHECK
                 continue  # a full batch: more may be waiting
             # Otherwise every safe event is out; a commit meanwhile has set the wake already.
-            if loop.time() >= retention_due:
-                await self._forget_old()
-                retention_due = loop.time() + 300
             # Committed events held back behind a still-running writer go out when it ends,
             # and that writer's end may wake nobody (it wrote no events): look again soon,
             # backing off while it runs on, instead of leaving them for the next poll.
@@ -196,7 +178,3 @@ class Relay:
             chunk = events[start : start + MESSAGE_EVENTS]
             await self.broadcast.publish(self.channel, encode_batch(chunk))
         return events
-
-    async def _forget_old(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(_FORGET, {"days": self.retention_days})

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onhand.db.event_tables import outbox_cursor
+from onhand.db.event_tables import outbox_cursor, outbox_retention
 from onhand.db.tables import outbox
 from onhand.events.envelope import Published
 
@@ -60,9 +60,21 @@ async def oldest_sequence(conn: AsyncConnection) -> int | None:
     return int(found) if found is not None else None
 
 
+_DROPPED_THROUGH = select(
+    func.coalesce(select(outbox_retention.c.dropped_through).scalar_subquery(), 0)
+)
+
+
 async def lost_after(conn: AsyncConnection, after: int) -> int | None:
     """None when every event after `after` is still kept; else the first sequence a reader
     resuming there can still get (the ones before it passed the retention period)."""
+    # Retention drops whole months of the outbox (db/partitions.py). A month may hold a
+    # sequence above some kept in the next (an event written just before midnight by a
+    # transaction that committed after one written just after it), so the oldest sequence
+    # kept alone could hide a gap: below the highest one dropped, a reader may have missed one.
+    dropped = int((await conn.execute(_DROPPED_THROUGH)).scalar_one())
+    if after < dropped:
+        return dropped + 1
     oldest = await oldest_sequence(conn)
     if oldest is not None:
         return oldest if after < oldest - 1 else None

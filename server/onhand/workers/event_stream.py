@@ -33,7 +33,6 @@ async def event_stream(services: Services) -> AsyncIterator[None]:
             broadcast,
             services.database_url,
             channel=settings.broadcast_channel,
-            retention_days=settings.outbox_retention_days,
             poll_seconds=settings.event_poll_seconds,
         )
         services.relay = relay

@@ -26,6 +26,7 @@ from onhand.workers.alerter import POLL_SECONDS as ALERT_POLL_SECONDS
 from onhand.workers.alerter import alert_step
 from onhand.workers.demand_buffers import POLL_SECONDS as DEMAND_BUFFER_POLL_SECONDS
 from onhand.workers.demand_buffers import recompute_step
+from onhand.workers.partition_upkeep import upkeep_step
 from onhand.workers.reconciler import reconcile_step
 from onhand.workers.supervisor import Healthy
 from onhand.workers.sweeper import sweep
@@ -59,6 +60,7 @@ LOOPS: list[Loop] = [
         lambda settings: DEMAND_BUFFER_POLL_SECONDS,
         enabled=lambda settings: settings.demand_buffer_interval_minutes > 0,
     ),
+    Loop("partition-upkeep", upkeep_step, lambda settings: settings.partition_upkeep_minutes * 60),
 ]
 
 
