@@ -32,7 +32,7 @@ _CLAIM_BATCHES = text(
                   AND (d.locked_until IS NULL OR d.locked_until < now())
               FROM webhook_deliveries d
               WHERE d.webhook_id = w.id AND d.status = 'PENDING'
-              ORDER BY d.id LIMIT 1
+              ORDER BY d.webhook_id, d.id LIMIT 1
           )
         ORDER BY w.id
         LIMIT :limit
@@ -45,19 +45,20 @@ _CLAIM_BATCHES = text(
         RETURNING w.id, w.url, w.secret, w.max_events_per_delivery AS size
     ),
     batch AS (
-        SELECT b.id FROM leased l CROSS JOIN LATERAL (
+        SELECT b.id, l.url, l.secret FROM leased l CROSS JOIN LATERAL (
             SELECT d.id FROM webhook_deliveries d
             WHERE d.webhook_id = l.id AND d.status = 'PENDING'
-            ORDER BY d.id LIMIT l.size
+            ORDER BY d.webhook_id, d.id LIMIT l.size
             FOR UPDATE OF d
         ) b
     )
     UPDATE webhook_deliveries d
     SET locked_until = now() + CAST(:lease AS double precision) * interval '1 second',
         attempts = d.attempts + 1
-    FROM batch, leased l
-    WHERE d.id = batch.id AND l.id = d.webhook_id
-    RETURNING d.id, d.webhook_id, l.url, l.secret, d.topic, d.sequence, d.body, d.attempts
+    FROM batch
+    WHERE d.id = batch.id
+    RETURNING d.id, d.webhook_id, batch.url, batch.secret, d.topic, d.sequence, d.body,
+        d.attempts
     """
 )
 

@@ -230,7 +230,8 @@ _DUE = text(
                 coalesce(w.batch_leased_until, '-infinity'))
         FROM webhooks w CROSS JOIN LATERAL (
             SELECT d.next_attempt_at, d.locked_until FROM webhook_deliveries d
-            WHERE d.webhook_id = w.id AND d.status = 'PENDING' ORDER BY d.id LIMIT 1
+            WHERE d.webhook_id = w.id AND d.status = 'PENDING'
+            ORDER BY d.webhook_id, d.id LIMIT 1
         ) h
         WHERE w.is_active AND w.max_events_per_delivery > 1
     ) pending

@@ -38,6 +38,7 @@ def thresholds(settings: Settings) -> Thresholds:
     return Thresholds(
         low_stock=settings.low_stock_threshold,
         high_velocity_units_per_hour=settings.high_velocity_units_per_hour,
+        bulk=settings.alert_bulk_threshold,
     )
 
 

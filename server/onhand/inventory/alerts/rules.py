@@ -39,6 +39,8 @@ SYSTEM_ACTOR = "alert-evaluator"
 class Thresholds:
     low_stock: int = 10
     high_velocity_units_per_hour: int = 100
+    # More stock alerts than this from one evaluation: one summary instead (bulk.py).
+    bulk: int = 50
 
 
 def level_subject(product_id: int, warehouse_id: int) -> str:
