@@ -49,6 +49,10 @@ async def test_an_import_leaving_many_levels_low_raises_one_summary(
     assert "80 levels of 80 products went low on stock" in summary["message"]
     assert "inventoryLevels(availableAtMost: 10)" in summary["message"]
     assert len(details["sample"]) == 20
+    # Ids as the API gives them, so that a client can look the products up.
+    assert len(details["productIds"]) == 80
+    [dc1] = details["warehouseIds"]
+    assert dc1 == (await admin('{ warehouse(code: "DC-1") { id } }'))["warehouse"]["id"]
     assert all(" is low at DC-1 (available 3" in line for line in details["sample"])
     # Subscribers and webhooks hear of the summary once, not of 80 alerts.
     assert await raised_events(engine, "LOW_STOCK") == 1
