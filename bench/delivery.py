@@ -338,7 +338,7 @@ async def _tally(http: httpx.AsyncClient, base: str) -> dict:
     return found
 
 
-async def import_run(levels: int, content: bytes) -> dict[str, float]:
+async def import_run(levels: int, content: bytes, single: bool = False) -> dict[str, float]:
     """One import into a fresh database under `onhand serve`: seconds to the import's answer,
     to every webhook having every event, and from the push channel's due time to its
     receiver having every product."""
@@ -372,6 +372,8 @@ async def import_run(levels: int, content: bytes) -> dict[str, float]:
                     {"url": f"{base}/count/batched-{n}", "maxEventsPerDelivery": 100}
                     for n in range(2)
                 ]
+                if single:  # one event per POST, as every webhook had before batches
+                    hooks.append({"url": f"{base}/count/single", "maxEventsPerDelivery": 1})
                 hooks.append(
                     {
                         "url": f"{base}/count/channel",
@@ -438,7 +440,7 @@ async def import_run(levels: int, content: bytes) -> dict[str, float]:
 
 async def imports(args: argparse.Namespace) -> Table:
     content = import_csv(args.levels)
-    runs = [await import_run(args.levels, content) for _ in range(args.runs)]
+    runs = [await import_run(args.levels, content, args.single) for _ in range(args.runs)]
     table = Table(title=f"an import of {args.levels:,} new levels reaching every receiver")
     for column in ("", "seconds, median (spread)"):
         table.add_column(column, justify="right")
@@ -473,4 +475,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")
+    parser.add_argument(
+        "--single", action="store_true", help="also a webhook taking one event per POST"
+    )
     asyncio.run(main(parser.parse_args()))
