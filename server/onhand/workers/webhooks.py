@@ -104,8 +104,9 @@ class WebhookWorker:
             self.new_deliveries.set()
         self.have_succeeded.clear()
 
-    async def _claim(self, free: int) -> list[list[Claimed]]:
-        """Single deliveries, each a list of one, and batches of batched webhooks."""
+    async def _claim(self, free: int) -> list[tuple[list[Claimed], bool]]:
+        """Batches of batched webhooks, and single deliveries (each a list of one); whether
+        each is a batch (POSTed as an array, however many events it holds)."""
         if free <= 0:
             return []
         async with self.engine.begin() as conn:
@@ -113,7 +114,7 @@ class WebhookWorker:
             singles = await deliveries.claim(
                 conn, free - len(batches), self.lease_seconds, self._busy()
             )
-        return batches + [[delivery] for delivery in singles]
+        return [(batch, True) for batch in batches] + [([d], False) for d in singles]
 
     @property
     def lease_seconds(self) -> float:
@@ -124,20 +125,22 @@ class WebhookWorker:
         limit = self.settings.webhook_concurrency_per_endpoint
         return [w for w, n in Counter(self.in_flight.values()).items() if n >= limit]
 
-    def _start(self, claimed: list[list[Claimed]], http: httpx.AsyncClient) -> int:
-        for sent in claimed:
-            task = asyncio.create_task(self.deliver(sent, http))
+    def _start(self, claimed: list[tuple[list[Claimed], bool]], http: httpx.AsyncClient) -> int:
+        for sent, batched in claimed:
+            task = asyncio.create_task(self.deliver(sent, http, batched))
             self.in_flight[task] = sent[0].webhook_id
             task.add_done_callback(self.in_flight.pop)
         return len(claimed)
 
-    async def deliver(self, sent: Sequence[Claimed], http: httpx.AsyncClient) -> None:
+    async def deliver(
+        self, sent: Sequence[Claimed], http: httpx.AsyncClient, batched: bool = False
+    ) -> None:
         """POST one delivery (its event's body) or a batched webhook's batch (a JSON array of
-        the events' bodies, oldest first), and record what came of it."""
+        the events' bodies, oldest first, even of one), and record what came of it."""
         first = sent[0]
         bodies = [d.body for d in sent]
         body = json.dumps(
-            bodies if len(sent) > 1 else bodies[0], separators=(",", ":"), default=str
+            bodies if batched else bodies[0], separators=(",", ":"), default=str
         ).encode()
         timestamp = int(time.time())
         headers = {
@@ -148,7 +151,7 @@ class WebhookWorker:
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign(first.secret, timestamp, body),
         }
-        if len(sent) > 1:
+        if batched:
             headers["X-Onhand-Batch-Size"] = str(len(sent))
         elif first.sequence is not None:
             headers["X-Onhand-Sequence"] = str(first.sequence)
