@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.webhooks.signing import verify
 from onhand.workers import runner
 from onhand.workers.channel_sync import check_stalls
-from support import channels
+from support import channels, factories
 from support.channels import FEED, STATUS, shop, values
 from support.client import Client
 from support.database import published
@@ -223,3 +223,44 @@ async def test_a_dead_lettered_batch_is_sent_again_in_the_next(
     # One batch in flight at a time: the dead batch's four attempts all came before the next.
     attempts = [r.body["sequence"] for r in endpoint.received]
     assert attempts[:4] == [failed.body["sequence"]] * 4
+
+
+async def test_a_backlog_of_batches_goes_out_back_to_back_not_one_per_interval(
+    admin: Client, engine: AsyncEngine, receiver: tuple[Receiver, str], monkeypatch: Any
+) -> None:
+    # Five products per batch and 17 products: four batches, the first three saying hasMore.
+    monkeypatch.setattr("onhand.workers.channel_sync.PUSH_LIMIT", 5)
+    endpoint, url = receiver
+    await shop(admin, syncIntervalMinutes=10)  # a batch every 10 minutes, were it not for this
+    for n in range(12):
+        await factories.stocked(admin, f"FEED-MORE-{n:02}", {"DC-1": n + 1})
+    market = (await admin('{ channel(code: "MARKET") { id } }'))["channel"]["id"]
+    await published(engine)
+    await webhook(admin, url, ["CHANNEL_SYNC_BATCH"], channelId=market)
+    # The channel's interval comes round (it was visited when made, before it had a webhook).
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE channel_sync SET next_due_at = now()"))
+
+    def done() -> bool:
+        sent = batches(endpoint)
+        return bool(sent) and sent[-1]["data"]["hasMore"] is False
+
+    # The whole backlog within seconds: each batch follows the one before once it is accepted.
+    await until(
+        done,
+        "every batch of the backlog",
+        seconds=20,
+        explain=lambda: (
+            str([(b["sequence"], b["data"]["hasMore"]) for b in batches(endpoint)])
+            + str([(r.status, r.body["topic"]) for r in endpoint.received])
+        ),
+    )
+    sent = [b["data"] for b in batches(endpoint)]
+    assert [b["hasMore"] for b in sent] == [True, True, True, False]
+    assert [len(b["items"]) for b in sent] == [5, 5, 5, 2]
+    skus = [i["sku"] for b in sent for i in b["items"]]
+    assert len(skus) == len(set(skus)) == 17
+    assert values({"items": [i for b in sent for i in b["items"]]})["FEED-MORE-11"] == 12
+    # In order: each batch's sequence after the one before.
+    sequences = [b["sequence"] for b in batches(endpoint)]
+    assert sequences == sorted(sequences)

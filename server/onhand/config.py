@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     # Alerts.
     low_stock_threshold: int = Field(default=10, ge=0)
     high_velocity_units_per_hour: int = Field(default=100, ge=1)
+    # One change (an import, a bulk adjustment) raising more LOW_STOCK or OUT_OF_STOCK alerts
+    # than this raises one summary alert of that kind instead; 0: always one by one.
+    alert_bulk_threshold: int = Field(default=50, ge=0)
 
     # Reconciliation runs this often (one process at a time); cycle count differences up
     # to this many units are applied at once, larger ones wait for review.

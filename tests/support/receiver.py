@@ -25,6 +25,16 @@ class Received:
     def body(self) -> dict[str, Any]:
         return dict(json.loads(self.raw))
 
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw)
+
+    @property
+    def body_list(self) -> list[dict[str, Any]]:
+        """The events a POST carried: a batch's array, or the one event."""
+        found = json.loads(self.raw)
+        return list(found) if isinstance(found, list) else [found]
+
 
 @dataclass
 class Receiver:

@@ -7,7 +7,7 @@ from support.client import Client
 CREATE = """
 mutation($input: CreateWebhookInput!) {
   createWebhook(input: $input) {
-    webhook { id url events isActive version }
+    webhook { id url events isActive version maxEventsPerDelivery }
     secret
     errors { field code message }
   }

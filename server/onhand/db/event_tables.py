@@ -69,6 +69,11 @@ webhooks = Table(
     Column("last_failure_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Events per POST: 1 sends each event's body alone; more sends an ordered JSON array.
+    Column("max_events_per_delivery", Integer, nullable=False, server_default="1"),
+    # Set while one of a batched webhook's batches is on its way: the next waits for it.
+    Column("batch_leased_until", DateTime(timezone=True)),
+    CheckConstraint("max_events_per_delivery BETWEEN 1 AND 1000", name="max_events_per_delivery"),
 )
 
 webhook_deliveries = Table(
@@ -93,6 +98,12 @@ webhook_deliveries = Table(
         "ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'PENDING'")
     ),
     Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    Index(
+        "ix_webhook_deliveries_pending_of_webhook",
+        "webhook_id",
+        "id",
+        postgresql_where=text("status = 'PENDING'"),
+    ),
 )
 
 # Every attempt of a delivery, kept when a dead delivery is retried (its `attempts` counts

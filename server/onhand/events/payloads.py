@@ -28,7 +28,12 @@ ID_TYPES = {
     "componentId": "Product",
     "preorderId": "Preorder",
 }
-LIST_ID_TYPES = {"movementIds": "InventoryMovement", "reservationIds": "Reservation"}
+LIST_ID_TYPES = {
+    "movementIds": "InventoryMovement",
+    "reservationIds": "Reservation",
+    "productIds": "Product",  # a bulk alert's summary (inventory/alerts/bulk.py)
+    "warehouseIds": "Warehouse",
+}
 
 
 def global_id(type_name: str, node_id: int) -> str:

@@ -77,6 +77,7 @@ class LevelFilter:
     # At or below safety stock: nothing left to sell once safety stock is kept (available <= 0).
     below_safety_stock: bool = False
     include_zero: bool = False
+    available_at_most: int | None = None
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,8 @@ def level_listing(filters: LevelFilter) -> Listing:
         query = query.where(lv.product_id.in_(filters.product_ids))
     if filters.below_safety_stock:
         query = query.where(lv.available <= 0)
+    if filters.available_at_most is not None:
+        query = query.where(lv.available <= filters.available_at_most)
     if not filters.include_zero:
         held = lv.reserved + lv.committed + lv.incoming + lv.damaged + lv.quarantined
         query = query.where(or_(lv.on_hand != 0, held > 0))

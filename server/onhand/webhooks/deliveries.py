@@ -28,12 +28,9 @@ from onhand.core.errors import DomainError, ErrorCode
 from onhand.core.pagination import Listing
 from onhand.core.records import FromRow
 from onhand.db.event_tables import webhook_deliveries, webhook_delivery_attempts, webhooks
-from onhand.events import outbox
 from onhand.events.envelope import Published
-from onhand.events.payloads import event_body, global_id
+from onhand.events.payloads import event_body
 from onhand.events.store import events_after, latest_sequence
-from onhand.inventory.alerts.model import AlertKind, alert_event
-from onhand.inventory.alerts.rules import Draft, raise_alert
 
 PENDING, SUCCEEDED, DEAD = "PENDING", "SUCCEEDED", "DEAD"
 
@@ -190,7 +187,7 @@ _CLAIM = text(
         JOIN webhooks w ON w.id = d.webhook_id
         WHERE d.status = 'PENDING' AND d.next_attempt_at <= now()
           AND (d.locked_until IS NULL OR d.locked_until < now())
-          AND w.is_active
+          AND w.is_active AND w.max_events_per_delivery = 1
           AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= now())
           AND NOT (d.webhook_id = ANY(CAST(:busy AS bigint[])))
         ORDER BY d.next_attempt_at, d.id
@@ -210,28 +207,43 @@ _CLAIM = text(
 async def claim(
     conn: AsyncConnection, limit: int, lease_seconds: float, busy: Sequence[int] = ()
 ) -> list[Claimed]:
-    """Due deliveries, leased to the caller; `busy` webhooks are skipped (this process already
-    has as many of theirs in flight as it allows)."""
+    """Due deliveries of webhooks that take one event per POST, leased to the caller; `busy`
+    webhooks are skipped (this process already has as many of theirs in flight as it
+    allows). Batched webhooks' deliveries are claimed by `batches.claim_batches`."""
     rows = await conn.execute(_CLAIM, {"limit": limit, "lease": lease_seconds, "busy": list(busy)})
     return [Claimed(**row._mapping) for row in rows]
 
 
+# A batched webhook waits on its oldest pending delivery (its head): the head's retry time and
+# lease hold back everything after it, so batches go out in order.
+_DUE = text(
+    """
+    SELECT EXTRACT(EPOCH FROM min(due) - now()) FROM (
+        SELECT min(GREATEST(d.next_attempt_at, coalesce(d.locked_until, '-infinity'),
+                coalesce(w.circuit_open_until, '-infinity'))) AS due
+        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.status = 'PENDING' AND w.is_active AND w.max_events_per_delivery = 1
+          AND NOT (d.webhook_id = ANY(CAST(:busy AS bigint[])))
+        UNION ALL
+        SELECT GREATEST(h.next_attempt_at, coalesce(h.locked_until, '-infinity'),
+                coalesce(w.circuit_open_until, '-infinity'),
+                coalesce(w.batch_leased_until, '-infinity'))
+        FROM webhooks w CROSS JOIN LATERAL (
+            SELECT d.next_attempt_at, d.locked_until FROM webhook_deliveries d
+            WHERE d.webhook_id = w.id AND d.status = 'PENDING'
+            ORDER BY d.webhook_id, d.id LIMIT 1
+        ) h
+        WHERE w.is_active AND w.max_events_per_delivery > 1
+    ) pending
+    """
+)
+
+
 async def seconds_until_due(conn: AsyncConnection, busy: Sequence[int] = ()) -> float | None:
     """How long until a pending delivery can next be claimed (None: nothing pending): its
-    retry time, its lease and its webhook's open circuit all have to have passed."""
-    found = (
-        await conn.execute(
-            text(
-                "SELECT EXTRACT(EPOCH FROM min(GREATEST(d.next_attempt_at,"
-                "   coalesce(d.locked_until, '-infinity'),"
-                "   coalesce(w.circuit_open_until, '-infinity'))) - now())"
-                " FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
-                " WHERE d.status = 'PENDING' AND w.is_active"
-                "   AND NOT (d.webhook_id = ANY(CAST(:busy AS bigint[])))"
-            ),
-            {"busy": list(busy)},
-        )
-    ).scalar()
+    retry time, its lease and its webhook's open circuit (and, for a batched webhook, its
+    batch's lease) all have to have passed."""
+    found = (await conn.execute(_DUE, {"busy": list(busy)})).scalar()
     return None if found is None else max(0.0, float(found))
 
 
@@ -247,33 +259,6 @@ class Attempt(FromRow):
     duration_ms: float | None
 
 
-_RECORD_ATTEMPT = text(
-    """
-    INSERT INTO webhook_delivery_attempts (delivery_id, status_code, error, duration_ms)
-    SELECT id, :code, :error, :ms FROM webhook_deliveries WHERE id = :id
-    """
-)
-
-
-async def _record_attempt(
-    conn: AsyncConnection,
-    delivery: Claimed,
-    status_code: int | None,
-    error: str | None,
-    duration_ms: float | None,
-) -> None:
-    # Nothing when the delivery is gone meanwhile (its webhook deleted: deliveries cascade).
-    await conn.execute(
-        _RECORD_ATTEMPT,
-        {
-            "id": delivery.id,
-            "code": status_code,
-            "error": error[:1000] if error else None,
-            "ms": duration_ms,
-        },
-    )
-
-
 async def attempts_of(conn: AsyncConnection, delivery_ids: list[int]) -> dict[int, list[Attempt]]:
     """Each delivery's attempts, oldest first (retries of a dead delivery included)."""
     rows = await conn.execute(
@@ -285,102 +270,6 @@ async def attempts_of(conn: AsyncConnection, delivery_ids: list[int]) -> dict[in
     for row in rows:
         found[row.delivery_id].append(Attempt.from_row(row))
     return found
-
-
-async def record_success(
-    conn: AsyncConnection, delivery: Claimed, status_code: int, duration_ms: float | None = None
-) -> None:
-    # The webhook first, then the delivery: the lock order (see above).
-    await conn.execute(
-        update(webhooks)
-        .where(webhooks.c.id == delivery.webhook_id)
-        .values(consecutive_failures=0, circuit_open_until=None, last_success_at=text("now()"))
-    )
-    await conn.execute(
-        update(webhook_deliveries)
-        .where(webhook_deliveries.c.id == delivery.id)
-        .values(
-            status=SUCCEEDED,
-            delivered_at=text("now()"),
-            locked_until=None,
-            last_status_code=status_code,
-            last_error=None,
-        )
-    )
-    # Last: with the rows locked, a webhook deleted meanwhile has taken its deliveries along
-    # before (nothing is recorded) or waits for this transaction.
-    await _record_attempt(conn, delivery, status_code, None, duration_ms)
-
-
-async def record_failure(
-    conn: AsyncConnection,
-    delivery: Claimed,
-    policy: RetryPolicy,
-    error: str,
-    status_code: int | None,
-    duration_ms: float | None = None,
-) -> None:
-    exhausted = delivery.attempts > policy.max_retries
-    # The webhook first, then the delivery: the lock order (see above).
-    await conn.execute(
-        text(
-            "UPDATE webhooks SET consecutive_failures = consecutive_failures + 1,"
-            " last_failure_at = now(),"
-            " circuit_open_until = CASE WHEN consecutive_failures + 1 >= :threshold"
-            "   THEN now() + CAST(:open AS double precision) * interval '1 second'"
-            "   ELSE circuit_open_until END"
-            " WHERE id = :id"
-        ),
-        {
-            "threshold": policy.failures_to_open,
-            "open": policy.open_seconds,
-            "id": delivery.webhook_id,
-        },
-    )
-    await conn.execute(
-        text(
-            "UPDATE webhook_deliveries SET status = :status, locked_until = NULL,"
-            " last_error = :error, last_status_code = :code,"
-            " next_attempt_at = now() + CAST(:delay AS double precision) * interval '1 second'"
-            " WHERE id = :id"
-        ),
-        {
-            "status": DEAD if exhausted else PENDING,
-            "error": error[:1000],
-            "code": status_code,
-            "delay": 0 if exhausted else policy.delay_after(delivery.attempts),
-            "id": delivery.id,
-        },
-    )
-    await _record_attempt(conn, delivery, status_code, error, duration_ms)  # last: see above
-    if exhausted:
-        await _alert_dead(conn, delivery, error, status_code)
-
-
-async def _alert_dead(
-    conn: AsyncConnection, delivery: Claimed, error: str, status_code: int | None
-) -> None:
-    """Dead-lettered: the receiver missed an event until someone retries it. One alert per
-    webhook stays open however many deliveries die meanwhile."""
-    draft = Draft(
-        AlertKind.WEBHOOK_DEAD,
-        f"webhook:{delivery.webhook_id}",
-        f"Webhook {global_id('Webhook', delivery.webhook_id)} ({delivery.url}) missed"
-        f" {delivery.topic} after {delivery.attempts} attempts: {error[:200]}",
-        details={
-            "webhookId": delivery.webhook_id,
-            "deliveryId": delivery.id,
-            "url": delivery.url,
-            "topic": delivery.topic,
-            "sequence": delivery.sequence,
-            "attempts": delivery.attempts,
-            "lastError": error[:1000],
-            "lastStatusCode": status_code,
-        },
-    )
-    raised = await raise_alert(conn, draft)
-    if raised is not None:
-        await outbox.append(conn, [alert_event(raised)])
 
 
 async def retry(conn: AsyncConnection, delivery_id: int) -> Delivery:

@@ -20,7 +20,17 @@ from onhand.db.versioned import versioned_update
 from onhand.events.outbox import Topic
 from onhand.events.payloads import global_id
 
-EDITABLE = ("url", "topics", "channel_id", "secret", "description", "is_active")
+EDITABLE = (
+    "url",
+    "topics",
+    "channel_id",
+    "secret",
+    "description",
+    "is_active",
+    "max_events_per_delivery",
+)
+# At most this many events in one POST: a body stays well under receivers' usual limits.
+MAX_EVENTS_PER_DELIVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +49,7 @@ class Webhook(FromRow):
     last_failure_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    max_events_per_delivery: int = 1
 
 
 def _validate(values: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
@@ -61,6 +72,13 @@ def _validate(values: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
         secret = values["secret"]
         if secret is None or not 16 <= len(secret) <= 200:
             errors.invalid("secret", "secret must be 16-200 characters")
+    if "max_events_per_delivery" in values:
+        size = values["max_events_per_delivery"]
+        if size is None or not 1 <= size <= MAX_EVENTS_PER_DELIVERY:
+            errors.invalid(
+                "maxEventsPerDelivery",
+                f"maxEventsPerDelivery must be 1-{MAX_EVENTS_PER_DELIVERY}",
+            )
     if "description" in values and values["description"] and len(values["description"]) > 500:
         errors.invalid("description", "description must be at most 500 characters")
     return clean

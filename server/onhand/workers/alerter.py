@@ -40,6 +40,7 @@ def thresholds(settings: Settings) -> Thresholds:
         low_stock=settings.low_stock_threshold,
         high_velocity_units_per_hour=settings.high_velocity_units_per_hour,
         velocity_window=settings.simulated(timedelta(hours=1)),
+        bulk=settings.alert_bulk_threshold,
     )
 
 

@@ -1,5 +1,6 @@
-"""The webhook loops: the enqueuer (events -> deliveries) and the dispatcher (deliveries ->
-HTTP POSTs). Both are safe to run in any number of processes at once."""
+"""The webhook loops: the enqueuer (events -> deliveries), the dispatcher (deliveries ->
+HTTP POSTs) and the recorder (successes -> the database, many per transaction). All are safe to
+run in any number of processes at once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +20,8 @@ from onhand.config import Settings
 from onhand.db.transactions import in_transaction
 from onhand.events.hub import Hub, woken
 from onhand.services import Services
-from onhand.webhooks import deliveries
+from onhand.webhooks import deliveries, outcomes
+from onhand.webhooks.batches import claim_batches
 from onhand.webhooks.deliveries import Claimed, RetryPolicy
 from onhand.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from onhand.workers.supervisor import Healthy, LoopBody
@@ -31,6 +33,8 @@ MIN_WAIT_SECONDS = 0.01
 # this much more to record the outcome: a process that dies mid-attempt delays the next
 # attempt, made by any process, by about that long.
 LEASE_MARGIN_SECONDS = 5.0
+# Successes written per transaction at most (one statement each, whatever the count).
+RECORD_BATCH = 2000
 
 
 class WebhookWorker:
@@ -47,6 +51,9 @@ class WebhookWorker:
         self.new_events = hub.watch() if hub else asyncio.Event()
         self.new_deliveries = asyncio.Event()
         self.in_flight: dict[asyncio.Task[None], int] = {}
+        # Successes waiting for the recorder; their leases hold until it writes them.
+        self.succeeded: list[outcomes.Success] = []
+        self.have_succeeded = asyncio.Event()
 
     async def run_enqueuer(self, healthy: Healthy) -> None:
         """Turn published events into deliveries, until cancelled (or failing: see
@@ -63,25 +70,51 @@ class WebhookWorker:
         """Start the due deliveries, until cancelled (or failing: see workers/supervisor.py;
         deliveries in flight go on meanwhile)."""
         while True:
-            self._claim_and_start(await self._claim(), http)
-            async with self.engine.connect() as conn:
-                due = await deliveries.seconds_until_due(conn, self._busy())
+            free = self.settings.webhook_concurrency - len(self.in_flight)
+            started = self._start(await self._claim(free), http)
             healthy()
             wait = POLL_SECONDS
-            if due is not None:
-                # Sleep until the next retry is due, so backoff delays are kept.
-                wait = min(wait, max(due, MIN_WAIT_SECONDS))
+            if started < free:
+                # Nothing more is due now: sleep until the next retry is, so backoff delays
+                # are kept. (With every slot filled, a finished POST wakes the loop anyway.)
+                async with self.engine.connect() as conn:
+                    due = await deliveries.seconds_until_due(conn, self._busy())
+                if due is not None:
+                    wait = min(wait, max(due, MIN_WAIT_SECONDS))
             waits = [asyncio.ensure_future(self.new_deliveries.wait()), *self.in_flight]
             await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             waits[0].cancel()
             self.new_deliveries.clear()
 
-    async def _claim(self) -> list[Claimed]:
-        free = self.settings.webhook_concurrency - len(self.in_flight)
+    async def run_recorder(self, healthy: Healthy) -> None:
+        """Write successes as they come, many per transaction, until cancelled."""
+        while True:
+            await self.have_succeeded.wait()
+            await self.record_succeeded()
+            healthy()
+
+    async def record_succeeded(self) -> None:
+        """Write the successes collected so far (a lease that runs out before they are
+        written only sends them again: at least once)."""
+        while self.succeeded:
+            done, self.succeeded = self.succeeded[:RECORD_BATCH], self.succeeded[RECORD_BATCH:]
+            async with self.engine.begin() as conn:
+                await outcomes.record_successes(conn, done)
+            # A batched webhook's next batch may go now.
+            self.new_deliveries.set()
+        self.have_succeeded.clear()
+
+    async def _claim(self, free: int) -> list[tuple[list[Claimed], bool]]:
+        """Batches of batched webhooks, and single deliveries (each a list of one); whether
+        each is a batch (POSTed as an array, however many events it holds)."""
         if free <= 0:
             return []
         async with self.engine.begin() as conn:
-            return await deliveries.claim(conn, free, self.lease_seconds, self._busy())
+            batches = await claim_batches(conn, free, self.lease_seconds)
+            singles = await deliveries.claim(
+                conn, free - len(batches), self.lease_seconds, self._busy()
+            )
+        return [(batch, True) for batch in batches] + [([d], False) for d in singles]
 
     @property
     def lease_seconds(self) -> float:
@@ -92,25 +125,36 @@ class WebhookWorker:
         limit = self.settings.webhook_concurrency_per_endpoint
         return [w for w, n in Counter(self.in_flight.values()).items() if n >= limit]
 
-    def _claim_and_start(self, claimed: list[Claimed], http: httpx.AsyncClient) -> None:
-        for delivery in claimed:
-            task = asyncio.create_task(self.deliver(delivery, http))
-            self.in_flight[task] = delivery.webhook_id
+    def _start(self, claimed: list[tuple[list[Claimed], bool]], http: httpx.AsyncClient) -> int:
+        for sent, batched in claimed:
+            task = asyncio.create_task(self.deliver(sent, http, batched))
+            self.in_flight[task] = sent[0].webhook_id
             task.add_done_callback(self.in_flight.pop)
+        return len(claimed)
 
-    async def deliver(self, delivery: Claimed, http: httpx.AsyncClient) -> None:
-        body = json.dumps(delivery.body, separators=(",", ":"), default=str).encode()
+    async def deliver(
+        self, sent: Sequence[Claimed], http: httpx.AsyncClient, batched: bool = False
+    ) -> None:
+        """POST one delivery (its event's body) or a batched webhook's batch (a JSON array of
+        the events' bodies, oldest first, even of one), and record what came of it."""
+        first = sent[0]
+        bodies = [d.body for d in sent]
+        body = json.dumps(
+            bodies if batched else bodies[0], separators=(",", ":"), default=str
+        ).encode()
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "onhand-webhooks",
-            "X-Onhand-Delivery": str(delivery.id),
-            "X-Onhand-Event": delivery.topic,
+            "X-Onhand-Delivery": ",".join(str(d.id) for d in sent),
+            "X-Onhand-Event": ",".join(dict.fromkeys(d.topic for d in sent)),
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(delivery.secret, timestamp, body),
+            SIGNATURE_HEADER: sign(first.secret, timestamp, body),
         }
-        if delivery.sequence is not None:
-            headers["X-Onhand-Sequence"] = str(delivery.sequence)
+        if batched:
+            headers["X-Onhand-Batch-Size"] = str(len(sent))
+        elif first.sequence is not None:
+            headers["X-Onhand-Sequence"] = str(first.sequence)
         status: int | None = None
         started = time.perf_counter()
         limit = self.settings.webhook_timeout_seconds
@@ -118,40 +162,42 @@ class WebhookWorker:
             # httpx's timeout bounds each wait (connect, each read); this bounds the whole
             # attempt, so that it ends within its lease even against an endpoint that drips.
             async with asyncio.timeout(limit):
-                response = await http.post(delivery.url, content=body, headers=headers)
+                response = await http.post(first.url, content=body, headers=headers)
             status = response.status_code
             error = None if response.is_success else f"HTTP {status}: {response.text[:200]}"
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"
         except TimeoutError:
             error = f"no answer within {limit:g} s"
-        log.info(
-            "webhook delivery %s of %s to webhook %s: %s",
-            delivery.id,
-            delivery.topic,
-            delivery.webhook_id,
-            error or f"HTTP {status}",
-            extra={
-                "run": "webhook-delivery",
-                "delivery_id": delivery.id,
-                "webhook_id": delivery.webhook_id,
-                "topic": delivery.topic,
-                "status": status,
-                "outcome": "ok" if error is None else "failed",
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            },
-        )
         took = round((time.perf_counter() - started) * 1000, 2)
+        if log.isEnabledFor(logging.DEBUG) or error is not None:
+            log.log(
+                logging.DEBUG if error is None else logging.INFO,
+                "webhook delivery %s of %s to webhook %s: %s",
+                headers["X-Onhand-Delivery"],
+                headers["X-Onhand-Event"],
+                first.webhook_id,
+                error or f"HTTP {status}",
+                extra={
+                    "run": "webhook-delivery",
+                    "delivery_id": first.id,
+                    "events": len(sent),
+                    "webhook_id": first.webhook_id,
+                    "topic": first.topic,
+                    "status": status,
+                    "outcome": "ok" if error is None else "failed",
+                    "duration_ms": took,
+                },
+            )
+        if error is None:
+            self.succeeded += [outcomes.Success(d, status or 200, took) for d in sent]
+            self.have_succeeded.set()
+            return
         try:
             async with self.engine.begin() as conn:
-                if error is None:
-                    await deliveries.record_success(conn, delivery, status or 200, took)
-                else:
-                    await deliveries.record_failure(
-                        conn, delivery, self.policy, error, status, took
-                    )
+                await outcomes.record_failure(conn, sent, self.policy, error, status, took)
         except Exception:  # the lease runs out and another attempt is made: at least once
-            log.exception("could not record webhook delivery %s", delivery.id)
+            log.exception("could not record webhook delivery %s", headers["X-Onhand-Delivery"])
 
 
 @contextlib.asynccontextmanager
@@ -165,6 +211,7 @@ async def webhook_workers(services: Services) -> AsyncIterator[None]:
         loops: dict[str, LoopBody] = {
             "webhook-enqueuer": worker.run_enqueuer,
             "webhook-dispatcher": functools.partial(worker.run_dispatcher, http),
+            "webhook-recorder": worker.run_recorder,
         }
         try:
             async with services.supervisor.supervise(loops):
@@ -175,3 +222,6 @@ async def webhook_workers(services: Services) -> AsyncIterator[None]:
             for task in list(worker.in_flight):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            # What was sent and answered is written rather than sent again by the next process.
+            with contextlib.suppress(Exception):
+                await worker.record_succeeded()

@@ -101,6 +101,13 @@ class InventoryQuery:
         include_zero: Annotated[
             bool, strawberry.argument(description="Also levels with no stock, held or incoming.")
         ] = False,
+        available_at_most: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Only levels with at most this many available (low or out of"
+                " stock: what a bulk LOW_STOCK alert's summary lists)."
+            ),
+        ] = None,
     ) -> InventoryLevelConnection:
         product = await filter_id(info, _product(product_id, sku), resolve_product)
         warehouse = await filter_id(
@@ -112,6 +119,7 @@ class InventoryQuery:
                 product_id=product,
                 below_safety_stock=below_safety_stock,
                 include_zero=include_zero,
+                available_at_most=available_at_most,
             )
         )
         return await paginate(

@@ -30,6 +30,16 @@ class CreateWebhookInput:
     )
     description: str | None = None
     is_active: bool = True
+    max_events_per_delivery: int = strawberry.field(
+        default=1,
+        description=(
+            "Events per POST. 1 (the default): each event is POSTed alone, its body the event"
+            " itself. More: up to this many pending events are POSTed together as a JSON array"
+            " of those same bodies, oldest first, signed over the whole array; one batch is on"
+            " its way at a time, so the endpoint receives them in order (a failed batch is"
+            " retried before anything later is sent). 1-1000."
+        ),
+    )
 
 
 @strawberry.input
@@ -42,6 +52,9 @@ class UpdateWebhookInput:
     secret: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     is_active: bool | None = strawberry.UNSET
+    max_events_per_delivery: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Events per POST (see CreateWebhookInput)."
+    )
 
 
 @strawberry.input

@@ -59,6 +59,10 @@ class Webhook(relay.Node):
     last_failure_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    max_events_per_delivery: int = strawberry.field(
+        description="Events per POST: 1 sends each event alone; more sends an ordered JSON"
+        " array of event bodies, one batch at a time."
+    )
 
     @classmethod
     def from_record(cls, hook: webhooks.Webhook) -> Webhook:
@@ -78,6 +82,7 @@ class Webhook(relay.Node):
             last_failure_at=hook.last_failure_at,
             created_at=hook.created_at,
             updated_at=hook.updated_at,
+            max_events_per_delivery=hook.max_events_per_delivery,
         )
 
     @classmethod

@@ -18,7 +18,8 @@ before commit, and the step wakes the relay at commit (on the channel the outbox
 notifies), so whatever it held back is published at once.
 
 - INVENTORY_UPDATED: the levels touched are judged again from their current state, all in
-  one statement (rules.py).
+  one statement (rules.py); more LOW_STOCK or OUT_OF_STOCK alerts at once than the bulk
+  threshold become one summary alert (bulk.py).
 - SYNC_STALLED raises SYNC_STALLED for the channel; SYNC_RESUMED resolves it.
 - TRANSFER_DISCREPANCY raises one alert per discrepancy, open until an operator resolves it.
 - SHORTFALL of an ORDER raises ORDER_SHORTFALL (one per order and product), open until an
@@ -38,6 +39,7 @@ from onhand.events.envelope import Published
 from onhand.events.outbox import Topic
 from onhand.events.relay import NOTIFY_CHANNEL
 from onhand.events.store import events_after
+from onhand.inventory.alerts.bulk import summarise
 from onhand.inventory.alerts.model import Alert, AlertKind, alert_event
 from onhand.inventory.alerts.rules import (
     Draft,
@@ -92,6 +94,14 @@ async def evaluate(conn: AsyncConnection, thresholds: Thresholds, batch: int = B
             pairs = []
             changed += await _judge_event(conn, event)
     changed += await judge_levels(conn, pairs, thresholds)
+    changed = await summarise(
+        conn,
+        changed,
+        thresholds.bulk,
+        events[0].sequence,
+        events[-1].sequence,
+        thresholds.low_stock,
+    )
     await outbox.append(conn, [alert_event(alert) for alert in changed])
     await conn.execute(
         text("UPDATE alert_cursor SET last_sequence = :s WHERE id = 1"),

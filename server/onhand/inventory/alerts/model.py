@@ -191,7 +191,8 @@ async def acknowledge(conn: AsyncConnection, alert_id: int, actor: str) -> Alert
 async def resolve(conn: AsyncConnection, alert_id: int, actor: str) -> Alert:
     """Close an alert of a kind nothing else closes, and tell subscribers and webhooks."""
     alert = await _current(conn, alert_id)
-    if alert.kind not in MANUAL_KINDS:
+    # A bulk change's summary (bulk.py) stands for many levels: no one level clears it.
+    if alert.kind not in MANUAL_KINDS and not alert.subject.startswith("bulk:"):
         raise DomainError.of(
             ErrorCode.INVALID_TRANSITION,
             f"{alert.kind} alerts resolve by themselves when the stock condition clears",

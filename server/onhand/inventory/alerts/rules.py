@@ -43,6 +43,8 @@ class Thresholds:
     # The hour HIGH_VELOCITY looks back over, on the server's clock (shorter when the server
     # runs simulated time).
     velocity_window: timedelta = timedelta(hours=1)
+    # More stock alerts than this from one evaluation: one summary instead (bulk.py).
+    bulk: int = 50
 
 
 def level_subject(product_id: int, warehouse_id: int) -> str:
