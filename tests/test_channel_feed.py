@@ -4,6 +4,7 @@ channelAvailabilityChanged subscription."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import text
@@ -362,3 +363,30 @@ async def test_the_feed_reads_the_same_ats_inputs_as_a_products_availability(
     assert by_sku["FEED-B"] == 15 - 2 - 3  # allocation less holds less its buffer
     assert by_sku["FEED-C"] == 43 - 4  # 7.5% of 43 = 3.225, rounded up
     assert by_sku["FEED-E"] == 0  # inactive product
+
+
+async def test_a_burst_of_changes_ends_with_each_products_figure_now_in_sequence_order(
+    admin: Client, base_url: str, connector: Connector, engine: AsyncEngine
+) -> None:
+    """Changes arriving together are read together: a product's figure may be sent once for
+    several of its changes, but always current, never the same value twice in a row, and in
+    the order of the events, so that `after:` the last sequence seen resumes exactly."""
+    await shop(admin)
+    await published(engine)
+    latest = (await admin("{ latestSequence }"))["latestSequence"]
+    mine = await connector("MARKET")
+    skus = ["FEED-A", "FEED-B", "FEED-D", "FEED-E"]
+    async with Subscriber(base_url, mine.token) as subscriber:
+        await subscriber.subscribe(CHANGED, {"code": "MARKET", "after": latest})
+        await asyncio.gather(*(adjust(admin, sku, "DC-1", n) for n in (1, 2, 3) for sku in skus))
+        final = {sku: (await channels.ats(admin, "MARKET", sku))["availableToSell"] for sku in skus}
+        seen: dict[str, int] = {}
+        sequences = []
+        while seen != final:
+            change = (await subscriber.next())["data"]["channelAvailabilityChanged"]
+            assert seen.get(change["sku"]) != change["availableToSell"], change
+            seen[change["sku"]] = change["availableToSell"]
+            sequences.append(change["sequence"])
+    assert final == {"FEED-A": 16, "FEED-B": 26, "FEED-D": 14, "FEED-E": 12}
+    assert sequences == sorted(set(sequences))
+    assert len(sequences) <= 3 * len(skus)

@@ -195,30 +195,51 @@ class Hub:
     ) -> AsyncGenerator[Published, None]:
         """The events a subscriber accepts, in order: first those after `after` read back from
         the outbox, then live ones, with no gap and no duplicate between the two."""
+        batches = self.feed_batches(accepts, after=after, topics=topics, capacity=capacity)
+        try:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+        finally:
+            await batches.aclose()
+
+    async def feed_batches(
+        self,
+        accepts: Accepts,
+        *,
+        after: int | None = None,
+        topics: tuple[str, ...] = (),
+        capacity: int | None = None,
+    ) -> AsyncGenerator[list[Published], None]:
+        """`feed`, in batches: each holds every event that was waiting when the subscriber
+        came back for more (a page of a replay), so a subscriber that does work per event can
+        do it once per batch instead, and fall behind a burst no further than one batch."""
         listener = self.listen(accepts, capacity)
         # From here on the listener buffers every live event past `start`.
         start = self.position
         last = start if after is None else after
         try:
             if after is not None and after < start:
-                async for event in self._replay(after, start, accepts, topics):
-                    last = event.sequence
-                    yield event
+                async for page in self._replay(after, start, accepts, topics):
+                    last = page[-1].sequence
+                    yield page
                 last = max(last, start)
             while True:
-                event = await listener.queue.get()
+                waiting = [await listener.queue.get()]
+                while not listener.queue.empty():
+                    waiting.append(listener.queue.get_nowait())
                 if listener.overflowed:
                     raise SubscriberTooSlowError(last, listener.capacity)
-                if event.sequence <= last:
-                    continue
-                last = event.sequence
-                yield event
+                batch = [event for event in waiting if event.sequence > last]
+                if batch:
+                    last = batch[-1].sequence
+                    yield batch
         finally:
             self.unlisten(listener)
 
     async def _replay(
         self, after: int, until: int, accepts: Accepts, topics: tuple[str, ...]
-    ) -> AsyncIterator[Published]:
+    ) -> AsyncIterator[list[Published]]:
         async with self.engine.connect() as conn:
             oldest = await lost_after(conn, after)
         if oldest is not None:
@@ -230,6 +251,6 @@ class Hub:
             if not page:
                 return
             cursor = page[-1].sequence
-            for event in page:
-                if accepts(event):
-                    yield event
+            accepted = [event for event in page if accepts(event)]
+            if accepted:
+                yield accepted

@@ -10,7 +10,9 @@ volume and how it splits over channels, how deep stock is kept.
   few are down to their last units (the ones buyers race for).
 - Channels: WEBSITE, POS and MOBILE_APP sell live (availability read live, carts reserved);
   AMAZON, EBAY and WALMART are marketplaces synced in batches every 15 minutes. Every channel
-  ships from every warehouse and keeps onhand's default 5% safety buffer.
+  ships from every warehouse. Live channels keep onhand's default 5% safety buffer; the
+  marketplaces keep demand-driven buffers sized to what sells in a sync interval, and never
+  less than the last 3 units, since they sell on a figure up to 15 minutes old.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ CHANNEL_MIX = {
     "WALMART": 0.10,
 }
 SAFETY_BUFFER_PERCENT = 5.0
+# Marketplaces keep demand-driven buffers (setChannelDemandBuffer) of at least this many units.
+MARKETPLACE_MINIMUM_BUFFER = 3
 BATCH_SYNC_MINUTES = 15.0
 # Where each warehouse's share of a SKU's stock goes (the demo's warehouses, seed 000's four).
 WAREHOUSE_SHARE = {"DC-001": 0.45, "WH-EAST": 0.25, "WH-WEST": 0.2, "STORE-ATL": 0.1}

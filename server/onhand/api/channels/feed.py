@@ -16,7 +16,7 @@ from onhand.api.channels.types import Channel, load_channel
 from onhand.api.context import Context, Info
 from onhand.api.errors import UserError
 from onhand.api.events.scalars import Long
-from onhand.api.events.streams import stream
+from onhand.api.events.streams import stream_batches
 from onhand.api.permissions import check, mutate, requires
 from onhand.api.products.types import Product
 from onhand.auth.roles import Permission
@@ -265,28 +265,30 @@ class ChannelFeedSubscription:
         warehouses = frozenset(channel.warehouse_ids)
         engine = info.context.services.engine
         last: dict[int, int] = {}
-        async for event in stream(
+        async for batch in stream_batches(
             info,
             channel_feed.TOPICS,
             lambda e: channel_feed.concerns(e, channel.id, warehouses),
             after,
         ):
-            assert event.product_id is not None
+            # The events waiting together are read in one query, each product once, as of
+            # its last event: under a burst a product's figure is sent once, and current.
+            latest = {e.product_id: e.sequence for e in batch if e.product_id is not None}
+            products = sorted(latest, key=latest.__getitem__)
             async with engine.connect() as conn:
-                found = await channel_feed.current_items(conn, channel, [event.product_id])
-            if not found:
-                continue  # the product is gone
-            item = found[0]
-            if last.get(item.product_id) == item.available_to_sell:
-                continue
-            if len(last) >= REMEMBERED:
-                last.clear()
-            last[item.product_id] = item.available_to_sell
-            yield ChannelAvailabilityChange(
-                product_id=strawberry.ID(global_id("Product", item.product_id)),
-                sku=item.sku,
-                available_to_sell=item.available_to_sell,
-                sequence=Long(event.sequence),
-                pk=item.product_id,
-                channel_pk=channel.id,
-            )
+                found = await channel_feed.current_items(conn, channel, products)
+            for item in found:  # in the order of their last events; a product gone is left out
+                if last.get(item.product_id) == item.available_to_sell:
+                    continue
+                if len(last) >= REMEMBERED:
+                    last.clear()
+                last[item.product_id] = item.available_to_sell
+                info.context.reset_loaders()
+                yield ChannelAvailabilityChange(
+                    product_id=strawberry.ID(global_id("Product", item.product_id)),
+                    sku=item.sku,
+                    available_to_sell=item.available_to_sell,
+                    sequence=Long(latest[item.product_id]),
+                    pk=item.product_id,
+                    channel_pk=channel.id,
+                )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 from graphql import GraphQLError
@@ -32,6 +32,24 @@ async def stream(
     after: int | None,
 ) -> AsyncIterator[Published]:
     """The events of `topics` the subscriber accepts: replayed after `after`, then live."""
+    batches = stream_batches(info, topics, accepts, after)
+    try:
+        async for batch in batches:
+            for event in batch:
+                # Each event is resolved with fresh loaders: a subscription lives for hours.
+                info.context.reset_loaders()
+                yield event
+    finally:
+        await batches.aclose()
+
+
+async def stream_batches(
+    info: Info,
+    topics: tuple[str, ...],
+    accepts: Callable[[Published], bool],
+    after: int | None,
+) -> AsyncGenerator[list[Published], None]:
+    """`stream` a batch at a time: every event waiting when the subscriber asks again."""
     hub = info.context.services.hub
     if hub is None:
         raise GraphQLError("live events are not running", extensions={"code": "UNAVAILABLE"})
@@ -40,13 +58,11 @@ async def stream(
     def matches(event: Published) -> bool:
         return event.topic in wanted and accepts(event)
 
-    feed = hub.feed(matches, after=after, topics=topics)
+    feed = hub.feed_batches(matches, after=after, topics=topics)
     info.context.listening()
     try:
-        async for event in feed:
-            # Each event is resolved with fresh loaders: a subscription lives for hours.
-            info.context.reset_loaders()
-            yield event
+        async for batch in feed:
+            yield batch
     except SubscriberTooSlowError as error:
         raise GraphQLError(str(error), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from error
     except CursorExpiredError as error:

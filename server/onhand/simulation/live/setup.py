@@ -21,6 +21,7 @@ from onhand.simulation.world import (
     BATCH,
     BATCH_SYNC_MINUTES,
     CHANNELS,
+    MARKETPLACE_MINIMUM_BUFFER,
     SAFETY_BUFFER_PERCENT,
     WAREHOUSE_DETAILS,
     World,
@@ -30,6 +31,8 @@ CREATE_WAREHOUSE = """mutation($input: CreateWarehouseInput!) {
   createWarehouse(input: $input) { warehouse { id } errors { field code message } } }"""
 CREATE_CHANNEL = """mutation($input: CreateChannelInput!) {
   createChannel(input: $input) { channel { id } errors { field code message } } }"""
+DEMAND_BUFFER = """mutation($input: SetChannelDemandBufferInput!) {
+  setChannelDemandBuffer(input: $input) { productCount errors { field code message } } }"""
 IMPORT = """mutation($input: ImportInventoryInput!) {
   importInventory(input: $input) { job { status failed } errors { field code message } } }"""
 
@@ -84,6 +87,16 @@ async def set_up(
             channel["syncIntervalMinutes"] = BATCH_SYNC_MINUTES
         await _create(admin, CREATE_CHANNEL, "createChannel", channel)
     await _import_stock(admin, world)
+    for code in BATCH:
+        # A marketplace sells for a whole sync interval on the figure it pulled: its buffers
+        # are sized to the demand over that interval, and never less than the last few units
+        # (what other channels may sell of a SKU running low before the next pull).
+        buffer = {
+            "channelCode": code,
+            "leadTimeDays": BATCH_SYNC_MINUTES / (24 * 60),
+            "minimumBuffer": MARKETPLACE_MINIMUM_BUFFER,
+        }
+        await _create(admin, DEMAND_BUFFER, "setChannelDemandBuffer", buffer)
     secrets = await asyncio.gather(
         _token(deployment, f"simulation-{run}-erp", "OPERATOR"),
         *(
