@@ -15,8 +15,11 @@ onhand, ...) for `rounds` rounds:
 2. onhand: createReservation documents over HTTP/1.1 keep-alive connections (a minimal raw
    socket client in its own process, so that the client takes little of the CPU the server
    needs) against `onhand serve --workers N` (default 1) started for the run;
-3. sweeper: `expired` reservations made through the domain, then made due, then released by
-   one sweeper (batch after batch), timed; rows per second.
+3. sweeper: `expired` reservations made through the domain, then made due; then, each run
+   on a fresh copy of that database, interleaved for `rounds` rounds: the baseline (the
+   fewest writes the expiries need, sql/expire_fewest_writes.sql: one set-based statement
+   a batch) and onhand's sweeper, each with `sweepers` transactions at once, 5,000 a batch,
+   until nothing is due; expiries per second and batch latencies.
 
 Prints each side's median rate, spread, p50 and p99, and onhand / baseline.
 """
@@ -25,16 +28,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from rich.console import Console
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
@@ -49,14 +57,14 @@ from common import (
     rate_of,
 )
 from onhand.core.refs import Ref
-from onhand.db.engine import create_engine
+from onhand.db.engine import create_engine, plain_url
 from onhand.inventory import ledger
 from onhand.inventory.channels.registry import ChannelRef, create_channel
 from onhand.inventory.ledger import ChangeContext, Movement, MovementSource, MovementType
 from onhand.inventory.reservations import reserving
 from onhand.inventory.reservations.model import ReservationType
 from onhand.inventory.warehouses import create_warehouse
-from onhand.workers.sweeper import sweep_all
+from onhand.workers.sweeper import sweep_once
 
 console = Console(width=150)
 HERE = Path(__file__).resolve().parent
@@ -247,10 +255,11 @@ def graphql_rate(
 
 # -- the sweeper -----------------------------------------------------------------------------
 
+EXPIRE_FEWEST_WRITES = (HERE / "sql" / "expire_fewest_writes.sql").read_text()
 
-async def sweeper_rate(
-    db: Database, world: dict[str, Any], count: int, batch: int, workers: int
-) -> dict[str, float]:
+
+async def make_due(db: Database, world: dict[str, Any], count: int) -> None:
+    """`count` CART reservations made through the domain, then made due."""
     engine = create_engine(db.url)
     terms = reserving.Terms()
     products = world["spread"]
@@ -273,45 +282,116 @@ async def sweeper_rate(
         async with engine.begin() as conn:
             await reserving.reserve_many(conn, requests, CONTEXT, terms)
     async with engine.begin() as conn:
-        due = (
-            await conn.execute(
-                text(
-                    "UPDATE reservations SET expires_at = now() - interval '1 second'"
-                    " WHERE reference_id LIKE 'sweep-%' RETURNING id, product_id, warehouse_id"
-                )
+        await conn.execute(
+            text(
+                "UPDATE reservations SET expires_at = now() - interval '1 second'"
+                " WHERE reference_id LIKE 'sweep-%'"
             )
-        ).all()
-    # The floor: the ledger alone applying the same EXPIRED movements (rolled back).
-    movements = [
-        Movement(
-            row.product_id,
-            row.warehouse_id,
-            MovementType.EXPIRED,
-            ledger.Quantities(reserved=-1),
-            channel_id=world["channel"],
-            reservation_id=row.id,
-            reason="expired",
         )
-        for row in sorted(due, key=lambda row: row.id)
-    ]
-    chunks = [movements[i : i + batch] for i in range(0, len(movements), batch)]
-
-    async def apply_chunks(mine: list[list[Movement]]) -> None:
-        for chunk in mine:
-            async with engine.connect() as conn:
-                transaction = await conn.begin()
-                await ledger.apply_change(conn, chunk, CONTEXT)
-                await transaction.rollback()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(apply_chunks(chunks[w::workers]) for w in range(workers)))
-    ledger_only = time.perf_counter() - started
-    started = time.perf_counter()
-    released = await sweep_all(engine, batch, workers)
-    elapsed = time.perf_counter() - started
     await engine.dispose()
-    assert released == len(due), (released, len(due))
-    return {"released": released, "seconds": elapsed, "ledger_seconds": ledger_only}
+    await db.execute("VACUUM ANALYZE")
+
+
+@contextlib.asynccontextmanager
+async def copy_of(db: Database) -> AsyncIterator[str]:
+    """A copy of the benchmark database (CREATE DATABASE ... TEMPLATE), dropped afterwards:
+    each run starts from the same due reservations."""
+    source = make_url(db.plain_url)
+    name = f"{source.database}_copy"
+    admin = await asyncpg.connect(
+        source.set(database="postgres").render_as_string(hide_password=False)
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
+        yield make_url(db.url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _batches(workers: int, batch: Callable[[], Awaitable[int]]) -> Rate:
+    """`workers` loops each running `batch` until one expires nothing (as sweep_all does):
+    expiries per second, and each batch's latency."""
+    latencies: list[float] = []
+
+    async def worker() -> int:
+        total = 0
+        while True:
+            began = time.perf_counter()
+            done = await batch()
+            if not done:
+                return total
+            latencies.append((time.perf_counter() - began) * 1000)
+            total += done
+
+    started = time.perf_counter()
+    released = sum(await asyncio.gather(*(worker() for _ in range(workers))))
+    return rate_of(released, time.perf_counter() - started, latencies)
+
+
+# What a run leaves: reservations still due, and EXPIRED movements written.
+_LEFT_AND_EXPIRED = text(
+    "SELECT (SELECT count(*) FROM reservations WHERE status = 'ACTIVE'),"
+    " (SELECT count(*) FROM inventory_movements WHERE type = 'EXPIRED')"
+)
+
+
+async def baseline_sweep(db: Database, count: int, batch: int, workers: int) -> Rate:
+    async with copy_of(db) as url:
+        pool = await asyncpg.create_pool(plain_url(url), min_size=workers, max_size=workers)
+        try:
+            await pool.execute(EXPIRE_FEWEST_WRITES)
+
+            async def one() -> int:
+                return int(await pool.fetchval("SELECT bench_expire($1)", batch))
+
+            rate = await _batches(workers, one)
+            left, expired = await pool.fetchrow(str(_LEFT_AND_EXPIRED))
+        finally:
+            await pool.close()
+    assert left == 0, f"{left} reservations still due"
+    assert expired == count, f"{expired} EXPIRED movements for {count} reservations"
+    return rate
+
+
+async def onhand_sweep(db: Database, count: int, batch: int, workers: int) -> Rate:
+    async with copy_of(db) as url:
+        engine = create_engine(url)
+        try:
+            rate = await _batches(workers, lambda: sweep_once(engine, batch, "bench-sweeper"))
+            async with engine.connect() as conn:
+                left, expired = (await conn.execute(_LEFT_AND_EXPIRED)).one()
+        finally:
+            await engine.dispose()
+    assert left == 0, f"{left} reservations still due"
+    assert expired == count, f"{expired} EXPIRED movements for {count} reservations"
+    return rate
+
+
+def measure_sweeper(db: Database, args: argparse.Namespace) -> None:
+    batch = 5000
+    table = comparison_table(
+        f"the expiry sweeper: {args.expired:,} expired reservations",
+        f"{args.sweepers} transactions at once, {batch:,} a batch, each run on a fresh copy of"
+        f" the same database; median of {args.rounds} interleaved runs (spread:"
+        " slowest-fastest); latencies are per batch",
+    )
+    sides = {
+        "baseline: fewest writes, one statement a batch": lambda: asyncio.run(
+            baseline_sweep(db, args.expired, batch, args.sweepers)
+        ),
+        "onhand sweeper": lambda: asyncio.run(onhand_sweep(db, args.expired, batch, args.sweepers)),
+    }
+    found = interleaved(sides, args.rounds)
+    add_comparison(table, "expiries", found, console.print)
+    console.print(table)
+    for path, summary in found.items():
+        seconds = sorted(args.expired / r.per_second for r in summary.runs)
+        console.print(
+            f"{path}: {statistics.median(seconds):.2f} s for {args.expired:,}"
+            f" ({seconds[0]:.2f}-{seconds[-1]:.2f} s)"
+        )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -361,15 +441,9 @@ async def main(args: argparse.Namespace) -> None:
         await db.execute(FEWEST_WRITES)
         if not args.only_sweeper:
             await asyncio.to_thread(measure, db, world, args)
-        swept = await sweeper_rate(db, world, args.expired, 5000, args.sweepers)
-        released = swept["released"]
-        console.print(
-            f"sweeper ({args.sweepers} transactions at once, 5,000 a batch): released"
-            f" {released:,.0f} expired reservations in {swept['seconds']:.2f} s"
-            f" ({released / swept['seconds']:,.0f} rows/s); the ledger alone applying the same"
-            f" movements: {swept['ledger_seconds']:.2f} s"
-            f" ({swept['seconds'] / swept['ledger_seconds']:.1f}x)"
-        )
+        console.print(f"making {args.expired:,} due reservations")
+        await make_due(db, world, args.expired)
+        await asyncio.to_thread(measure_sweeper, db, args)
 
 
 if __name__ == "__main__":

@@ -286,22 +286,26 @@ _ALL_OR_NOTHING = "SELECT bool_and(failure IS NULL) AS all_ok FROM judged"
 _JUDGE_ONLY = "SELECT false AS all_ok"
 
 
-# One INVENTORY_UPDATED event per movement written, in the ledger's own statement.
+# When a movement happened: as the caller says, else now (the transaction's start).
+_OCCURRED_AT = "coalesce(CAST(:occurred_at AS timestamptz), now())"
+# One INVENTORY_UPDATED event per movement written, in the ledger's own statement. It takes
+# what the ledger row says from the same values the row is written from, so that the events
+# need not wait for the ledger's RETURNING and join it back.
 _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.channel_id,
         jsonb_build_object(
-            'movementId', g.id, 'changeId', g.change_id, 'levelId', j.level_id,
+            'movementId', n.movement_id, 'changeId', (SELECT change_id FROM change),
+            'levelId', j.level_id,
             'productId', j.product_id, 'warehouseId', j.warehouse_id,
             'type', j.type, 'reason', j.reason, 'source', CAST(:source AS text),
             'actor', CAST(:actor AS text), 'referenceId', j.reference_id,
             'correlationId', CAST(:correlation_id AS text), 'channelId', j.channel_id,
-            'reservationId', j.reservation_id, 'occurredAt', g.occurred_at,
+            'reservationId', j.reservation_id, 'occurredAt', {_OCCURRED_AT},
             'version', v.version,
             'before', {_payload_quantities("b_")}, 'after', {_payload_quantities("a_")}
         )
     FROM judged j
     JOIN versions v ON v.ord = j.ord
     JOIN numbered n ON n.ord = j.ord
-    JOIN ledger g ON g.id = n.movement_id
     WHERE j.changed
     ORDER BY j.ord"""
 
@@ -416,7 +420,7 @@ ledger AS (
     )
     SELECT n.movement_id, (SELECT change_id FROM change), j.level_id, j.product_id,
         j.warehouse_id, j.type, j.reason, :source, :actor, j.reference_id, :correlation_id,
-        j.channel_id, j.reservation_id, coalesce(CAST(:occurred_at AS timestamptz), now()),
+        j.channel_id, j.reservation_id, {_OCCURRED_AT},
         j.metadata,
         {", ".join(f"j.a_{b} - j.b_{b}" for b in BUCKETS)},
         {", ".join(f"j.a_{b}" for b in BUCKETS)}
@@ -472,12 +476,26 @@ _APPLY_SQL = _statement(_UNNEST_SOURCE, _ROWS_TAIL)
 MOVEMENT_COLUMNS = dict(_INPUT_TYPES)
 
 
-def embedded_change_sql(prelude: str, source: str, tail: str) -> str:
+def embedded_change_sql(prelude: str, source: str, tail: str, levels_after: str = "") -> str:
     """A ledger change inside a statement of its own (reservations made in one round trip):
     `prelude` CTEs (each followed by a comma), a `source` of movements (MOVEMENT_COLUMNS, then
     `ord`), and a `tail` that may add CTEs (starting with a comma) before its final SELECT.
-    `verdict` (all_ok) tells the tail whether the change was written."""
-    return _statement(source, tail, prelude=prelude)
+    `verdict` (all_ok) tells the tail whether the change was written; `levels_after`: a
+    prelude CTE whose rows are locked before the levels. A tail may select FAILURE_COLUMNS
+    from `judged j` for `refusal`."""
+    return _statement(source, tail, prelude=prelude, levels_after=levels_after)
+
+
+# What `refusal` needs of a movement that failed, as the columns of `judged j`.
+FAILURE_COLUMNS = f"""j.ord, j.failure, j.product_id, j.warehouse_id, j.type, j.rule,
+    j.expected_version, j.old_version, j.a_available, j.b_available,
+    {", ".join(f"j.b_{b}, j.a_{b}" for b in BUCKETS)}"""
+
+
+def refusal(rows: Sequence[Any]) -> DomainError:
+    """The error of an embedded change refused by the ledger: rows of FAILURE_COLUMNS, one
+    per failed movement."""
+    return DomainError(*(_problem(_staged_movement(row), row) for row in rows))
 
 
 # A change that may raise on-hand stock where preorders wait locks, before its levels, the

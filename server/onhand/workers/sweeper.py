@@ -2,7 +2,8 @@
 
 Each batch is claimed with FOR UPDATE SKIP LOCKED, so any number of sweepers (one per server,
 plus `onhand worker`s) share the work without waiting on each other or releasing a
-reservation twice. Every expiry is an EXPIRED ledger movement and a RESERVATION_CHANGED event.
+reservation twice. Every expiry is an EXPIRED ledger movement and a RESERVATION_CHANGED event,
+a batch written by one statement (inventory/reservations/expiry.py).
 Between batches it sleeps until the next reservation falls due (at most the sweeper interval).
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db.transactions import in_transaction
 from onhand.inventory.ledger import ChangeContext, MovementSource
-from onhand.inventory.reservations.endings import expire_due
+from onhand.inventory.reservations.expiry import expire_due
 from onhand.services import Services
 
 log = logging.getLogger(__name__)

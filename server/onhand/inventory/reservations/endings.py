@@ -90,18 +90,14 @@ class HoldAccess:
         return True
 
 
-# The reservations to change, with the amount to take off each: given, or (the sweeper) the
-# due ones no other sweeper holds, oldest expiry first, claimed in the same statement.
+# The reservations to change, with the amount to take off each. (Expiry is the sweeper's,
+# a batch in one statement of its own: expiry.py.)
 GIVEN = "SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:amounts AS int[])) AS c(id, amount)"
-DUE = """SELECT r.id, r.quantity - r.fulfilled_quantity AS amount FROM reservations r
-    WHERE r.status = 'ACTIVE' AND r.expires_at IS NOT NULL AND r.expires_at <= now()
-    ORDER BY r.expires_at LIMIT :batch
-    FOR UPDATE SKIP LOCKED"""
 
 
-def _end_sql(kind: ChangeKind, source: str = GIVEN) -> Any:
-    """Take `amount` off each reservation: ended (RELEASED, EXPIRED) or shipped (FULFILLED,
-    fully or in part), and off its channel's `held` (and allocation, when shipped)."""
+def _end_sql(kind: ChangeKind) -> Any:
+    """Take `amount` off each reservation: released or shipped (FULFILLED, fully or in part),
+    and off its channel's `held` (and allocation, when shipped)."""
     shipped = kind == ChangeKind.FULFILLED
     status = (
         "CASE WHEN r.fulfilled_quantity + c.amount = r.quantity THEN 'FULFILLED' ELSE r.status END"
@@ -110,7 +106,7 @@ def _end_sql(kind: ChangeKind, source: str = GIVEN) -> Any:
     )
     return text(
         f"""
-        WITH c AS ({source}),
+        WITH c AS ({GIVEN}),
         changed AS (
             UPDATE reservations r SET
                 fulfilled_quantity = r.fulfilled_quantity + {"c.amount" if shipped else "0"},
@@ -145,13 +141,9 @@ def _end_sql(kind: ChangeKind, source: str = GIVEN) -> Any:
     )
 
 
-_STATEMENTS = {
-    kind: _end_sql(kind) for kind in (ChangeKind.RELEASED, ChangeKind.EXPIRED, ChangeKind.FULFILLED)
-}
-_EXPIRE_DUE = _end_sql(ChangeKind.EXPIRED, DUE)
+_STATEMENTS = {kind: _end_sql(kind) for kind in (ChangeKind.RELEASED, ChangeKind.FULFILLED)}
 _MOVEMENT_TYPES = {
     ChangeKind.RELEASED: MovementType.RELEASED,
-    ChangeKind.EXPIRED: MovementType.EXPIRED,
     ChangeKind.FULFILLED: MovementType.SALE,
 }
 
@@ -316,7 +308,7 @@ async def end(
     reason: str,
     amounts: Sequence[int] | None = None,
 ) -> list[Reservation]:
-    """Release, expire or ship locked, changeable reservations (by default all they hold)."""
+    """Release or ship locked, changeable reservations (by default all they hold)."""
     amounts = list(amounts) if amounts is not None else [held_by(row) for row in rows]
     changed = (
         await conn.execute(
@@ -326,14 +318,6 @@ async def end(
     ).all()
     await _apply(conn, changed, kind, context, reason)
     return [Reservation.from_row(row) for row in changed]
-
-
-async def expire_due(conn: AsyncConnection, batch: int, context: ChangeContext) -> int:
-    """Expire up to `batch` due reservations in one change; returns how many. Safe with any
-    number of sweepers at once: each claims rows the others skip (SKIP LOCKED)."""
-    changed = (await conn.execute(_EXPIRE_DUE, {"batch": batch, "actor": context.actor})).all()
-    await _apply(conn, changed, ChangeKind.EXPIRED, context, "expired")
-    return len(changed)
 
 
 async def _apply(
