@@ -47,6 +47,7 @@ from onhand.api.extensions import (
 from onhand.api.imports.mutations import ImportMutation
 from onhand.api.imports.queries import ImportQuery
 from onhand.api.imports.subscriptions import ImportSubscription
+from onhand.api.input_plans import plan_inputs
 from onhand.api.inventory.audit import InventoryAuditMutation
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
@@ -213,6 +214,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ],
     )
     schema.cost_rules = cost_rules
+    plan_inputs(schema)
     return schema
 
 
