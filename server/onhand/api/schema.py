@@ -10,7 +10,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -63,6 +62,7 @@ from onhand.api.source_events.mutations import SourceEventMutation
 from onhand.api.source_events.queries import SourceEventQuery
 from onhand.api.transfers.mutations import TransferDiscrepancyMutation, TransferOrderMutation
 from onhand.api.transfers.queries import TransferQuery
+from onhand.api.validation_cache import DocumentValidationCache
 from onhand.api.warehouses.mutations import WarehouseMutation
 from onhand.api.warehouses.queries import WarehouseQuery
 from onhand.api.webhooks.mutations import WebhookMutation
@@ -204,7 +204,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(rules),
-            lambda: ValidationCache(maxsize=1024),
+            lambda: DocumentValidationCache(maxsize=1024),
             OperationNameRequired,
             ReadsOnReplica,
             lambda: QueryCost(rules=cost_rules),

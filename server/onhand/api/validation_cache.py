@@ -1,0 +1,69 @@
+"""Validation answered once per document text.
+
+strawberry's ValidationCache keys its cache by the parsed document, and graphql-core's
+nodes are frozen dataclasses whose hash walks the whole tree: every request hashed its
+document again, node by node, to find the answer it already had. The text the client sent
+is the same key, cheaper to hash (the parser cache turns one text into one document, with
+the same parse options for every request), so this cache is keyed by it, with the schema
+and the rules.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+
+from graphql import GraphQLError, GraphQLSchema
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+# The schema itself, not its id: an entry keeps its schema alive, so no later schema can
+# take its id and find another schema's answers.
+Key = tuple[GraphQLSchema, str, tuple[type, ...]]
+
+
+class _Answers:
+    """A bounded map of validation answers, least recently used dropped first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.entries: OrderedDict[Key, list[GraphQLError]] = OrderedDict()
+
+    def get(self, key: Key) -> list[GraphQLError] | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: Key, errors: list[GraphQLError]) -> None:
+        self.entries[key] = errors
+        if len(self.entries) > self.maxsize:
+            self.entries.popitem(last=False)
+
+
+_answers: dict[int, _Answers] = {}
+
+
+class DocumentValidationCache(SchemaExtension):
+    """strawberry's ValidationCache, keyed by the document's text. A factory as the other
+    extensions: built per request, its answers shared at module level by `maxsize`."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.answers = _answers.setdefault(maxsize, _Answers(maxsize))
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema = context.schema._schema
+        document = context.graphql_document
+        assert document is not None  # strawberry validates only what parsed
+        rules = tuple(context.validation_rules)
+        if context.query is None:  # a document given already parsed: nothing to key it by
+            context.pre_execution_errors = validate_document(schema, document, rules)
+        else:
+            key = (schema, context.query, rules)
+            errors = self.answers.get(key)
+            if errors is None:
+                errors = validate_document(schema, document, rules)
+                self.answers.put(key, errors)
+            context.pre_execution_errors = errors
+        yield
