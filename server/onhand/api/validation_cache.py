@@ -10,6 +10,7 @@ and the rules.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -23,22 +24,26 @@ Key = tuple[GraphQLSchema, str, tuple[type, ...]]
 
 
 class _Answers:
-    """A bounded map of validation answers, least recently used dropped first."""
+    """A bounded map of validation answers, least recently used dropped first. Locked: apps
+    served side by side in threads of one process share it."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self.entries: OrderedDict[Key, list[GraphQLError]] = OrderedDict()
+        self.lock = threading.Lock()
 
     def get(self, key: Key) -> list[GraphQLError] | None:
-        found = self.entries.get(key)
-        if found is not None:
-            self.entries.move_to_end(key)
-        return found
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
 
     def put(self, key: Key, errors: list[GraphQLError]) -> None:
-        self.entries[key] = errors
-        if len(self.entries) > self.maxsize:
-            self.entries.popitem(last=False)
+        with self.lock:
+            self.entries[key] = errors
+            if len(self.entries) > self.maxsize:
+                self.entries.popitem(last=False)
 
 
 _answers: dict[int, _Answers] = {}
