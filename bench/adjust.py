@@ -44,6 +44,7 @@ from common import (
     interleaved,
     onhand_process,
     rate_of,
+    server_cpu_seconds,
 )
 from onhand.db.engine import create_engine
 from onhand.events.payloads import global_id
@@ -141,7 +142,7 @@ class HttpConnection:
 
 
 async def drive(
-    port: int,
+    url: str,
     token: str,
     bodies: list[bytes],
     pick: Callable[[], int],
@@ -150,6 +151,8 @@ async def drive(
 ) -> Rate:
     """Closed loop: `concurrency` connections, each sending as soon as its answer comes."""
     latencies: list[float] = []
+    port = int(url.rsplit(":", 1)[1])
+    cpu_before = server_cpu_seconds(url)
     stop_at = time.perf_counter() + seconds
 
     async def connection() -> None:
@@ -165,7 +168,9 @@ async def drive(
 
     started = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return rate_of(len(latencies), time.perf_counter() - started, latencies)
+    elapsed = time.perf_counter() - started
+    cpu = server_cpu_seconds(url) - cpu_before
+    return rate_of(len(latencies), elapsed, latencies, cpu)
 
 
 def onhand_rate(
@@ -191,9 +196,8 @@ def onhand_rate(
         for product, warehouse in levels
     ]
     pick = (lambda: 0) if hot else (lambda: random.randrange(len(bodies)))
-    port = free_port()
-    with onhand_process(db.url, port, ONHAND_WORKERS=str(args.workers)):
-        return asyncio.run(drive(port, db.token, bodies, pick, args.concurrency, args.seconds))
+    with onhand_process(db.url, free_port(), ONHAND_WORKERS=str(args.workers)) as url:
+        return asyncio.run(drive(url, db.token, bodies, pick, args.concurrency, args.seconds))
 
 
 # -- main ------------------------------------------------------------------------------------

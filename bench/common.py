@@ -21,6 +21,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
@@ -139,6 +140,20 @@ async def _settled(database_url: str, within: float = 120) -> None:
         await conn.close()
 
 
+# The process of each `onhand serve` running, by its base URL (server_cpu_seconds).
+_SERVERS: dict[str, int] = {}
+
+
+def server_cpu_seconds(url: str) -> float:
+    """CPU seconds used so far by the `onhand serve` at `url` and its worker processes: the
+    cost per request, which a busy machine moves much less than it moves throughput."""
+    process = psutil.Process(_SERVERS[url])
+    return sum(
+        times.user + times.system
+        for times in (p.cpu_times() for p in [process, *process.children(recursive=True)])
+    )
+
+
 @contextlib.contextmanager
 def onhand_process(database_url: str, port: int, **env: str) -> Iterator[str]:
     """`onhand serve` in its own process, ready when this yields its base URL."""
@@ -168,8 +183,10 @@ def onhand_process(database_url: str, port: int, **env: str) -> Iterator[str]:
         # In a thread of its own: the caller may be inside an event loop (bench/feed.py).
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pool.submit(lambda: asyncio.run(_settled(database_url))).result()
+        _SERVERS[url] = process.pid
         yield url
     finally:
+        _SERVERS.pop(url, None)
         process.terminate()
         process.wait(timeout=30)
 
@@ -181,10 +198,15 @@ class Rate:
     per_second: float
     p50_ms: float
     p99_ms: float
+    # The server's CPU milliseconds per operation (onhand's side only).
+    cpu_ms: float | None = None
 
 
-def rate_of(count: int, seconds: float, latencies_ms: Sequence[float]) -> Rate:
-    return Rate(count / seconds, percentile(latencies_ms, 50), percentile(latencies_ms, 99))
+def rate_of(
+    count: int, seconds: float, latencies_ms: Sequence[float], cpu_seconds: float | None = None
+) -> Rate:
+    cpu_ms = cpu_seconds * 1000 / count if cpu_seconds is not None and count else None
+    return Rate(count / seconds, percentile(latencies_ms, 50), percentile(latencies_ms, 99), cpu_ms)
 
 
 def pgbench(url: str, script: str, clients: int, seconds: float) -> Rate:
@@ -231,10 +253,12 @@ class Summary:
 
     @property
     def median(self) -> Rate:
+        cpu = [r.cpu_ms for r in self.runs if r.cpu_ms is not None]
         return Rate(
             statistics.median(r.per_second for r in self.runs),
             statistics.median(r.p50_ms for r in self.runs),
             statistics.median(r.p99_ms for r in self.runs),
+            statistics.median(cpu) if cpu else None,
         )
 
     @property
@@ -255,7 +279,8 @@ def interleaved(sides: dict[str, Callable[[], Rate]], rounds: int) -> dict[str, 
 
 def comparison_table(title: str, caption: str) -> Table:
     table = Table(title=title, caption=caption)
-    for column in ("workload", "path", "per second", "spread", "p50 ms", "p99 ms", "vs baseline"):
+    columns = ("workload", "path", "per second", "spread", "p50 ms", "p99 ms", "vs baseline")
+    for column in (*columns, "server CPU ms/op"):
         table.add_column(column, justify="right")
     return table
 
@@ -276,4 +301,5 @@ def add_comparison(
             f"{median.p50_ms:.1f}",
             f"{median.p99_ms:.1f}",
             f"{median.per_second / baseline:.2f}x",
+            f"{median.cpu_ms:.2f}" if median.cpu_ms is not None else "",
         )

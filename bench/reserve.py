@@ -55,6 +55,7 @@ from common import (
     interleaved,
     onhand_process,
     rate_of,
+    server_cpu_seconds,
 )
 from onhand.core.refs import Ref
 from onhand.db.engine import create_engine, plain_url
@@ -238,6 +239,7 @@ def graphql_rate(
         "seconds": seconds,
         "concurrency": concurrency,
     }
+    cpu_before = server_cpu_seconds(url)
     found = subprocess.run(
         [sys.executable, __file__, "--client"],
         input=json.dumps(spec),
@@ -247,10 +249,10 @@ def graphql_rate(
     )
     if found.stderr.strip():
         console.print(f"[yellow]{found.stderr.strip()[:600]}")
-    result = json.loads(found.stdout)
+    result = {**json.loads(found.stdout), "cpu_seconds": server_cpu_seconds(url) - cpu_before}
     if result["errors"]:
         console.print(f"[red]{result['errors']} requests failed")
-    return rate_of(result["ok"], result["seconds"], result["latencies"])
+    return rate_of(result["ok"], result["seconds"], result["latencies"], result["cpu_seconds"])
 
 
 # -- the sweeper -----------------------------------------------------------------------------

@@ -6,12 +6,6 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry import relay
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -47,6 +41,7 @@ from onhand.api.extensions import (
 from onhand.api.imports.mutations import ImportMutation
 from onhand.api.imports.queries import ImportQuery
 from onhand.api.imports.subscriptions import ImportSubscription
+from onhand.api.input_plans import plan_inputs
 from onhand.api.inventory.audit import InventoryAuditMutation
 from onhand.api.inventory.mutations import InventoryMutation
 from onhand.api.inventory.queries import InventoryQuery
@@ -62,6 +57,7 @@ from onhand.api.source_events.mutations import SourceEventMutation
 from onhand.api.source_events.queries import SourceEventQuery
 from onhand.api.transfers.mutations import TransferDiscrepancyMutation, TransferOrderMutation
 from onhand.api.transfers.queries import TransferQuery
+from onhand.api.validation_cache import DocumentValidationCache, LimitedParserCache
 from onhand.api.warehouses.mutations import WarehouseMutation
 from onhand.api.warehouses.queries import WarehouseQuery
 from onhand.api.webhooks.mutations import WebhookMutation
@@ -173,9 +169,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             fragments=settings.max_fragments,
         )
     )
-    rules: list[type[ASTValidationRule]] = [limits_rule]
+    rules: tuple[type[ASTValidationRule], ...] = (limits_rule,)
     if not settings.expose_schema:
-        rules.append(NoSchemaIntrospectionCustomRule)
+        rules = (*rules, NoSchemaIntrospectionCustomRule)
     bound_field_merging()
     # Like the parser's cache: one planner for the schema's life, each document planned once.
     cost_rules = CostRules(
@@ -200,10 +196,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Factories: strawberry builds fresh extensions per request; the parser and
         # validation caches live at module level and are shared all the same.
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: ParserCache(maxsize=1024),
-            lambda: AddValidationRules(rules),
-            lambda: ValidationCache(maxsize=1024),
+            lambda: LimitedParserCache(max_tokens=settings.max_query_tokens, maxsize=1024),
+            lambda: DocumentValidationCache(rules, maxsize=1024),
             OperationNameRequired,
             ReadsOnReplica,
             lambda: QueryCost(rules=cost_rules),
@@ -213,6 +207,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ],
     )
     schema.cost_rules = cost_rules
+    plan_inputs(schema)
     return schema
 
 
