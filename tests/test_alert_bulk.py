@@ -7,9 +7,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from support import factories
+from support.alerts import RESOLVE, alerts, settled
 from support.client import Client
 from support.imports import import_csv
-from test_alerts import RESOLVE, alerts, settled
 
 HEADER = "SKU,ProductName,WarehouseCode,Quantity,SafetyStock,ReorderPoint,ReorderQuantity\n"
 

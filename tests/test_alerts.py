@@ -25,23 +25,13 @@ from onhand.services import Services
 from onhand.workers import runner
 from onhand.workers.alerter import thresholds
 from support import factories
+from support.alerts import ALERTS, RESOLVE, alerts, settled
 from support.channels import channel
 from support.client import Client
 from support.receiver import Receiver
 from support.server import running_server, serving
 from support.ws import Subscriber
 
-ALERTS = """
-query($filter: AlertFilterInput, $first: Int) {
-  alerts(filter: $filter, first: $first) {
-    totalCount
-    nodes {
-      id kind severity status message quantity threshold reorderQuantity details
-      raisedAt acknowledgedAt acknowledgedBy resolvedAt resolvedBy
-      product { sku } warehouse { code } channel { code }
-    }
-  }
-}"""
 ADJUST = """
 mutation($input: AdjustInventoryInput!) {
   adjustInventory(input: $input) { inventoryLevel { available } errors { field code message } }
@@ -50,13 +40,6 @@ ACKNOWLEDGE = """
 mutation($id: ID!) {
   acknowledgeAlert(input: {alertId: $id}) {
     alert { id status acknowledgedAt acknowledgedBy }
-    errors { field code message }
-  }
-}"""
-RESOLVE = """
-mutation($id: ID!) {
-  resolveAlert(input: {alertId: $id}) {
-    alert { id status resolvedAt resolvedBy }
     errors { field code message }
   }
 }"""
@@ -76,30 +59,6 @@ async def adjust(client: Client, sku: str, delta: int, reason: str = "ADJUSTMENT
         {"input": {"sku": sku, "warehouseCode": "DC-1", "adjustment": delta, "reason": reason}},
     )
     return int(data["inventoryLevel"]["available"])
-
-
-async def alerts(client: Client, **filter: Any) -> list[dict[str, Any]]:
-    data = await client(ALERTS, {"filter": filter, "first": 100})
-    return list(data["alerts"]["nodes"])
-
-
-async def settled(engine: AsyncEngine, seconds: float = 15) -> None:
-    """Wait until the evaluator has judged every event committed so far (its own included)."""
-    async with asyncio.timeout(seconds):
-        while True:
-            async with engine.connect() as conn:
-                behind = (
-                    await conn.execute(
-                        text(
-                            "SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)"
-                            " OR (SELECT last_sequence FROM alert_cursor)"
-                            "  < (SELECT last_sequence FROM outbox_cursor)"
-                        )
-                    )
-                ).scalar()
-            if not behind:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def until_alerts(
