@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from support import channels, factories
+from support.alerts import settled
 from support.client import Client
 from support.receiver import Receiver
 from support.server import serving
@@ -158,7 +158,7 @@ async def test_a_partly_reserved_cart_names_what_each_short_line_misses(
     assert (a["requested"], a["missing"], a["available"]) == (3, 3, 1)
     assert "insufficient stock" in a["reason"]
     # A cart's shortfall raises no alert (only orders do).
-    await _settled(engine)
+    await settled(engine)
     assert (await admin(ALERTS, {"kind": ["ORDER_SHORTFALL"]}))["alerts"]["nodes"] == []
 
 
@@ -202,7 +202,7 @@ async def test_an_order_reserved_in_part_raises_one_alert_per_order_and_product(
     again = await operator(CART, {"input": order})
     assert again["reserveCart"]["failures"]
     await shortfalls(admin, start, 2)
-    await _settled(engine)
+    await settled(engine)
     listed = (await admin(ALERTS, {"kind": ["ORDER_SHORTFALL"]}))["alerts"]["nodes"]
     assert [a["id"] for a in listed] == [alert["id"]]
     # Nothing clears it by itself: an operator resolves it.
@@ -223,22 +223,3 @@ async def test_an_order_reserved_in_part_raises_one_alert_per_order_and_product(
         "ORDER",
     )
     assert (data["warehouseId"], data["productId"]) == (event["warehouseId"], event["productId"])
-
-
-async def _settled(engine: AsyncEngine, seconds: float = 15) -> None:
-    """Until the alert evaluator has judged every event committed so far."""
-    async with asyncio.timeout(seconds):
-        while True:
-            async with engine.connect() as conn:
-                behind = (
-                    await conn.execute(
-                        text(
-                            "SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)"
-                            " OR (SELECT last_sequence FROM alert_cursor)"
-                            "  < (SELECT last_sequence FROM outbox_cursor)"
-                        )
-                    )
-                ).scalar()
-            if not behind:
-                return
-            await asyncio.sleep(0.02)
