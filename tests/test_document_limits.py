@@ -81,8 +81,12 @@ async def test_a_fragment_bomb_is_refused_at_once_while_health_answers(
         # 200,000 tokens: seconds to parse, had the socket no token limit.
         ("subscription {" + " a" * 200_000 + " }", "tokens"),
         (doubling_fragments(20, "inventoryUpdated { sequence }", root="Subscription"), "fields"),
+        # 2**40 fields: the cost of a subscription is planned before it starts, and planning
+        # walks each fragment wherever it is spread. Validated after, this held the server
+        # for hours; the limits must refuse it first.
+        (doubling_fragments(40, "inventoryUpdated { sequence }", root="Subscription"), "fields"),
     ],
-    ids=["tokens", "fragments"],
+    ids=["tokens", "fragments", "fragments-40"],
 )
 async def test_a_costly_subscription_is_refused_at_once_over_websocket(
     base_url: str, tokens: dict[Role, str], http: httpx.AsyncClient, document: str, named: str

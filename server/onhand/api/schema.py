@@ -145,8 +145,10 @@ SUBSCRIPTIONS: tuple[type, ...] = (
 
 
 class Schema(strawberry.Schema):
-    # Set by build_schema: the WebSocket endpoint charges subscriptions by them.
+    # Set by build_schema: the WebSocket endpoint validates subscriptions with the document
+    # rules, then charges them by the cost rules.
     cost_rules: CostRules | None = None
+    document_rules: tuple[type[ASTValidationRule], ...] = ()
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -207,6 +209,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ],
     )
     schema.cost_rules = cost_rules
+    schema.document_rules = rules
     plan_inputs(schema)
     return schema
 

@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, specified_rules
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -68,6 +68,34 @@ class LimitedParserCache(ParserCache):
         yield from super().on_parse()
 
 
+def validated(
+    answers: _Answers,
+    schema: GraphQLSchema,
+    query: str,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+) -> list[GraphQLError]:
+    key = (schema, query, rules)
+    errors = answers.get(key)
+    if errors is None:
+        errors = validate_document(schema, document, rules)
+        answers.put(key, errors)
+    return errors
+
+
+def validation_errors(
+    schema: GraphQLSchema,
+    query: str,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+    maxsize: int = 1024,
+) -> list[GraphQLError]:
+    """The answer a request's validation gives `query` with graphql-core's rules and `rules`,
+    from the same cache: a caller outside a request (a WebSocket subscription, whose cost is
+    planned before it runs) validates first, and the request then finds the answer."""
+    return validated(_answers_of(maxsize), schema, query, document, (*specified_rules, *rules))
+
+
 def _answers_of(maxsize: int) -> _Answers:
     found = _answers.get(maxsize)
     if found is None:
@@ -95,10 +123,7 @@ class DocumentValidationCache(SchemaExtension):
         if context.query is None:  # a document given already parsed: nothing to key it by
             context.pre_execution_errors = validate_document(schema, document, rules)
         else:
-            key = (schema, context.query, rules)
-            errors = self.answers.get(key)
-            if errors is None:
-                errors = validate_document(schema, document, rules)
-                self.answers.put(key, errors)
-            context.pre_execution_errors = errors
+            context.pre_execution_errors = validated(
+                self.answers, schema, context.query, document, rules
+            )
         yield

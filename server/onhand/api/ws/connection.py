@@ -21,6 +21,7 @@ from starlette.types import Receive, Send
 
 from onhand.api.context import Context
 from onhand.api.cost.extension import charge
+from onhand.api.validation_cache import validation_errors
 from onhand.api.ws import protocols as codes
 from onhand.api.ws.documents import operation_type, parsed
 from onhand.api.ws.fanout import Fanout, SharedSubscription, encode_errors, encode_result
@@ -212,9 +213,9 @@ class Connection:
             return
         context = Context(services=self.services, principal=self.principal)
         if kind == "subscription":
-            refused = await self._charge(query, variables, operation_name, context)
-            if refused is not None:
-                self._queue(self._error_message(operation_id, encode_errors([refused])))
+            refused = await self._refusal(query, variables, operation_name, context)
+            if refused:
+                self._queue(self._error_message(operation_id, encode_errors(refused)))
                 return
             self._shared[operation_id] = await self.fanout.join(
                 self, operation_id, query, variables, operation_name, context
@@ -224,23 +225,32 @@ class Connection:
                 self._execute(operation_id, query, variables, operation_name, context)
             )
 
-    async def _charge(
+    async def _refusal(
         self,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
         context: Context,
-    ) -> GraphQLError | None:
-        """A subscription's query cost, charged once, when it starts: its execution may be
-        shared with other subscribers (api/ws/fanout.py), and charges no one again."""
+    ) -> list[GraphQLError]:
+        """Why a subscription may not start: its document is invalid, or its query cost,
+        charged once when it starts, is refused (its execution may be shared with other
+        subscribers, api/ws/fanout.py, and charges no one again).
+
+        The document is validated first: its cost is planned by walking every fragment in
+        every place it is spread, which only the validation's limits keep bounded."""
+        document = parsed(query, self.services.settings.max_query_tokens)
+        invalid = validation_errors(
+            self.schema._schema, query, document, getattr(self.schema, "document_rules", ())
+        )
+        if invalid:
+            return invalid
         rules = getattr(self.schema, "cost_rules", None)
         if rules is None:
-            return None
-        document = parsed(query, self.services.settings.max_query_tokens)
+            return []
         plan = rules.planner.plan(self.schema._schema, query, document, operation_name)
         _, refused = await charge(rules, context, plan.requested(variables))
         context.cost_charged = True
-        return refused
+        return [] if refused is None else [refused]
 
     async def _execute(
         self,
