@@ -8,19 +8,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.auth.roles import Role
 from onhand.auth.tokens import create_token
 from onhand.config import Settings
 from onhand.db.engine import create_engine
-from onhand.db.schema import metadata
-from onhand.db.transactions import in_transaction
 from onhand.inventory.channels.registry import ChannelRef, resolve_channel
 from support import database
 from support.client import Client, Connector
-from support.database import KEEP
 from support.server import running_server
 
 
@@ -79,15 +75,15 @@ async def tokens(engine: AsyncEngine) -> dict[Role, str]:
     return issued
 
 
+@pytest_asyncio.fixture(scope="session")
+async def emptying(engine: AsyncEngine) -> str:
+    return await database.emptying_statement(engine)
+
+
 @pytest_asyncio.fixture(autouse=True)
-async def clean(engine: AsyncEngine) -> None:
+async def clean(engine: AsyncEngine, emptying: str) -> None:
     """Every test starts from empty tables (tokens excepted)."""
-    names = ", ".join(t.name for t in metadata.sorted_tables if t.name not in KEEP)
-    # The server's background workers read these tables: a TRUNCATE that meets one half-way
-    # may be chosen as a deadlock victim, and is then retried.
-    await in_transaction(
-        engine, lambda conn: conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    )
+    await database.empty(engine, emptying)
 
 
 @pytest_asyncio.fixture

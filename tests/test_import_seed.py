@@ -5,27 +5,22 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onhand.db.schema import metadata
 from onhand.inventory.imports.export import ExportFilter, export_csv
 from onhand.seed.demo import seed
 from onhand.seed.generator import SIZES, generate_csv
-from support.database import KEEP
+from support.database import empty
 from support.imports import counts, ledger_explains_stock
 
 
-async def empty(engine: AsyncEngine) -> None:
-    names = ", ".join(t.name for t in metadata.sorted_tables if t.name not in KEEP)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-
-
-async def test_the_same_seed_number_gives_the_same_stock(engine: AsyncEngine) -> None:
+async def test_the_same_seed_number_gives_the_same_stock(
+    engine: AsyncEngine, emptying: str
+) -> None:
     await seed(engine, "small", 42)
     first = await export_csv(engine, ExportFilter())
-    await empty(engine)
+    await empty(engine, emptying)
     await seed(engine, "small", 42)
     again = await export_csv(engine, ExportFilter())
-    await empty(engine)
+    await empty(engine, emptying)
     await seed(engine, "small", 43)
     other = await export_csv(engine, ExportFilter())
 

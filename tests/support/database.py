@@ -19,11 +19,51 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db import embedded, migrate
 from onhand.db.engine import plain_url
+from onhand.db.schema import metadata
+from onhand.db.transactions import in_transaction
 
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Tables a test's cleanup keeps: the tokens, and the single-row cursors of the background
 # consumers of the outbox (their migrations create the rows).
 KEEP = {"api_tokens", "outbox_cursor", "webhook_cursor", "alert_cursor"}
+
+# The identity sequences of the tables a cleanup empties: they start again, so that ids do too.
+_OWNED_SEQUENCES = text(
+    "SELECT s.oid::regclass::text FROM pg_depend d JOIN pg_class s ON s.oid = d.objid"
+    " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+    " AND s.relkind = 'S' AND d.deptype IN ('a', 'i')"
+    " AND d.refobjid::regclass::text = ANY(:tables)"
+)
+
+
+async def emptying_statement(engine: AsyncEngine) -> str:
+    """One statement that empties every table but KEEP's and restarts their ids.
+
+    It is what `TRUNCATE ... RESTART IDENTITY` does, at a fortieth of the cost: a TRUNCATE
+    replaces the files of every table, partition and index (hundreds of them), where a DELETE
+    of the few rows a test wrote touches only those. The lock waits for the server's workers'
+    writes in flight and holds new ones off, as TRUNCATE's does; the replica role lets the
+    DELETE pass the ledger's append-only trigger and skip the foreign-key checks, as TRUNCATE
+    does."""
+    tables = [t.name for t in metadata.sorted_tables if t.name not in KEEP]
+    async with engine.connect() as conn:
+        sequences = (await conn.execute(_OWNED_SEQUENCES, {"tables": tables})).scalars().all()
+    deletes = " ".join(f"DELETE FROM {table};" for table in tables)
+    owned = ", ".join(f"'{sequence}'::regclass" for sequence in sequences)
+    return f"""DO $$ BEGIN
+        LOCK TABLE {", ".join(tables)} IN SHARE ROW EXCLUSIVE MODE;
+        SET LOCAL session_replication_role = replica;
+        {deletes}
+        PERFORM setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s
+         WHERE s.seqrelid = ANY(ARRAY[{owned}]::regclass[])
+           AND pg_sequence_last_value(s.seqrelid) IS NOT NULL;
+    END $$"""
+
+
+async def empty(engine: AsyncEngine, statement: str) -> None:
+    # The server's background workers write these tables: a lock that meets one half-way may
+    # be chosen as a deadlock victim, and is then retried.
+    await in_transaction(engine, lambda conn: conn.execute(text(statement)))
 
 
 async def _reachable(url: str) -> bool:
