@@ -45,8 +45,12 @@ def settings(database_url: str) -> Settings:
     # Webhook retries wait 50 ms instead of 1 s, so retry tests stay fast.
     # No scheduled reconciliation in the shared test server: its runs and events would race
     # with the tests' own (tests/test_reconciliation.py runs the schedule itself).
+    # A small pool: each test process has a server of its own, and tests start more, all on
+    # one PostgreSQL with 100 connections.
     return Settings(
         database_url=database_url,
+        db_pool_size=8,
+        db_max_overflow=4,
         token_cache_seconds=60,
         retry_delay_seconds=0.05,
         reconciliation_interval_minutes=0,
