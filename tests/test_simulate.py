@@ -4,12 +4,14 @@ oversold, while the legacy 4-hourly CSV sync oversells on the same order stream.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from onhand.simulation.clock import SimClock
 from onhand.simulation.legacy import LegacyRun
 from onhand.simulation.stream import build_stream
 from onhand.simulation.world import BATCH, REALTIME, SCALES, build_world
@@ -52,6 +54,28 @@ def test_the_same_seed_gives_the_same_order_stream() -> None:
     assert any(d.out_of_order for d in first.deliveries)
     assert any(d.late for d in first.deliveries)
     assert sum(order.race is not None for order in first.orders) >= 2 * 4
+
+
+async def test_the_clock_stands_still_while_it_waits_for_the_server() -> None:
+    """What is due while the clock is stopped is played only once it runs again, at the
+    simulated moment it was due: a slow server makes the run longer, not the world different."""
+    clock = SimClock(speed=600)
+    played: list[float] = []
+
+    async def due_at_one_minute() -> None:
+        await clock.sleep_until(60)  # 0.1 real seconds away
+        played.append(clock.now())
+
+    task = asyncio.create_task(due_at_one_minute())
+    clock.stop()
+    stopped_at = clock.now()
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    assert clock.now() == stopped_at
+    clock.start()
+    await asyncio.wait_for(task, 1)
+    assert clock.stopped_for >= 0.3
+    assert 60 <= played[0] < 90
 
 
 def test_the_legacy_model_is_deterministic_and_oversells() -> None:

@@ -17,11 +17,18 @@ What is accelerated, and how:
 - What the server itself takes (a request, a commit reaching a subscriber) is not accelerated:
   those latencies are reported as measured, in real milliseconds. Waits the schedule causes
   (until the next feed pull, the next CSV snapshot) are reported in simulated milliseconds.
+- The clock waits for the server. At speed 900 a call answered in a second lands 15
+  simulated minutes late: on a busy machine a marketplace order would reach onhand a whole
+  pull interval after it was taken, and the day would measure the machine, not onhand. So
+  while a call has waited longer than it may (`live.run.CALL_LAG`), the clock stops: nothing
+  new is played until the server has caught up, and the run takes longer instead. The server's
+  own schedules do not stop with it (carts may lapse sooner); the run says how long it waited.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,14 +43,20 @@ DAY = 24 * HOUR
 
 @dataclass
 class SimClock:
-    """Maps simulated seconds since midnight to the monotonic wall clock."""
+    """Maps simulated seconds since midnight to the monotonic wall clock; it can be stopped."""
 
     speed: float
     real_start: float = field(default_factory=time.monotonic)
+    # Real seconds the clock has stood still, waiting for the server.
+    stopped_for: float = field(default=0.0, init=False)
+    _stopped_at: float | None = field(default=None, init=False)
+    # Set, and replaced, whenever the clock stops or starts again: sleepers look again.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def now(self) -> float:
         """Simulated seconds since midnight, now."""
-        return (time.monotonic() - self.real_start) * self.speed
+        current = time.monotonic() if self._stopped_at is None else self._stopped_at
+        return (current - self.real_start) * self.speed
 
     def real_due(self, at: float) -> float:
         return self.real_start + at / self.speed
@@ -52,13 +65,37 @@ class SimClock:
         """How long `simulated` seconds last on the wall clock."""
         return simulated / self.speed
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped_at is not None
+
+    def stop(self) -> None:
+        if self._stopped_at is None:
+            self._stopped_at = time.monotonic()
+            self._wake()
+
+    def start(self) -> None:
+        if self._stopped_at is not None:
+            waited = time.monotonic() - self._stopped_at
+            self.real_start += waited
+            self.stopped_for += waited
+            self._stopped_at = None
+            self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
     async def sleep_until(self, at: float) -> None:
-        delay = self.real_due(at) - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        while at > self.now():
+            changed = self._changed
+            delay = None if self.stopped else self.real_due(at) - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await changed.wait()
 
     async def sleep(self, simulated: float) -> None:
-        await asyncio.sleep(max(0.0, simulated / self.speed))
+        await self.sleep_until(self.now() + max(0.0, simulated))
 
     def wall_time_after(self, simulated: float) -> datetime:
         """The real UTC time `simulated` seconds from now (an expiry onhand can enforce)."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -17,29 +17,52 @@ class ApiError(RuntimeError):
     """A GraphQL error (the request, not the data: mutations answer userErrors as data)."""
 
 
+class Calls:
+    """The calls the clients make: how long each took (real seconds, retries included), and
+    how long the oldest still unanswered has waited."""
+
+    def __init__(self) -> None:
+        self.timings: list[float] = []
+        self._waiting: dict[int, float] = {}
+        self._made = 0
+
+    @contextlib.contextmanager
+    def timed(self) -> Iterator[None]:
+        self._made += 1
+        call, started = self._made, time.monotonic()
+        self._waiting[call] = started
+        try:
+            yield
+        finally:
+            del self._waiting[call]
+            self.timings.append(time.monotonic() - started)
+
+    def longest_wait(self) -> float:
+        if not self._waiting:
+            return 0.0
+        return time.monotonic() - min(self._waiting.values())
+
+
 class Api:
     def __init__(
         self,
         http: httpx.AsyncClient,
         base_url: str,
         token: str,
-        timings: list[float] | None = None,
+        calls: Calls | None = None,
     ) -> None:
         self.http = http
-        # How long each call took, retries included (real seconds), when kept.
-        self.timings = timings
+        self.calls = calls
         self.url = f"{base_url}/graphql"
         self.base_url = base_url
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self.token = token
 
     async def __call__(self, document: str, **variables: Any) -> dict[str, Any]:
-        started = time.monotonic()
-        try:
+        if self.calls is None:
             return await self._call(document, variables)
-        finally:
-            if self.timings is not None:
-                self.timings.append(time.monotonic() - started)
+        with self.calls.timed():
+            return await self._call(document, variables)
 
     async def _call(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(5):

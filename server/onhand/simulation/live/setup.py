@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from onhand.simulation.live.client import Api, ApiError
+from onhand.simulation.live.client import Api, ApiError, Calls
 from onhand.simulation.live.deployment import Deployment
 from onhand.simulation.world import (
     BATCH,
@@ -49,10 +49,10 @@ async def set_up(
     http: httpx.AsyncClient,
     world: World,
     run: str,
-    timings: list[float] | None = None,
+    calls: Calls | None = None,
 ) -> Clients:
     """Creates what the run needs; `run` names its tokens and its objects' prefix; the clients
-    keep how long each call took in `timings`."""
+    keep their calls in `calls`."""
     admin = Api(http, deployment.url, await _token(deployment, f"simulation-{run}-admin", "ADMIN"))
     for code in world.warehouses:
         details = WAREHOUSE_DETAILS[code]
@@ -110,10 +110,10 @@ async def set_up(
         ),
     )
     channels = {
-        code: Api(http, deployment.url, secret, timings)
+        code: Api(http, deployment.url, secret, calls)
         for code, secret in zip(CHANNELS, secrets[1:], strict=True)
     }
-    return Clients(admin, Api(http, deployment.url, secrets[0], timings), channels)
+    return Clients(admin, Api(http, deployment.url, secrets[0], calls), channels)
 
 
 async def _token(deployment: Deployment, name: str, role: str, channel: str | None = None) -> str:
