@@ -20,6 +20,13 @@ from support.client import Client, Connector
 from support.server import running_server
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with tests that start processes of their own go first: they are the longest,
+    and the two test processes then finish together rather than one waiting on the other."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(scope="session")
 def database_server() -> str:
     return database.server_url()

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from onhand.simulation.clock import SimClock
 from onhand.simulation.legacy import LegacyRun
 from onhand.simulation.stream import build_stream
@@ -87,6 +89,7 @@ def test_the_legacy_model_is_deterministic_and_oversells() -> None:
     assert figures["accuracy"] < 0.95
 
 
+@pytest.mark.slow
 def test_a_simulated_day_on_the_small_scale(database_server: str, tmp_path: Path) -> None:
     output = tmp_path / "figures.json"
     started = time.monotonic()
@@ -162,6 +165,7 @@ def test_bad_options_are_refused_naming_them_before_anything_starts(tmp_path: Pa
         assert not (tmp_path / "f.json").exists()
 
 
+@pytest.mark.slow
 def test_a_running_server_on_simulated_time_plays_the_day_at_its_speed(
     fresh_database: str, tmp_path: Path
 ) -> None:
