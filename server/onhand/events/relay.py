@@ -7,9 +7,10 @@ now and then in case a notification was missed.
 
 Which events are safe to publish? An event row's id is taken when it is inserted, not when its
 transaction commits. So the relay only publishes events whose transaction is older than every
-still-running writer (txid < pg_snapshot_xmin), and never publishes past a committed event that
-is not yet safe: two changes to one level are serialized by its row lock, so the later one has
-the larger id, and holding back everything behind the first unsafe event keeps them in order.
+still-running writer in this database (txid below the horizon, _READY), and never publishes
+past a committed event that is not yet safe: two changes to one level are serialized by its
+row lock, so the later one has the larger id, and holding back everything behind the first
+unsafe event keeps them in order.
 The relay then numbers the batch with consecutive sequences, continuing from the last one it
 gave out (kept in outbox_cursor, in the same transaction): sequences have no gaps and never
 go back, so any process that sees a jump knows it missed something and reads
@@ -40,13 +41,31 @@ BATCH = 1000
 # Broadcast messages carry at most this many events (larger batches are split).
 MESSAGE_EVENTS = 200
 
-# The events safe to publish now, oldest first. The horizon and the first blocked event are
-# computed once (MATERIALIZED): inlined, the planner may rescan the outbox for `blocked` once
-# per event when its statistics lag behind a burst of events, and spin for minutes. The
-# numbering (_STAMP) updates from an array of ids, which always takes the primary key.
+# The events safe to publish now, oldest first. The horizon is the oldest transaction still
+# running in this database: a transaction connected to another database cannot write this
+# outbox, so another application's long writing transaction on the same server (a batch job,
+# a migration) does not hold the events back. A running transaction not known to be elsewhere (a
+# subtransaction's id, a session whose details this role may not read) counts as this
+# database's. The horizon and the first blocked event are computed once (MATERIALIZED):
+# inlined, the planner may rescan the outbox for `blocked` once per event when its statistics
+# lag behind a burst of events, and spin for minutes. The numbering (_STAMP) updates from an
+# array of ids, which always takes the primary key.
 _READY = text(
     """
-    WITH horizon AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    WITH snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS taken),
+    horizon AS MATERIALIZED (
+        SELECT coalesce(
+            (SELECT min(running) FROM pg_snapshot_xip(snapshot.taken) AS running
+             WHERE running::xid NOT IN (
+                -- pg_stat_activity's own source, without the view's joins (a third of the cost)
+                SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+                WHERE a.backend_xid IS NOT NULL AND a.datid IS DISTINCT FROM
+                    (SELECT oid FROM pg_database WHERE datname = current_database())
+             )),
+            pg_snapshot_xmax(snapshot.taken)
+        ) AS xmin
+        FROM snapshot
+    ),
     blocked AS MATERIALIZED (
         SELECT min(o.id) AS id FROM outbox o, horizon
         WHERE o.sequence IS NULL AND o.txid >= horizon.xmin
