@@ -2,7 +2,7 @@
 importInventory mutation, over HTTP against a real `onhand serve`, beside baselines measured in
 the same run on the same machine.
 
-    python bench/import.py [--runs 3]
+    python bench/import.py [--rounds 3]
 
 Scenarios, each the time from sending the multipart upload to the mutation's answer:
 1. first load: a catalog with no products yet (createMissingProducts): 48,000 products and
@@ -15,6 +15,11 @@ Baselines:
 - write floor: the rows a first load must write (products, levels, ledger rows, outbox events),
   written by bare set-based INSERTs from that COPY, with no checks, no judging and no locks, in
   a second database: the least any correct import of this file can cost with this schema.
+
+Each round runs every side once, one after the other (write floor, raw COPY, then onhand's
+three scenarios on a fresh database and server), so that a machine getting busier or quieter
+moves every side alike; the table gives each side's median over the rounds and its spread
+(fastest-slowest), never the best run.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import asyncpg
@@ -38,7 +45,7 @@ from onhand.db.engine import create_engine
 from onhand.inventory.warehouses import create_warehouse
 from onhand.seed.generator import WAREHOUSES, generate_csv
 
-console = Console()
+console = Console(width=130)  # the whole table, whatever the terminal
 IMPORT = """
 mutation($input: ImportInventoryInput!) {
   importInventory(input: $input) {
@@ -92,19 +99,16 @@ async def warehouses(db: Database) -> None:
     await engine.dispose()
 
 
-async def raw_copy(db: Database, path: Path, runs: int) -> float:
+async def raw_copy(db: Database, path: Path) -> float:
     conn = await asyncpg.connect(db.plain_url)
-    times = []
     try:
-        for _ in range(runs):
-            await conn.execute("DROP TABLE IF EXISTS raw_import")
-            await conn.execute(RAW_TABLE)
-            start = time.perf_counter()
-            await conn.copy_to_table("raw_import", source=str(path), format="csv", header=True)
-            times.append(time.perf_counter() - start)
+        await conn.execute("DROP TABLE IF EXISTS raw_import")
+        await conn.execute(RAW_TABLE)
+        start = time.perf_counter()
+        await conn.copy_to_table("raw_import", source=str(path), format="csv", header=True)
+        return time.perf_counter() - start
     finally:
         await conn.close()
-    return min(times)
 
 
 async def write_floor(path: Path) -> float:
@@ -180,37 +184,59 @@ async def main(args: argparse.Namespace) -> None:
     changed.write_bytes(generate_csv("distributor", 43))
     rows = first.read_bytes().count(b"\n") - 1
     console.print(f"{rows:,} rows, {first.stat().st_size / 1e6:.1f} MB ({first})")
+    scenarios: list[tuple[str, Path, dict[str, object]]] = [
+        ("first load", first, {"createMissingProducts": True}),
+        ("every row changed", changed, {}),
+        ("nothing changed", changed, {}),
+    ]
 
-    floor = await write_floor(first)
-    results: list[tuple[str, float, float]] = []
-    async with Database.fresh() as db:
-        await warehouses(db)
-        copy = await raw_copy(db, first, args.runs)
-        with onhand_process(db.url, free_port()) as url:
-            for label, path, options in (
-                ("first load", first, {"createMissingProducts": True}),
-                ("every row changed", changed, {}),
-                ("nothing changed", changed, {}),
-            ):
-                await settle(db)
-                elapsed, job = await upload(url, db.token, path, **options)
-                results.append((label, elapsed, await job_seconds(db)))
-                console.print(f"{label}: {elapsed:.2f} s: {job['message']}")
+    runs: dict[str, list[float]] = defaultdict(list)
+    for round_number in range(1, args.rounds + 1):
+        runs["floor"].append(await write_floor(first))
+        async with Database.fresh() as db:
+            await warehouses(db)
+            runs["copy"].append(await raw_copy(db, first))
+            with onhand_process(db.url, free_port()) as url:
+                for label, path, options in scenarios:
+                    await settle(db)
+                    elapsed, job = await upload(url, db.token, path, **options)
+                    runs[label].append(elapsed)
+                    runs[f"{label}, in the job"].append(await job_seconds(db))
+                    said = job["message"]
+                    console.print(f"round {round_number}, {label}: {elapsed:.2f} s: {said}")
 
-    table = Table(title=f"importing {rows:,} rows")
-    for column in ("", "seconds", "in the job", "x raw COPY", "x write floor", "rows/s"):
+    copy, floor = statistics.median(runs["copy"]), statistics.median(runs["floor"])
+    table = Table(
+        title=f"importing {rows:,} rows",
+        caption=f"median of {args.rounds} interleaved rounds; spread: fastest-slowest",
+    )
+    for column in ("", "seconds", "spread", "in the job", "x raw COPY", "x write floor", "rows/s"):
         table.add_column(column, justify="right")
     table.add_row(
-        "raw COPY into a plain table", f"{copy:.3f}", "", "1.0", "", f"{rows / copy:,.0f}"
+        "raw COPY into a plain table",
+        f"{copy:.3f}",
+        spread(runs["copy"], 3),
+        "",
+        "1.0",
+        "",
+        f"{rows / copy:,.0f}",
     )
     table.add_row(
-        "write floor (bare INSERTs)", f"{floor:.2f}", "", f"{floor / copy:.0f}", "1.0", ""
+        "write floor (bare INSERTs)",
+        f"{floor:.2f}",
+        spread(runs["floor"]),
+        "",
+        f"{floor / copy:.0f}",
+        "1.0",
+        "",
     )
-    for label, elapsed, in_job in results:
+    for label, _, _ in scenarios:
+        elapsed = statistics.median(runs[label])
         table.add_row(
             f"importInventory: {label}",
             f"{elapsed:.2f}",
-            f"{in_job:.2f}",
+            spread(runs[label]),
+            f"{statistics.median(runs[f'{label}, in the job']):.2f}",
             f"{elapsed / copy:.0f}",
             f"{elapsed / floor:.2f}" if label == "first load" else "",
             f"{rows / elapsed:,.0f}",
@@ -218,7 +244,11 @@ async def main(args: argparse.Namespace) -> None:
     console.print(table)
 
 
+def spread(times: list[float], digits: int = 2) -> str:
+    return f"{min(times):.{digits}f}-{max(times):.{digits}f}"
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="raw COPY runs (the best is kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every side")
     asyncio.run(main(parser.parse_args()))
