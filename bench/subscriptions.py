@@ -448,6 +448,8 @@ def start_bare_server(port: int) -> subprocess.Popen[bytes]:
             "warning",
             "--ws-per-message-deflate",
             "false",
+            "--ws",
+            "websockets-sansio",
             "onhand_bench_bare_ws:app",
         ],
     )

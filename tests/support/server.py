@@ -14,6 +14,7 @@ import uvicorn
 
 from onhand.app import create_app
 from onhand.config import Settings
+from onhand.serving import WEBSOCKET_OPTIONS
 
 
 def free_port() -> int:
@@ -24,15 +25,18 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(settings: Settings, database_url: str) -> Iterator[str]:
-    with serving(create_app(settings, database_url)) as url:
+    with serving(create_app(settings, database_url), **WEBSOCKET_OPTIONS) as url:
         yield url
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Any ASGI app under uvicorn in a background thread; yields its base URL."""
+def serving(app: Any, **options: Any) -> Iterator[str]:
+    """Any ASGI app under uvicorn in a background thread (with uvicorn's `options`); yields
+    its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
