@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Query safety.
     max_query_depth: int = Field(default=12, ge=1)
     max_query_tokens: int = Field(default=2000, ge=10)
+    # A POSTed JSON query or mutation with a valid document is answered by
+    # api/prepared.py, the same steps without strawberry's per-request machinery; false
+    # sends every request through strawberry's view.
+    prepared_requests: bool = True
     max_aliases: int = Field(default=30, ge=1)
     # Fields one operation may select and fragments a document may define; a fragment's
     # fields count again in each place it is spread.

@@ -9,7 +9,8 @@ def sample(metrics: str, name: str, **labels: str) -> float:
     """One sample of a metric, by its labels in the order they are declared (0 when it has
     none yet)."""
     inner = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    found = re.search(rf"^{name}{{{inner}}} ([0-9.e+]+)$", metrics, re.MULTILINE)
+    selector = f"{{{inner}}}" if labels else ""
+    found = re.search(rf"^{name}{selector} ([0-9.e+]+)$", metrics, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
 

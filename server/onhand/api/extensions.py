@@ -205,19 +205,25 @@ class Metrics(SchemaExtension):
             kind = context.operation_type.value
         except Exception:  # the document did not parse: there is no operation
             kind = "invalid"
-        result = context.result
-        errors = getattr(result, "errors", None) or []
-        outcome = "error" if errors else "ok"
-        OPERATIONS.labels(kind, operation_label(context.operation_name), outcome).inc()
-        DURATION.labels(kind).observe(time.perf_counter() - started)
-        entry = request_log.record()
-        if entry is not None:
-            entry.operation_type = kind
-            entry.operation = context.operation_name
-            principal = getattr(context.context, "principal", None)
-            if principal is not None:
-                entry.token, entry.role = principal.name, str(principal.role)
-            entry.codes.extend(str((e.extensions or {}).get("code", "INTERNAL")) for e in errors)
+        errors = getattr(context.result, "errors", None) or []
+        record_operation(kind, context.operation_name, errors, context.context, started)
+
+
+def record_operation(
+    kind: str, name: str | None, errors: list[GraphQLError], context: object, started: float
+) -> None:
+    """Count and time one operation, and tell the request's log line about it."""
+    outcome = "error" if errors else "ok"
+    OPERATIONS.labels(kind, operation_label(name), outcome).inc()
+    DURATION.labels(kind).observe(time.perf_counter() - started)
+    entry = request_log.record()
+    if entry is not None:
+        entry.operation_type = kind
+        entry.operation = name
+        principal = getattr(context, "principal", None)
+        if principal is not None:
+            entry.token, entry.role = principal.name, str(principal.role)
+        entry.codes.extend(str((e.extensions or {}).get("code", "INTERNAL")) for e in errors)
 
 
 def operation_label(name: str | None) -> str:

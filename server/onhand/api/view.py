@@ -41,8 +41,9 @@ from strawberry.types.graphql import OperationType
 
 from onhand.api import graphiql, media_types
 from onhand.api.context import Context
-from onhand.api.cost.extension import THROTTLED
 from onhand.api.extensions import UNAVAILABLE_MESSAGE, request_error_code
+from onhand.api.prepared import PreparedPath
+from onhand.api.refusals import never_ran, refused_status
 from onhand.api.ws.endpoint import WebSocketEndpoint
 from onhand.auth.tokens import HOW_TO_AUTHENTICATE
 from onhand.db.transactions import database_unavailable
@@ -76,6 +77,7 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
         )
         self.services = services
+        self.prepared = PreparedPath(self, schema, services.settings.max_query_tokens)
 
     @property
     def graphql_ide_html(self) -> str:
@@ -85,8 +87,13 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        response = None
+        if scope["method"] == "POST" and self.services.settings.prepared_requests:
+            response = await self.prepared.answer(request)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            if response is None:
+                response = await self.run(request)
         except HTTPException as error:
             # strawberry refused the request before any GraphQL ran (it is no GraphQL
             # request, names no operation of its document, ...): a GraphQL response for
@@ -183,25 +190,6 @@ def plain_message(message: str) -> str:
     if message == _TOO_MANY_ERRORS:
         return "the document has too many errors; the first ones are listed above"
     return message
-
-
-def never_ran(result: ExecutionResult) -> bool:
-    """Was the request refused before its operation ran? Then it has only errors, none with a
-    path: every error raised while executing carries one."""
-    errors = result.errors or []
-    return result.data is None and bool(errors) and all(error.path is None for error in errors)
-
-
-def refused_status(result: ExecutionResult) -> int:
-    """400 for a request at fault (its document, its variables); 429 for one its token's
-    query cost bucket cannot pay for yet; 500 when something of ours failed before the
-    operation could run."""
-    codes = {(error.extensions or {}).get("code") for error in result.errors or []}
-    if THROTTLED in codes:
-        return 429
-    if all(request_error_code(error) for error in result.errors or []):
-        return 400
-    return 500
 
 
 def refusal(scope: Scope, error: HTTPException) -> Response:

@@ -148,6 +148,13 @@ class Hub:
             await self._catch_up(latest)
 
     async def _catch_up(self, until: int) -> None:
+        if not self._listeners and self.position < until:
+            # Nobody here listens (a server that only takes writes): the watchers need only
+            # waking, and a listener that comes later starts from now or reads its own past.
+            self.position = until
+            for watcher in self._watchers:
+                watcher.set()
+            return
         while self.position < until:
             async with self.engine.connect() as conn:
                 events = await events_after(conn, self.position, PAGE, until=until)

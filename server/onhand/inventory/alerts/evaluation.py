@@ -102,12 +102,14 @@ async def evaluate(conn: AsyncConnection, thresholds: Thresholds, batch: int = B
         events[-1].sequence,
         thresholds.low_stock,
     )
-    await outbox.append(conn, [alert_event(alert) for alert in changed])
     await conn.execute(
         text("UPDATE alert_cursor SET last_sequence = :s WHERE id = 1"),
         {"s": events[-1].sequence},
     )
-    await _wake_relay(conn)
+    if changed:
+        # Only then: a NOTIFY serialises the commits of every writer for a moment.
+        await outbox.append(conn, [alert_event(alert) for alert in changed])
+        await _wake_relay(conn)
     return len(events)
 
 

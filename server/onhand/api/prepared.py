@@ -1,0 +1,254 @@
+"""The common GraphQL request answered without strawberry's per-request machinery.
+
+Nearly every request a storefront, a POS or a connector sends is the same few documents,
+POSTed as application/json. strawberry's HTTP view and its `Schema.execute` are general:
+for each request they build a request adapter, parse the content type, decide on a stream
+transport, make eight extensions and enter and leave their hooks through exit stacks for
+the operation, parsing, validation and execution. Under a hot reservation load that was
+about a sixth of the server's CPU, spent deciding again what was decided for the same
+document a moment before.
+
+Here a document is prepared once per process: parsed with the same token limit, validated
+from the same cache with the same rules (so its answer is the one strawberry's path finds),
+its operation chosen as strawberry chooses it. Each request then runs the same steps as
+plain calls, in strawberry's order: reads on the replica for a query, the cost charge and
+its refund, graphql-core's execution with strawberry's executor, the timing and request
+log (Metrics), the masking of unexpected errors, the domain error codes, the cost in
+`extensions`; and its response is made by the view's own process_result and
+create_response, byte for byte what the view answers.
+
+Everything else goes to strawberry's view with the body already read: GET, multipart, a
+batch, a body of another shape, a stream or a subscription, and any document that does not
+parse, does not validate or names no operation of its own, so that every refusal keeps its
+one implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
+
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, execute, parse
+from prometheus_client import Counter
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.execution import optimized_is_awaitable
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from onhand.api import media_types
+from onhand.api.cost.extension import Charge, charge, give_back, throttle_status
+from onhand.api.extensions import MaskUnexpectedErrors, code_domain_error, record_operation
+from onhand.api.refusals import never_ran, refused_status
+from onhand.api.validation_cache import validation_errors
+
+if TYPE_CHECKING:
+    from onhand.api.schema import Schema
+    from onhand.api.view import GraphQLView
+
+PREPARED = Counter(
+    "onhand_graphql_prepared_requests_total",
+    "GraphQL requests answered by the prepared path (the rest by strawberry's view)",
+)
+
+# The body keys of a GraphQL request (GraphQL over HTTP); any other shape goes to the view.
+_REQUEST_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
+# Accept values asking for a streamed answer: the view decides those.
+_STREAMING = ("multipart/mixed", "text/event-stream")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document parsed and validated, and the operation a request of it runs."""
+
+    document: DocumentNode
+    operation_type: OperationType
+    # The name strawberry reports and runs: the one given, else the first operation's.
+    operation_name: str | None
+
+
+class PreparedDocuments:
+    """Documents prepared once, least recently used dropped first. None marks a document
+    this path leaves to the view (it does not parse or validate, or runs a subscription)."""
+
+    def __init__(self, schema: Schema, max_tokens: int, maxsize: int = 1024) -> None:
+        self.schema = schema
+        self.max_tokens = max_tokens
+        self.maxsize = maxsize
+        self.entries: OrderedDict[tuple[str, str | None], Prepared | None] = OrderedDict()
+
+    def get(self, query: str, operation_name: str | None) -> Prepared | None:
+        key = (query, operation_name)
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        found = self._prepare(query, operation_name)
+        self.entries[key] = found
+        if len(self.entries) > self.maxsize:
+            self.entries.popitem(last=False)
+        return found
+
+    def _prepare(self, query: str, operation_name: str | None) -> Prepared | None:
+        try:
+            document = parse(query, max_tokens=self.max_tokens)
+        except GraphQLError:
+            return None
+        gql_schema = self.schema._schema
+        if validation_errors(gql_schema, query, document, self.schema.document_rules):
+            return None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name is None:
+            # Several operations and no name is a refusal (OperationNameRequired).
+            chosen = operations[0] if len(operations) == 1 else None
+        else:
+            named = (o for o in operations if o.name and o.name.value == operation_name)
+            chosen = next(named, None)
+        if chosen is None:
+            return None
+        kind = OperationType(chosen.operation.value)
+        if kind == OperationType.SUBSCRIPTION:
+            return None
+        name = operation_name if operation_name is not None else _name_of(chosen)
+        return Prepared(document, kind, name)
+
+
+def _name_of(operation: OperationDefinitionNode) -> str | None:
+    return operation.name.value if operation.name else None
+
+
+def takes(request: Request) -> bool:
+    """Is this a request this path may answer, by its headers? Asked before the body is read:
+    a multipart upload is streamed by the view, never read into memory here."""
+    headers = request.headers
+    content_type = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        return False
+    accept = headers.get("accept") or ""
+    return not any(kind in accept for kind in _STREAMING)
+
+
+def request_body(body: bytes) -> dict[str, Any] | None:
+    """The GraphQL request in a POSTed JSON body, or None when it is anything this path
+    leaves to the view."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.keys() <= _REQUEST_KEYS:
+        return None
+    query, variables = data.get("query"), data.get("variables")
+    name, extensions = data.get("operationName"), data.get("extensions")
+    if not isinstance(query, str) or not query:
+        return None
+    if variables is not None and not isinstance(variables, dict):
+        return None
+    if name is not None and not isinstance(name, str):
+        return None
+    if extensions is not None and not isinstance(extensions, dict):
+        return None
+    return data
+
+
+class PreparedPath:
+    """Answers a POSTed request of a prepared document, or says None to leave it to the
+    view."""
+
+    def __init__(self, view: GraphQLView, schema: Schema, max_tokens: int) -> None:
+        self.view = view
+        self.schema = schema
+        self.documents = PreparedDocuments(schema, max_tokens)
+        # Stateless between requests: one for the process.
+        self.masking = MaskUnexpectedErrors()
+
+    async def answer(self, request: Request) -> Response | None:
+        if not takes(request):
+            return None
+        data = request_body(await request.body())
+        if data is None:
+            return None
+        query: str = data["query"]
+        prepared = self.documents.get(query, data.get("operationName"))
+        if prepared is None:
+            return None
+        view = self.view
+        sub_response = await view.get_sub_response(request)
+        context = await view.get_context(request, sub_response)
+        result = await self._run(prepared, query, data, context)
+        if sub_response.media_type == media_types.GRAPHQL_RESPONSE_JSON and never_ran(result):
+            sub_response.status_code = refused_status(result)
+        PREPARED.inc()
+        answered = await view.process_result(request, result)
+        return view.create_response(answered, sub_response)
+
+    async def _run(
+        self, prepared: Prepared, query: str, data: dict[str, Any], context: Any
+    ) -> ExecutionResult:
+        """strawberry's Schema.execute for this document, its hooks as plain calls in the
+        order the extensions run them (api/schema.py)."""
+        started = time.perf_counter()
+        kind = prepared.operation_type
+        # ReadsOnReplica
+        if kind == OperationType.QUERY:
+            context.read_only = True
+        try:
+            result, charged = await self._charged_execution(prepared, query, data, context)
+        except Exception as error:
+            # As strawberry answers a failure outside the execution (the cost bucket's store
+            # unreachable, say); masked and logged below like any unexpected error.
+            failure = GraphQLError(str(error), original_error=error)
+            result = ExecutionResult(data=None, errors=[failure])
+            charged = Charge(0, actual=0)
+        # The operation's hooks leave in reverse order: Metrics, the masking, the codes.
+        errors = result.errors or []
+        record_operation(kind.value, prepared.operation_name, errors, context, started)
+        self.masking._process_result(result)
+        for answered in result.errors or []:
+            code_domain_error(answered)
+        result.extensions = self._cost(charged)
+        return result
+
+    async def _charged_execution(
+        self, prepared: Prepared, query: str, data: dict[str, Any], context: Any
+    ) -> tuple[ExecutionResult, Charge]:
+        """QueryCost around the execution: charged before, the unused part given back."""
+        variables = data.get("variables")
+        rules = self.schema.cost_rules
+        assert rules is not None  # build_schema sets them
+        plan = rules.planner.plan(
+            self.schema._schema, query, prepared.document, prepared.operation_name
+        )
+        charged, refused = await charge(rules, context, plan.requested(variables))
+        if refused is not None:
+            charged.actual = 0
+            return ExecutionResult(data=None, errors=[refused]), charged
+        executed = execute(
+            self.schema._schema,
+            prepared.document,
+            root_value=None,
+            context_value=context,
+            variable_values=variables,
+            operation_name=prepared.operation_name,
+            is_awaitable=cast("Callable[[Any], TypeGuard[Awaitable[Any]]]", optimized_is_awaitable),
+            executor_class=self.schema.execution_context_class,
+            operation_extensions=data.get("extensions"),
+        )
+        if optimized_is_awaitable(executed):
+            executed = await executed  # type: ignore[misc]  # graphql-core's AwaitableOrValue
+        result = ExecutionResult(data=executed.data, errors=executed.errors)  # type: ignore[union-attr]  # awaited above
+        charged.actual = plan.actual(result.data)
+        await give_back(context, charged)
+        return result, charged
+
+    @staticmethod
+    def _cost(charged: Charge) -> dict[str, Any]:
+        cost: dict[str, Any] = {
+            "requestedQueryCost": charged.requested,
+            "actualQueryCost": charged.actual,
+        }
+        if charged.outcome is not None:
+            cost["throttleStatus"] = throttle_status(charged.outcome)
+        return {"cost": cost}
