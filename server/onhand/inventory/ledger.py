@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, ErrorCode, Problem
 from onhand.core.records import Level
+from onhand.db.plans import autocommit, generic_plans
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import insert_events
 from onhand.inventory.kits.events import KIT_EVENT_ROWS
@@ -589,13 +590,14 @@ async def apply_change(
         "correlation_id": context.correlation_id,
         "occurred_at": context.occurred_at,
     }
-    alone = _outside_a_transaction(conn)
+    alone = autocommit(conn)
     # A count locked the preorders' channel rows itself (channels_locked): the usual
     # statement, which locks none after its levels.
     locking = not alone and channels_locked is None
     statement = _APPLY_ALONE if alone else _APPLY_LOCKING_PREORDER_CHANNELS if locking else _APPLY
     try:
-        rows = (await conn.execute(statement, params)).mappings().all()
+        async with generic_plans(conn):
+            rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
         if missing and context.create_missing_levels:
             # Levels are created only when needed, so the usual change stays one statement.
@@ -607,7 +609,8 @@ async def apply_change(
                     "warehouse_id": [row["warehouse_id"] for row in missing],
                 },
             )
-            rows = (await conn.execute(statement, params)).mappings().all()
+            async with generic_plans(conn):
+                rows = (await conn.execute(statement, params)).mappings().all()
     except DBAPIError as error:
         raise _translate(error, movements) from error
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
@@ -647,14 +650,6 @@ async def lock_preorder_channels(
 
 def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
-
-
-def _outside_a_transaction(conn: AsyncConnection) -> bool:
-    """Whether each statement on `conn` commits on its own (AUTOCOMMIT)."""
-    sync = conn.sync_connection
-    return sync is not None and sync.get_execution_options().get("isolation_level") == (
-        "AUTOCOMMIT"
-    )
 
 
 async def _convert_preorders(
