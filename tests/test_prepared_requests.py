@@ -11,7 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from strawberry.extensions import MaxAliasesLimiter
 
+from onhand.api.prepared import mirrors
+from onhand.api.schema import build_schema
 from onhand.auth.roles import Role
 from onhand.config import Settings
 from support.metrics import sample
@@ -158,3 +161,12 @@ async def test_a_multipart_upload_is_left_to_the_view(
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"]["viewer"]["name"]
     assert after == before
+
+
+def test_a_schema_with_an_extension_the_path_does_not_run_is_left_to_the_view(
+    settings: Settings,
+) -> None:
+    schema = build_schema(settings)
+    assert mirrors(schema)
+    schema.extensions = [*schema.extensions, MaxAliasesLimiter(max_alias_count=5)]
+    assert not mirrors(schema)

@@ -153,6 +153,27 @@ def request_body(body: bytes) -> dict[str, Any] | None:
     return data
 
 
+# The schema's extensions whose steps PreparedPath runs itself (api/schema.py), by name. A
+# schema with any other extension is served by the view alone: its steps would be skipped.
+MIRRORED_EXTENSIONS = frozenset(
+    {
+        "LimitedParserCache",
+        "DocumentValidationCache",
+        "OperationNameRequired",
+        "ReadsOnReplica",
+        "QueryCost",
+        "DomainErrorCodes",
+        "MaskUnexpectedErrors",
+        "Metrics",
+    }
+)
+
+
+def mirrors(schema: Schema) -> bool:
+    """Does the prepared path run every step of `schema`'s extensions?"""
+    return {type(e).__name__ for e in schema.get_extensions()} <= MIRRORED_EXTENSIONS
+
+
 class PreparedPath:
     """Answers a POSTed request of a prepared document, or says None to leave it to the
     view."""
@@ -161,11 +182,12 @@ class PreparedPath:
         self.view = view
         self.schema = schema
         self.documents = PreparedDocuments(schema, max_tokens)
+        self.usable = mirrors(schema)
         # Stateless between requests: one for the process.
         self.masking = MaskUnexpectedErrors()
 
     async def answer(self, request: Request) -> Response | None:
-        if not takes(request):
+        if not self.usable or not takes(request):
             return None
         data = request_body(await request.body())
         if data is None:
