@@ -86,17 +86,21 @@ class PreparedDocuments:
         if key in self.entries:
             self.entries.move_to_end(key)
             return self.entries[key]
-        found = self._prepare(query, operation_name)
+        try:
+            document = parse(query, max_tokens=self.max_tokens)
+        except GraphQLError:
+            # Not kept: text that is no document is answered by the view, which parses it
+            # again whatever this remembers, and must not fill the entries of real ones.
+            return None
+        found = self._prepare(query, document, operation_name)
         self.entries[key] = found
         if len(self.entries) > self.maxsize:
             self.entries.popitem(last=False)
         return found
 
-    def _prepare(self, query: str, operation_name: str | None) -> Prepared | None:
-        try:
-            document = parse(query, max_tokens=self.max_tokens)
-        except GraphQLError:
-            return None
+    def _prepare(
+        self, query: str, document: DocumentNode, operation_name: str | None
+    ) -> Prepared | None:
         gql_schema = self.schema._schema
         if validation_errors(gql_schema, query, document, self.schema.document_rules):
             return None
