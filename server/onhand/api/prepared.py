@@ -41,7 +41,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from onhand.api import media_types
-from onhand.api.cost.extension import Charge, charge, give_back, throttle_status
+from onhand.api.cost.extension import Charge, charge, cost_report, give_back
 from onhand.api.extensions import MaskUnexpectedErrors, code_domain_error, record_operation
 from onhand.api.refusals import never_ran, refused_status
 from onhand.api.validation_cache import validation_errors
@@ -234,7 +234,7 @@ class PreparedPath:
         self.masking._process_result(result)
         for answered in result.errors or []:
             code_domain_error(answered)
-        result.extensions = self._cost(charged)
+        result.extensions = cost_report(charged)
         return result
 
     async def _charged_execution(
@@ -268,13 +268,3 @@ class PreparedPath:
         charged.actual = plan.actual(result.data)
         await give_back(context, charged)
         return result, charged
-
-    @staticmethod
-    def _cost(charged: Charge) -> dict[str, Any]:
-        cost: dict[str, Any] = {
-            "requestedQueryCost": charged.requested,
-            "actualQueryCost": charged.actual,
-        }
-        if charged.outcome is not None:
-            cost["throttleStatus"] = throttle_status(charged.outcome)
-        return {"cost": cost}

@@ -159,13 +159,18 @@ class QueryCost(SchemaExtension):
         charged = self.charge
         if charged is None or self.execution_context.operation_type == OperationType.SUBSCRIPTION:
             return {}
-        cost: dict[str, Any] = {
-            "requestedQueryCost": charged.requested,
-            "actualQueryCost": charged.actual,
-        }
-        if charged.outcome is not None:
-            cost["throttleStatus"] = throttle_status(charged.outcome)
-        return {"cost": cost}
+        return cost_report(charged)
+
+
+def cost_report(charged: Charge) -> dict[str, Any]:
+    """What an operation's response says of its cost, in `extensions`."""
+    cost: dict[str, Any] = {
+        "requestedQueryCost": charged.requested,
+        "actualQueryCost": charged.actual,
+    }
+    if charged.outcome is not None:
+        cost["throttleStatus"] = throttle_status(charged.outcome)
+    return {"cost": cost}
 
 
 def _tell_when_to_retry(request: Any, error: GraphQLError) -> None:
