@@ -8,31 +8,31 @@ the operation, parsing, validation and execution. Under a hot reservation load t
 about a sixth of the server's CPU, spent deciding again what was decided for the same
 document a moment before.
 
-Here a document is prepared once per process: parsed with the same token limit, validated
-from the same cache with the same rules (so its answer is the one strawberry's path finds),
-its operation chosen as strawberry chooses it. Each request then runs the same steps as
+Here a document is parsed once per process with the same token limit (api/documents.py,
+shared with the WebSocket endpoint), validated from the same cache with the same rules (so
+its answer is the one strawberry's path finds), and its operation chosen as strawberry
+chooses it. Each request then runs the same steps as
 plain calls, in strawberry's order: reads on the replica for a query, the cost charge and
 its refund, graphql-core's execution with strawberry's executor, the timing and request
 log (Metrics), the masking of unexpected errors, the domain error codes, the cost in
 `extensions`; and its response is made by the view's own process_result and
 create_response, byte for byte what the view answers.
 
-Everything else goes to strawberry's view with the body already read: GET, multipart, a
-batch, a body of another shape, a stream or a subscription, and any document that does not
-parse, does not validate or names no operation of its own, so that every refusal keeps its
-one implementation.
+Everything else goes to strawberry's view (a JSON body already read is kept for it): GET,
+multipart (never read here), a batch, a body of another shape, a stream or a subscription,
+and any document that does not parse, does not validate or names no operation of its own,
+so that every refusal keeps its one implementation.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, execute, parse
+from graphql import DocumentNode, GraphQLError, execute
 from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,6 +42,7 @@ from strawberry.types.graphql import OperationType
 
 from onhand.api import media_types
 from onhand.api.cost.extension import Charge, charge, cost_report, give_back
+from onhand.api.documents import chosen_operation, parsed
 from onhand.api.extensions import MaskUnexpectedErrors, code_domain_error, record_operation
 from onhand.api.refusals import never_ran, refused_status
 from onhand.api.validation_cache import validation_errors
@@ -71,57 +72,28 @@ class Prepared:
     operation_name: str | None
 
 
-class PreparedDocuments:
-    """Documents prepared once, least recently used dropped first. None marks a document
-    this path leaves to the view (it does not parse or validate, or runs a subscription)."""
-
-    def __init__(self, schema: Schema, max_tokens: int, maxsize: int = 1024) -> None:
-        self.schema = schema
-        self.max_tokens = max_tokens
-        self.maxsize = maxsize
-        self.entries: OrderedDict[tuple[str, str | None], Prepared | None] = OrderedDict()
-
-    def get(self, query: str, operation_name: str | None) -> Prepared | None:
-        key = (query, operation_name)
-        if key in self.entries:
-            self.entries.move_to_end(key)
-            return self.entries[key]
-        try:
-            document = parse(query, max_tokens=self.max_tokens)
-        except GraphQLError:
-            # Not kept: text that is no document is answered by the view, which parses it
-            # again whatever this remembers, and must not fill the entries of real ones.
-            return None
-        found = self._prepare(query, document, operation_name)
-        self.entries[key] = found
-        if len(self.entries) > self.maxsize:
-            self.entries.popitem(last=False)
-        return found
-
-    def _prepare(
-        self, query: str, document: DocumentNode, operation_name: str | None
-    ) -> Prepared | None:
-        gql_schema = self.schema._schema
-        if validation_errors(gql_schema, query, document, self.schema.document_rules):
-            return None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if operation_name is None:
-            # Several operations and no name is a refusal (OperationNameRequired).
-            chosen = operations[0] if len(operations) == 1 else None
-        else:
-            named = (o for o in operations if o.name and o.name.value == operation_name)
-            chosen = next(named, None)
-        if chosen is None:
-            return None
-        kind = OperationType(chosen.operation.value)
-        if kind == OperationType.SUBSCRIPTION:
-            return None
-        name = operation_name if operation_name is not None else _name_of(chosen)
-        return Prepared(document, kind, name)
-
-
-def _name_of(operation: OperationDefinitionNode) -> str | None:
-    return operation.name.value if operation.name else None
+def prepare(
+    schema: Schema, query: str, operation_name: str | None, max_tokens: int
+) -> Prepared | None:
+    """The document and operation a request runs, from the caches every request shares; None
+    for a request this path leaves to the view (a document that does not parse or validate,
+    no single operation to run, a subscription)."""
+    try:
+        document = parsed(query, max_tokens)
+    except GraphQLError:
+        return None
+    if validation_errors(schema._schema, query, document, schema.document_rules):
+        return None
+    # Several operations and no name is a refusal (OperationNameRequired): the view's.
+    chosen = chosen_operation(document, operation_name)
+    if chosen is None:
+        return None
+    kind = OperationType(chosen.operation.value)
+    if kind == OperationType.SUBSCRIPTION:
+        return None
+    if operation_name is None and chosen.name is not None:
+        operation_name = chosen.name.value
+    return Prepared(document, kind, operation_name)
 
 
 def takes(request: Request) -> bool:
@@ -185,7 +157,7 @@ class PreparedPath:
     def __init__(self, view: GraphQLView, schema: Schema, max_tokens: int) -> None:
         self.view = view
         self.schema = schema
-        self.documents = PreparedDocuments(schema, max_tokens)
+        self.max_tokens = max_tokens
         self.usable = mirrors(schema)
         # Stateless between requests: one for the process.
         self.masking = MaskUnexpectedErrors()
@@ -197,7 +169,7 @@ class PreparedPath:
         if data is None:
             return None
         query: str = data["query"]
-        prepared = self.documents.get(query, data.get("operationName"))
+        prepared = prepare(self.schema, query, data.get("operationName"), self.max_tokens)
         if prepared is None:
             return None
         view = self.view

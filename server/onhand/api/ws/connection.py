@@ -21,9 +21,10 @@ from starlette.types import Receive, Send
 
 from onhand.api.context import Context
 from onhand.api.cost.extension import charge
+from onhand.api.documents import parsed
 from onhand.api.validation_cache import validation_errors
 from onhand.api.ws import protocols as codes
-from onhand.api.ws.documents import operation_type, parsed
+from onhand.api.ws.documents import operation_type
 from onhand.api.ws.fanout import Fanout, SharedSubscription, encode_errors, encode_result
 from onhand.api.ws.protocols import Protocol
 from onhand.auth.tokens import Principal

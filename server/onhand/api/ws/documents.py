@@ -1,38 +1,22 @@
 """Looking into a subscribe message's document: which operation it runs, and whether it asks
 for a replay (`after:`), which decides if its execution can be shared. Documents are parsed
-with the same token limit as over HTTP: parsing a megabyte of tokens takes seconds."""
+as over HTTP (api/documents.py)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from graphql import (
-    ArgumentNode,
-    DocumentNode,
-    GraphQLError,
-    OperationDefinitionNode,
-    VariableNode,
-    Visitor,
-    parse,
-    visit,
-)
+from graphql import ArgumentNode, GraphQLError, VariableNode, Visitor, visit
 
-
-@lru_cache(maxsize=1024)
-def parsed(query: str, max_tokens: int) -> DocumentNode:
-    return parse(query, max_tokens=max_tokens)
+from onhand.api.documents import chosen_operation, parsed
 
 
 def operation_type(query: str, operation_name: str | None, max_tokens: int) -> str:
     """'query', 'mutation' or 'subscription'; raises GraphQLError for a bad document."""
-    document = parsed(query, max_tokens)
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if len(operations) != 1:
+    operation = chosen_operation(parsed(query, max_tokens), operation_name)
+    if operation is None:
         raise GraphQLError("the document must name exactly one operation to run")
-    return operations[0].operation.value
+    return operation.operation.value
 
 
 class _AfterFinder(Visitor):
