@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.auth.authenticator import Authenticator
 from onhand.auth.cost_buckets import CostBuckets
 from onhand.config import Settings
+from onhand.inventory.adjustments_together import AdjustmentsTogether
 from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.imports.tasks import ImportTasks
 from onhand.inventory.reservations.coalescing import Coalescer
@@ -41,8 +42,15 @@ class Services:
 
     @cached_property
     def group_commit(self) -> GroupCommit:
-        """Stock adjustments on one level arriving together, written together."""
+        """Stock adjustments on one level arriving together, written together (each in a
+        savepoint of its own)."""
         return GroupCommit(self.engine)
+
+    @cached_property
+    def adjustments(self) -> AdjustmentsTogether:
+        """Stock adjustments of one caller arriving together, of any levels, written
+        together."""
+        return AdjustmentsTogether(self.engine)
 
     @cached_property
     def coalescer(self) -> Coalescer:

@@ -17,7 +17,6 @@ from onhand.auth.roles import Permission
 from onhand.auth.tokens import Principal
 from onhand.config import Settings
 from onhand.db.transactions import in_transaction
-from onhand.inventory.group_commit import Together
 from onhand.inventory.ledger import ChangeContext, MovementSource
 from onhand.services import Services
 
@@ -95,14 +94,12 @@ class Context:
         key: Hashable,
         work: Callable[[AsyncConnection], Awaitable[T]],
         exclusive: Hashable | None = None,
-        together: Together | None = None,
     ) -> T:
         """`work` in one transaction, shared with other work on the same `key` arriving at the
-        same moment when write coalescing is on (inventory/group_commit.py); `together`, the
-        same work in a form a batch can write in one statement."""
+        same moment when write coalescing is on (inventory/group_commit.py)."""
         if not self.settings.coalesce_writes:
             return await self.transaction(work)
-        return await self.services.group_commit.submit(key, work, exclusive, together)
+        return await self.services.group_commit.submit(key, work, exclusive)
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self.read_engine.connect() as conn:

@@ -8,10 +8,12 @@ waits: an item finding no batch in flight for its key starts one at once, alone.
 
 One mechanism, `Batcher`, queues, batches and hands out results; a `Strategy` says how a
 batch is written: `SavepointStrategy` runs arbitrary units of work each in a savepoint of its
-own (stock adjustments, through `GroupCommit`), reservations write a whole batch in one
-set-based call (reservations/coalescing.py). A strategy may first try to write the batch
-by one statement in a transaction of its own (`write_at_once`), so that the row locks are
-held for that statement only; it answers for every item or writes nothing.
+own (stock adjustments that cannot be written together, through `GroupCommit`),
+reservations write a whole batch in one set-based call (reservations/coalescing.py). A
+strategy may first try to write the batch by one statement in a transaction of its own
+(`write_at_once`), so that the row locks are held for that statement only; it answers for
+every item or writes nothing (adjustments across levels, inventory/adjustments_together.py,
+answer for every item, some the per-level way).
 
 Each item still succeeds or fails on its own: a DomainError is that item's answer, and the
 others of the batch commit. Results are handed out only after the commit. Should writing the
@@ -20,8 +22,8 @@ one, each in its own transaction, so that one bad item cannot fail the others. A
 the commit itself is reported to every caller and nothing is written again: it may have
 taken effect.
 
-Keep keys narrow (one row, or one caller): batches on different keys then never wait on each
-other's locks, so batching cannot add deadlocks between them.
+Keep keys narrow (one row, or one caller whose batch takes its row locks in a fixed order):
+batches on different keys then cannot deadlock with each other.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError
@@ -72,9 +74,10 @@ class Strategy(Generic[I, R]):
 
     async def write_at_once(
         self, engine: AsyncEngine, items: list[I]
-    ) -> list[R | DomainError] | None:
+    ) -> Sequence[R | Exception] | None:
         """A faster way to write the items, tried first, that either answers for all of them
-        or writes nothing and returns None (then they go through write_batch/write_one)."""
+        (an exception is that item's answer) or writes nothing and returns None (then they go
+        through write_batch/write_one)."""
         return None
 
     async def write_batch(self, conn: AsyncConnection, items: list[I]) -> list[R | DomainError]:
@@ -193,11 +196,11 @@ class _Queue(Generic[I, R]):
         _hand_out(batch, outcomes)
 
 
-def _hand_out(batch: list[_Unit[I, R]], outcomes: list[R | DomainError]) -> None:
+def _hand_out(batch: list[_Unit[I, R]], outcomes: Sequence[R | Exception]) -> None:
     for unit, outcome in zip(batch, outcomes, strict=True):
         if unit.future.done():
             continue
-        if isinstance(outcome, DomainError):
+        if isinstance(outcome, Exception):
             unit.future.set_exception(outcome)
         else:
             unit.future.set_result(outcome)
@@ -234,20 +237,10 @@ class Batcher(Generic[I, R]):
         return await asyncio.shield(unit.future)
 
 
-class Together(Protocol):
-    """A unit of work in a form that a batch of its kind can write together, in one statement
-    (the adjustments of one level, say): `write_all` answers for every unit, or writes
-    nothing and returns None (then each runs in its savepoint)."""
-
-    @staticmethod
-    async def write_all(engine: AsyncEngine, batch: Sequence[Any]) -> list[Any] | None: ...
-
-
 @dataclass(frozen=True)
 class _Savepointed:
     work: Work[Any]
     exclusive: Hashable | None
-    together: Together | None = None
 
 
 class SavepointStrategy(Strategy[_Savepointed, Any]):
@@ -259,15 +252,6 @@ class SavepointStrategy(Strategy[_Savepointed, Any]):
 
     def exclusive(self, item: _Savepointed) -> Hashable | None:
         return item.exclusive
-
-    async def write_at_once(
-        self, engine: AsyncEngine, items: list[_Savepointed]
-    ) -> list[Any | DomainError] | None:
-        units = [item.together for item in items if item.together is not None]
-        kinds = {type(unit) for unit in units}
-        if len(units) != len(items) or len(kinds) != 1:
-            return None
-        return await kinds.pop().write_all(engine, units)
 
     async def write_batch(
         self, conn: AsyncConnection, items: list[_Savepointed]
@@ -296,7 +280,6 @@ class GroupCommit:
         key: Hashable,
         work: Work[T],
         exclusive: Hashable | None = None,
-        together: Together | None = None,
     ) -> T:
-        result: T = await self.batcher.submit(key, _Savepointed(work, exclusive, together))
+        result: T = await self.batcher.submit(key, _Savepointed(work, exclusive))
         return result

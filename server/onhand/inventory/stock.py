@@ -185,58 +185,54 @@ async def adjust(conn: AsyncConnection, request: Adjust, context: ChangeContext)
     return result
 
 
-@dataclass(frozen=True)
-class AdjustTogether:
-    """An adjustment as group commit can write it together with others of the same level:
-    all of them by one ledger statement, in a transaction of its own, so that the level's lock
-    is held for that statement only. Anything that statement cannot answer for every one of
-    them alone (an idempotency key, a refusal, different times or callers) leaves it to the
-    savepoints, one adjustment at a time."""
-
-    request: Adjust
-    context: ChangeContext
-
-    @staticmethod
-    async def write_all(
-        engine: AsyncEngine, batch: Sequence[AdjustTogether]
-    ) -> list[Adjusted | DomainError] | None:
-        # One batch adjusts one level: its product and warehouse are the group-commit key.
-        first = batch[0]
-        outcomes: list[Adjusted | DomainError | None] = [None] * len(batch)
-        movements: list[tuple[int, Movement]] = []
-        changes: set[ChangeContext] = set()
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+async def adjust_together(
+    engine: AsyncEngine, asked: Sequence[tuple[Adjust, ChangeContext]]
+) -> list[Adjusted | DomainError | None]:
+    """Adjustments written together, of any levels: those of one caller (one change records
+    one actor, time and correlation id) by one ledger statement in a transaction of its own,
+    so that the levels' locks (taken in level order) are held for that statement only. Each
+    answers with its own movement and version. None for an adjustment left to be written on
+    its own (`adjust`): one with an idempotency key to claim or a channel to resolve, one
+    naming an unknown product or warehouse, and every one of a statement that refused any
+    (which wrote nothing): alone, each gets its precise answer."""
+    outcomes: list[Adjusted | DomainError | None] = [None] * len(asked)
+    changes: dict[ChangeContext, list[tuple[int, Adjust, _CheckedAdjust]]] = {}
+    for i, (request, context) in enumerate(asked):
+        try:
+            checked = _checked(request)
+        except DomainError as error:
+            outcomes[i] = error
+            continue
+        if checked.claim is None and request.channel is None:
+            change = _context(context, checked.occurred_at, checked.correlation_id)
+            changes.setdefault(change, []).append((i, request, checked))
+    if not changes:
+        return outcomes
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for change, members in changes.items():
             try:
-                product_id, warehouse_id = await _ids(
-                    conn, first.request.product, first.request.warehouse
-                )
+                product_ids = await _product_ids(conn, [r.product for _, r, _ in members])
+                warehouse_ids = await _warehouse_ids(conn, [r.warehouse for _, r, _ in members])
             except DomainError:
-                return None  # an unknown product or warehouse: said as the savepoints say it
-            for i, item in enumerate(batch):
-                try:
-                    checked = _checked(item.request)
-                except DomainError as error:
-                    outcomes[i] = error
-                    continue
-                if checked.claim is not None or item.request.channel is not None:
-                    return None  # a key to claim, a channel to resolve: the savepoints do
-                changes.add(_context(item.context, checked.occurred_at, checked.correlation_id))
-                movements.append((i, checked.movement(item.request, product_id, warehouse_id)))
-            if len(changes) > 1:
-                return None  # one change records one actor, time and correlation id
-            if movements:
-                try:
-                    applied = await apply_change(conn, [m for _, m in movements], changes.pop())
-                except DomainError:
-                    return None
-                except DBAPIError as error:
-                    if sqlstate(error) is None:
-                        raise  # the connection failed: the change may have been written
-                    return None
-                for (i, _), done in zip(movements, applied, strict=True):
-                    outcomes[i] = Adjusted(done.level, done.movement_id)
-        return [o for o in outcomes if o is not None]
+                continue  # an unknown product or warehouse: said precisely alone
+            movements = [
+                checked.movement(request, product_id, warehouse_id)
+                for (_, request, checked), product_id, warehouse_id in zip(
+                    members, product_ids, warehouse_ids, strict=True
+                )
+            ]
+            try:
+                applied = await apply_change(conn, movements, change)
+            except DomainError:
+                continue
+            except DBAPIError as error:
+                if sqlstate(error) is None:
+                    raise  # the connection failed: the change may have been written
+                continue
+            for (i, _, _), done in zip(members, applied, strict=True):
+                outcomes[i] = Adjusted(done.level, done.movement_id)
+    return outcomes
 
 
 async def transfer(conn: AsyncConnection, request: Transfer, context: ChangeContext) -> Transferred:

@@ -215,15 +215,22 @@ class InventoryMutation:
                 channel=channel_ref(context, input.channel_id, input.channel_code),
             )
             change = context.change_context()
-            # Adjustments of one level coalesce into shared transactions under load (a hot
-            # SKU's row lock and commit paid once per batch); two with the same idempotency
-            # key never share one.
-            result = await context.grouped(
-                ("adjustInventory", request.product, request.warehouse),
-                lambda conn: stock.adjust(conn, request, change),
-                exclusive=request.idempotency_key,
-                together=stock.AdjustTogether(request, change),
-            )
+
+            async def alone() -> stock.Adjusted:
+                # Adjustments of one level coalesce into shared transactions under load (a
+                # hot SKU's row lock and commit paid once per batch), each in a savepoint;
+                # two with the same idempotency key never share one.
+                return await context.grouped(
+                    ("adjustInventory", request.product, request.warehouse),
+                    lambda conn: stock.adjust(conn, request, change),
+                    exclusive=request.idempotency_key,
+                )
+
+            if not context.settings.coalesce_writes:
+                result = await alone()
+            else:
+                # A caller's adjustments of any levels, written together by one statement.
+                result = await context.services.adjustments.submit(request, change, alone)
             return level_payload(AdjustInventoryPayload, result.level, result.movement_id)
 
         return await mutate(info, Permission.MANAGE_STOCK, AdjustInventoryPayload, work)
