@@ -8,8 +8,8 @@ length, the generic one only guesses. Measured with pg_stat_statements under adj
 spread over 5,000 levels: planned 2,971 times in 3,162 calls, 2.5 ms of planning against
 1.4 ms of execution a call; with the generic plan, 0.75 ms of execution and no planning.
 
-So a change made on its own (autocommit: group-committed adjustments of one level,
-stock.AdjustTogether) runs with plan_cache_mode = force_generic_plan, set around its
+So a change made on its own (autocommit: group-committed adjustments,
+stock.adjust_together) runs with plan_cache_mode = force_generic_plan, set around its
 statement alone. Measured by bench/adjust.py, alternating: spread over 5,000 levels (a
 change of one movement each), 292-298 -> 392-396 adjustments/s; on one hot level (batches
 of several movements) 787-838 -> 647-765/s, while the baseline of the same runs moved as

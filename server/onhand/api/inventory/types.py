@@ -200,7 +200,10 @@ class InventoryMovement(relay.Node):
     warehouse_id: strawberry.Private[int]
     level_id: strawberry.Private[int]
     change_id: int = strawberry.field(
-        description="Shared by the movements of one change (a transfer's two legs)."
+        description=(
+            "Shared by the movements of one change: a transfer's two legs, or adjustments"
+            " by one caller that arrived together and were written together."
+        )
     )
     type: MovementType
     reason: str | None
