@@ -4,12 +4,16 @@ failure, and a transaction is left alone."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from onhand.config import Settings
 from onhand.db.plans import generic_plans
+from onhand.services import Services
 
 MODE = text("SELECT current_setting('plan_cache_mode')")
 
@@ -38,3 +42,28 @@ async def test_a_transaction_keeps_its_custom_plans(engine: AsyncEngine) -> None
         before = await mode(conn)
         async with generic_plans(conn):
             assert await mode(conn) == before
+
+
+async def test_the_at_once_engine_runs_generic_plans_without_setting_them(
+    engine: AsyncEngine,
+) -> None:
+    """Batches written at once (Services.at_once_engine) run their generic plans from the
+    connection's start: no round trips to set and reset the mode around each statement."""
+    services = Services(settings=Settings(), engine=engine, authenticator=None)  # type: ignore[arg-type]
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    try:
+        async with services.at_once_engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            event.listen(conn.sync_engine, "before_cursor_execute", record)
+            async with generic_plans(conn):
+                assert await mode(conn) == "force_generic_plan"
+            event.remove(conn.sync_engine, "before_cursor_execute", record)
+        async with engine.connect() as conn:
+            assert await mode(conn) == "auto"  # the usual engine keeps its custom plans
+    finally:
+        await services.at_once_engine.dispose()
+    assert not any("plan_cache_mode =" in statement for statement in sent), sent

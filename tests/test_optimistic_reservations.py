@@ -18,7 +18,7 @@ from onhand.core.refs import Ref
 from onhand.inventory.channels.registry import ChannelRef
 from onhand.inventory.ledger import ChangeContext, MovementSource
 from onhand.inventory.reservations import optimistic, reserving
-from onhand.inventory.reservations.requests import Resolved
+from onhand.inventory.reservations.lookups import Lookups
 from onhand.inventory.reservations.state import State
 from support import factories
 from support.channels import channel, check_invariants, level
@@ -46,12 +46,12 @@ def meanwhile(
     read = State.read
 
     async def read_then_change(
-        conn: AsyncConnection, items: Sequence[Resolved], utilization: Any
-    ) -> State:
-        state = await read(conn, items, utilization)
+        conn: AsyncConnection, requests: Sequence[reserving.ReserveRequest], utilization: Any
+    ) -> tuple[Lookups, State]:
+        found = await read(conn, requests, utilization)
         async with engine.begin() as other:
             await change(other)
-        return state
+        return found
 
     monkeypatch.setattr(State, "read", read_then_change)
 
@@ -193,6 +193,68 @@ async def test_refusals_judged_on_the_read_stand_and_write_nothing(
     assert isinstance(made, reserving.Reserved)
     assert await reserved_by(engine, "too-many") == 0
     assert await reserved_by(engine, "fits") == 2
+    await check_invariants(engine)
+
+
+async def test_natural_keys_are_looked_up_in_the_read_and_each_request_answered_alone(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    """The read that judging relies on also looks up SKUs, variant ids, warehouse and channel
+    codes: each request is answered as the locked way would answer it."""
+    dc1 = (await factories.warehouse(admin, "DC-1"))["id"]
+    await channel(admin, "WEBSITE", ["DC-1"], safetyBufferPercent=0)
+    for sku, variant in (("KEYS-1", "v-one"), ("KEYS-2", "v-two"), ("KEYS-3", "v-two")):
+        made = await factories.product(admin, sku, externalVariantId=variant)
+        await factories.level(admin, made["id"], dc1, 100)
+        await sold_before(engine, sku)
+    async with engine.connect() as conn:
+        website = (
+            await conn.execute(text("SELECT id FROM channels WHERE code = 'WEBSITE'"))
+        ).scalar_one()
+
+    def line(
+        product: Ref | None, variant: str | None = None, warehouse: Ref | None = None
+    ) -> reserving.ReserveLine:
+        return reserving.ReserveLine(product, 1, variant_id=variant, warehouse=warehouse)
+
+    def asking(line: reserving.ReserveLine, reference: str, where: ChannelRef) -> Any:
+        return reserving.ReserveRequest(lines=(line,), reference_id=reference, channel=where)
+
+    by_code = ChannelRef(key="WEBSITE")
+    outcome = await optimistic.reserve_many_at_once(
+        engine,
+        [
+            asking(line(Ref(key="KEYS-1"), warehouse=Ref(key="DC-1")), "by-sku", by_code),
+            asking(line(None, "v-one"), "by-variant", by_code),
+            asking(line(None, "v-two"), "ambiguous", by_code),
+            asking(line(Ref(key="NO-SUCH")), "unknown-sku", by_code),
+            asking(line(Ref(key="KEYS-1"), warehouse=Ref(key="NO-WH")), "unknown-wh", by_code),
+            asking(line(Ref(key="KEYS-1")), "unknown-channel", ChannelRef(key="NOPE")),
+            asking(line(Ref(key="KEYS-2")), "channel-by-id", ChannelRef(id=website)),
+        ],
+        CONTEXT,
+        TERMS,
+    )
+
+    assert outcome is not None  # written at once
+    answers = [
+        [r.product_id for r in o.reservations]
+        if isinstance(o, reserving.Reserved)
+        else [(p.code, p.message) for p in o.problems]
+        for o in outcome
+    ]
+    async with engine.connect() as conn:
+        ids = dict((await conn.execute(text("SELECT sku, id FROM products"))).all())
+    assert answers == [
+        [ids["KEYS-1"]],
+        [ids["KEYS-1"]],
+        [("INVALID", "variant id 'v-two' names 2 products; give productId or sku")],
+        [("NOT_FOUND", "product NO-SUCH does not exist")],
+        [("NOT_FOUND", "warehouse NO-WH does not exist")],
+        [("NOT_FOUND", "channel NOPE does not exist")],
+        [ids["KEYS-2"]],
+    ]
+    assert await reserved_by(engine, "by-variant") == 1
     await check_invariants(engine)
 
 

@@ -111,9 +111,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 yield
             finally:
                 await stack.aclose()
-                await engine.dispose()
-                if services.read_engine is not None:
-                    await services.read_engine.dispose()
+                await services.dispose()
 
     # A server on simulated time says so wherever an operator or a simulator looks.
     health: dict[str, object] = {"status": "ok"}

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from onhand.auth.authenticator import Authenticator
 from onhand.auth.cost_buckets import CostBuckets
 from onhand.config import Settings
+from onhand.db.engine import create_engine
 from onhand.inventory.adjustments_together import AdjustmentsTogether
 from onhand.inventory.group_commit import GroupCommit
 from onhand.inventory.imports.tasks import ImportTasks
@@ -47,15 +48,30 @@ class Services:
         return GroupCommit(self.engine)
 
     @cached_property
+    def at_once_engine(self) -> AsyncEngine:
+        """Connections for a batch written at once (one statement committing on its own),
+        running generic plans: planned once per connection, not on every call (db/plans.py)."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        return create_engine(url, self.settings, generic_plans=True)
+
+    @cached_property
     def adjustments(self) -> AdjustmentsTogether:
         """Stock adjustments of one caller arriving together, of any levels, written
         together."""
-        return AdjustmentsTogether(self.engine)
+        return AdjustmentsTogether(self.at_once_engine)
 
     @cached_property
     def coalescer(self) -> Coalescer:
         """Reservations of one caller arriving together, written together."""
-        return Coalescer(self.engine)
+        return Coalescer(self.engine, self.at_once_engine)
+
+    async def dispose(self) -> None:
+        """Close every engine's connections."""
+        await self.engine.dispose()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
+        if "at_once_engine" in self.__dict__:
+            await self.at_once_engine.dispose()
 
     @cached_property
     def cost_buckets(self) -> CostBuckets:

@@ -10,6 +10,8 @@ from onhand.config import Settings
 # For engines made without settings (commands, tests): Settings' own defaults.
 CONNECT_TIMEOUT_SECONDS = Settings.model_fields["db_connect_timeout_seconds"].default
 POOL_TIMEOUT_SECONDS = Settings.model_fields["db_pool_timeout_seconds"].default
+# The execution option saying a connection runs generic plans (create_engine's).
+GENERIC_PLANS = "onhand_generic_plans"
 
 
 def async_url(url: str) -> str:
@@ -24,23 +26,31 @@ def plain_url(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
+def create_engine(
+    url: str, settings: Settings | None = None, *, generic_plans: bool = False
+) -> AsyncEngine:
+    """`generic_plans`: every prepared statement on its connections runs its generic plan,
+    planned once per connection (db/plans.py says which statements want that)."""
     pool_size = settings.db_pool_size if settings else 5
     max_overflow = settings.db_max_overflow if settings else 5
     connect_timeout = settings.db_connect_timeout_seconds if settings else CONNECT_TIMEOUT_SECONDS
     pool_timeout = settings.db_pool_timeout_seconds if settings else POOL_TIMEOUT_SECONDS
+    server_settings = {
+        "application_name": "onhand",
+        # JIT compilation costs more than it saves on onhand's short statements.
+        "jit": "off",
+    }
+    if generic_plans:
+        server_settings["plan_cache_mode"] = "force_generic_plan"
     return create_async_engine(
         async_url(url),
+        execution_options={GENERIC_PLANS: generic_plans},
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
         pool_timeout=pool_timeout,
         connect_args={
             "timeout": connect_timeout,
-            "server_settings": {
-                "application_name": "onhand",
-                # JIT compilation costs more than it saves on onhand's short statements.
-                "jit": "off",
-            },
+            "server_settings": server_settings,
         },
     )

@@ -29,20 +29,25 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.db.engine import GENERIC_PLANS
+
+
+def _option(conn: AsyncConnection, name: str) -> object:
+    sync = conn.sync_connection
+    return sync.get_execution_options().get(name) if sync is not None else None
+
 
 def autocommit(conn: AsyncConnection) -> bool:
     """Whether each statement on `conn` commits on its own (AUTOCOMMIT)."""
-    sync = conn.sync_connection
-    return sync is not None and sync.get_execution_options().get("isolation_level") == (
-        "AUTOCOMMIT"
-    )
+    return _option(conn, "isolation_level") == "AUTOCOMMIT"
 
 
 @contextlib.asynccontextmanager
 async def generic_plans(conn: AsyncConnection) -> AsyncIterator[None]:
     """Statements run on `conn` inside this block use their generic plans, if `conn` commits
-    each statement on its own; in a transaction nothing changes."""
-    if not autocommit(conn):
+    each statement on its own; in a transaction nothing changes. A connection of the
+    generic-plans engine (Services.at_once_engine) needs no setting."""
+    if not autocommit(conn) or _option(conn, GENERIC_PLANS):
         yield
         return
     await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")

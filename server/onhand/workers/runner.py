@@ -135,4 +135,4 @@ async def work(settings: Settings, database_url: str, names: Sequence[str] | Non
             log.info("onhand worker running: %s", ", ".join(loop.name for loop in loops))
             await stop.wait()
     finally:
-        await engine.dispose()
+        await services.dispose()

@@ -86,6 +86,18 @@ class Channel:
             warehouse_ids=tuple(sorted(warehouse_ids)),
         )
 
+    @classmethod
+    def from_json(cls, m: Mapping[str, Any]) -> Channel:
+        """From a row as PostgreSQL's to_json writes it (with its warehouse_ids)."""
+        return cls.from_row(
+            {
+                **m,
+                "created_at": datetime.fromisoformat(m["created_at"]),
+                "updated_at": datetime.fromisoformat(m["updated_at"]),
+            },
+            m["warehouse_ids"],
+        )
+
 
 @dataclass(frozen=True)
 class ChannelFilter:
@@ -209,11 +221,13 @@ async def warehouses_of_channels(
 
 
 # Channels with their warehouses, in one query (reservations look channels up on every call).
-_WITH_WAREHOUSES = text(
-    """
-    SELECT c.*, coalesce(
+# The warehouses of channel `c`, for a select list (also read by reservations/lookups.py).
+WAREHOUSE_IDS = """coalesce(
         (SELECT array_agg(cw.warehouse_id ORDER BY cw.warehouse_id)
-         FROM channel_warehouses cw WHERE cw.channel_id = c.id), '{}') AS warehouse_ids
+         FROM channel_warehouses cw WHERE cw.channel_id = c.id), '{}')"""
+_WITH_WAREHOUSES = text(
+    f"""
+    SELECT c.*, {WAREHOUSE_IDS} AS warehouse_ids
     FROM channels c
     WHERE c.id = ANY(CAST(:ids AS bigint[])) OR c.code = ANY(CAST(:codes AS text[]))
     """

@@ -41,6 +41,11 @@ class _Asked:
 
 
 class _ReservationStrategy(Strategy[_Asked, Reserved]):
+    def __init__(self, at_once_engine: AsyncEngine) -> None:
+        # Written at once on connections with generic plans (db/plans.py); the locked way
+        # keeps the batcher's engine and its custom plans.
+        self.at_once_engine = at_once_engine
+
     name = "reservations"
     max_batch = 200
     max_weight = 2000  # lines per transaction
@@ -59,7 +64,10 @@ class _ReservationStrategy(Strategy[_Asked, Reserved]):
         self, engine: AsyncEngine, items: list[_Asked]
     ) -> list[Reserved | DomainError] | None:
         return await reserve_many_at_once(
-            engine, [item.request for item in items], items[0].context, items[-1].terms
+            self.at_once_engine,
+            [item.request for item in items],
+            items[0].context,
+            items[-1].terms,
         )
 
     async def write_batch(
@@ -77,8 +85,10 @@ class _ReservationStrategy(Strategy[_Asked, Reserved]):
 class Coalescer:
     """One per process: a queue per caller."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.batcher: Batcher[_Asked, Reserved] = Batcher(engine, _ReservationStrategy())
+    def __init__(self, engine: AsyncEngine, at_once_engine: AsyncEngine) -> None:
+        self.batcher: Batcher[_Asked, Reserved] = Batcher(
+            engine, _ReservationStrategy(at_once_engine)
+        )
 
     async def submit(
         self, request: ReserveRequest, context: ChangeContext, terms: Terms

@@ -1,21 +1,53 @@
 """Natural keys of a batch of reservation requests (SKUs, variant ids, warehouse and channel
-codes), looked up in one query per kind, then each request resolved on its own so that one
-request's unknown SKU fails that request only."""
+codes), looked up in one query for all kinds, then each request resolved on its own so that
+one request's unknown SKU fails that request only.
+
+The lookups are CTEs (`FOUND`) with one select-list expression that returns them all
+(`LOOKED_UP`), so that the unlocked read of the optimistic path (state.READ) looks them up in
+the same round trip as it reads the rows to judge."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, ErrorCode, Problem
-from onhand.inventory.channels.registry import Channel, find_channel, load_channels
+from onhand.inventory.channels.registry import WAREHOUSE_IDS, Channel, find_channel
 from onhand.inventory.reservations.requests import ReserveLine, ReserveRequest, Resolved
+
+FOUND = f"""
+    found_skus AS (
+        SELECT id, sku FROM products WHERE sku = ANY(CAST(:skus AS text[]))
+    ),
+    found_variants AS (
+        SELECT id, external_variant_id AS variant FROM products
+        WHERE external_variant_id = ANY(CAST(:variants AS text[]))
+    ),
+    found_codes AS (
+        SELECT id, code FROM warehouses WHERE code = ANY(CAST(:codes AS text[]))
+    ),
+    found_channels AS (
+        SELECT c.*, {WAREHOUSE_IDS} AS warehouse_ids
+        FROM channels c
+        WHERE c.id = ANY(CAST(:channel_ids AS bigint[]))
+           OR c.code = ANY(CAST(:channel_codes AS text[]))
+    )"""
+LOOKED_UP = """json_build_object(
+        'skus', (SELECT coalesce(json_agg(json_build_array(sku, id)), '[]') FROM found_skus),
+        'variants', (SELECT coalesce(json_agg(json_build_array(variant, id) ORDER BY id), '[]')
+                     FROM found_variants),
+        'codes', (SELECT coalesce(json_agg(json_build_array(code, id)), '[]') FROM found_codes),
+        'channels', (SELECT coalesce(json_agg(c), '[]') FROM found_channels c)
+    )"""
+_LOOK_UP = text(f"WITH {FOUND} SELECT {LOOKED_UP} AS looked_up")
 
 
 class Lookups:
-    """Natural keys of a whole batch, looked up in one query per kind."""
+    """Natural keys of a whole batch, looked up in one query."""
 
     def __init__(self) -> None:
         self.skus: dict[str, int] = {}
@@ -23,43 +55,43 @@ class Lookups:
         self.codes: dict[str, int] = {}
         self.channels: list[Channel] = []
 
+    @staticmethod
+    def params(requests: Sequence[ReserveRequest]) -> dict[str, list[Any]]:
+        """What FOUND looks up for these requests."""
+        lines = [line for r in requests for line in r.lines]
+        refs = [r.channel for r in requests if r.channel is not None]
+        return {
+            "skus": sorted(
+                {ln.product.key for ln in lines if ln.product and ln.product.key is not None}
+            ),
+            "variants": sorted(
+                {ln.variant_id for ln in lines if ln.variant_id is not None and ln.product is None}
+            ),
+            "codes": sorted(
+                {ln.warehouse.key for ln in lines if ln.warehouse and ln.warehouse.key is not None}
+            ),
+            "channel_ids": sorted({r.id for r in refs if r.id is not None}),
+            "channel_codes": sorted({r.key for r in refs if r.key}),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Lookups:
+        """From what LOOKED_UP returned."""
+        looked_up = json.loads(value) if isinstance(value, str) else value
+        found = cls()
+        found.skus = {sku: product_id for sku, product_id in looked_up["skus"]}
+        for variant, product_id in looked_up["variants"]:
+            found.variants.setdefault(variant, []).append((product_id, None))
+        found.codes = {code: warehouse_id for code, warehouse_id in looked_up["codes"]}
+        found.channels = [Channel.from_json(row) for row in looked_up["channels"]]
+        return found
+
     @classmethod
     async def load(cls, conn: AsyncConnection, requests: Sequence[ReserveRequest]) -> Lookups:
-        found = cls()
-        lines = [line for r in requests for line in r.lines]
-        skus = {ln.product.key for ln in lines if ln.product and ln.product.key is not None}
-        variants = {
-            ln.variant_id for ln in lines if ln.variant_id is not None and ln.product is None
-        }
-        codes = {ln.warehouse.key for ln in lines if ln.warehouse and ln.warehouse.key is not None}
-        if skus:
-            rows = await conn.execute(
-                text("SELECT id, sku FROM products WHERE sku = ANY(CAST(:k AS text[]))"),
-                {"k": sorted(skus)},
-            )
-            found.skus = {row.sku: row.id for row in rows}
-        if variants:
-            rows = await conn.execute(
-                text(
-                    "SELECT id, external_variant_id FROM products"
-                    " WHERE external_variant_id = ANY(CAST(:k AS text[])) ORDER BY id"
-                ),
-                {"k": sorted(variants)},
-            )
-            for row in rows:
-                found.variants.setdefault(row.external_variant_id, []).append((row.id, None))
-        if codes:
-            rows = await conn.execute(
-                text("SELECT id, code FROM warehouses WHERE code = ANY(CAST(:k AS text[]))"),
-                {"k": sorted(codes)},
-            )
-            found.codes = {row.code: row.id for row in rows}
-        refs = [r.channel for r in requests if r.channel is not None]
-        if refs:
-            found.channels = await load_channels(
-                conn, [r.id for r in refs if r.id is not None], [r.key for r in refs if r.key]
-            )
-        return found
+        params = cls.params(requests)
+        if not any(params.values()):
+            return cls()
+        return cls.from_json((await conn.execute(_LOOK_UP, params)).scalar_one())
 
     def resolve(self, index: int, request: ReserveRequest) -> Resolved:
         problems: list[Problem] = []

@@ -56,7 +56,7 @@ from onhand.inventory.reservations.requests import (
 from onhand.inventory.reservations.reserving import (
     hold_columns,
     judge_all,
-    resolve_all,
+    resolve_with,
     validated,
 )
 from onhand.inventory.reservations.state import State
@@ -264,10 +264,11 @@ async def reserve_many_at_once(
         # below is one statement, so that no lock outlives it.
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            resolved = await resolve_all(conn, requests, outcomes)
-            state = await State.read(conn, list(resolved.values()), terms.utilization)
+            pending = [r for i, r in enumerate(requests) if outcomes[i] is None]
+            lookups, state = await State.read(conn, pending, terms.utilization)
         except DBAPIError:
             return None  # the locked way will meet the same trouble, and report it
+        resolved = resolve_with(lookups, requests, outcomes)
         if has_kits(resolved, state):
             return None  # a kit's components are judged under the locks (kits/holds.py)
         if state.purchase_limits:

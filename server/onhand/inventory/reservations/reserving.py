@@ -62,6 +62,7 @@ __all__ = [
     "reserve",
     "reserve_many",
     "resolve_all",
+    "resolve_with",
     "validated",
 ]
 
@@ -140,6 +141,15 @@ async def resolve_all(
     """The requests not answered yet, by index, with their natural keys looked up; one that
     names something unknown gets its error as its outcome."""
     lookups = await Lookups.load(conn, [r for i, r in enumerate(requests) if outcomes[i] is None])
+    return resolve_with(lookups, requests, outcomes)
+
+
+def resolve_with(
+    lookups: Lookups,
+    requests: Sequence[ReserveRequest],
+    outcomes: list[Reserved | DomainError | None],
+) -> dict[int, Resolved]:
+    """resolve_all, the natural keys already looked up."""
     resolved: dict[int, Resolved] = {}
     for i, request in enumerate(requests):
         if outcomes[i] is None:

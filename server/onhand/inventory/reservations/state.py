@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onhand.core.refs import Ref
 from onhand.inventory.channels.availability import (
     Allocation,
     WarehouseStock,
@@ -20,13 +21,11 @@ from onhand.inventory.channels.availability import (
     physical_of,
 )
 from onhand.inventory.channels.registry import Channel
-from onhand.inventory.reservations.requests import Resolved
+from onhand.inventory.reservations.lookups import FOUND, LOOKED_UP, Lookups
+from onhand.inventory.reservations.requests import ReserveRequest, Resolved
 
 _STATE = """
-    WITH asked AS (
-        SELECT * FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]),
-            CAST(:warehouses AS bigint[])) AS r(channel_id, product_id, warehouse_id)
-    ),
+    WITH {asked},
     -- A kit's components are judged and locked in its place (kits/holds.py); a product in
     -- no kit joins nothing here.
     req AS (
@@ -77,12 +76,41 @@ _STATE = """
          FROM purchase_limits pl
          WHERE (pl.channel_id, pl.product_id) IN (SELECT channel_id, product_id FROM req))
             AS purchase_limits
+        {also}
     """
+# Each line's channel, product and warehouse, by id.
+_BY_IDS = """asked AS (
+        SELECT * FROM unnest(CAST(:channels AS bigint[]), CAST(:products AS bigint[]),
+            CAST(:warehouses AS bigint[])) AS r(channel_id, product_id, warehouse_id)
+    )"""
+# Each line's channel, product and warehouse as the request names them, looked up here
+# as Lookups.resolve will (a variant id naming several products names none).
+_BY_REFS = f"""{FOUND},
+    given AS (
+        SELECT * FROM unnest(CAST(:channels AS bigint[]), CAST(:channel_codes AS text[]),
+            CAST(:products AS bigint[]), CAST(:line_skus AS text[]),
+            CAST(:line_variants AS text[]), CAST(:warehouses AS bigint[]),
+            CAST(:line_codes AS text[]))
+            AS g(channel_id, channel_code, product_id, sku, variant, warehouse_id, code)
+    ),
+    asked AS (
+        SELECT coalesce(g.channel_id,
+                (SELECT c.id FROM found_channels c WHERE c.code = g.channel_code)) AS channel_id,
+            coalesce(g.product_id,
+                (SELECT s.id FROM found_skus s WHERE s.sku = g.sku),
+                (SELECT min(v.id) FROM found_variants v WHERE v.variant = g.variant
+                 HAVING count(*) = 1)) AS product_id,
+            coalesce(g.warehouse_id,
+                (SELECT w.id FROM found_codes w WHERE w.code = g.code)) AS warehouse_id
+        FROM given g
+    )"""
 
 # Locks (channel x product rows, created when missing, then levels in id order) and reads
 # what judging needs.
 LOCK = text(
     _STATE.format(
+        asked=_BY_IDS,
+        also="",
         allocations="""
         INSERT INTO channel_inventory AS ci (channel_id, product_id)
         SELECT DISTINCT r.channel_id, r.product_id
@@ -98,9 +126,12 @@ LOCK = text(
     )
 )
 # The same rows read without a lock (optimistic.py judges on them, then checks in its write
-# that what it relied on has not shrunk). A channel x product row not made yet is left out.
+# that what it relied on has not shrunk), with the requests' natural keys looked up in the
+# same round trip. A channel x product row not made yet is left out.
 READ = text(
     _STATE.format(
+        asked=_BY_REFS,
+        also=f", {LOOKED_UP} AS looked_up",
         allocations="""
         SELECT ci.channel_id, ci.product_id, ci.allocated, ci.buffer, ci.held, ci.version
         FROM channel_inventory ci
@@ -135,26 +166,6 @@ class State:
         items: Sequence[Resolved],
         utilization: Mapping[tuple[int, float], float],
     ) -> State:
-        return await cls._load(conn, LOCK, items, utilization)
-
-    @classmethod
-    async def read(
-        cls,
-        conn: AsyncConnection,
-        items: Sequence[Resolved],
-        utilization: Mapping[tuple[int, float], float],
-    ) -> State:
-        """The same rows, unlocked."""
-        return await cls._load(conn, READ, items, utilization)
-
-    @classmethod
-    async def _load(
-        cls,
-        conn: AsyncConnection,
-        statement: TextClause,
-        items: Sequence[Resolved],
-        utilization: Mapping[tuple[int, float], float],
-    ) -> State:
         channels, products, warehouses = [], [], []
         for item in items:
             for product_id, warehouse_id in zip(item.products, item.warehouses, strict=True):
@@ -165,10 +176,49 @@ class State:
             return cls({}, {}, {}, {}, {}, {})
         row = (
             await conn.execute(
-                statement,
+                LOCK,
                 {"channels": channels, "products": products, "warehouses": warehouses},
             )
         ).one()
+        return cls._of(row, utilization)
+
+    @classmethod
+    async def read(
+        cls,
+        conn: AsyncConnection,
+        requests: Sequence[ReserveRequest],
+        utilization: Mapping[tuple[int, float], float],
+    ) -> tuple[Lookups, State]:
+        """The requests' natural keys looked up, and the rows they name read unlocked, in one
+        round trip."""
+        lines = [(r.channel, line) for r in requests for line in r.lines]
+        if not lines:
+            return Lookups(), cls({}, {}, {}, {}, {}, {})
+
+        def key(ref: Ref | None) -> str | None:
+            return ref.key if ref is not None else None
+
+        row = (
+            await conn.execute(
+                READ,
+                {
+                    **Lookups.params(requests),
+                    "channels": [c.id if c else None for c, _ in lines],
+                    "channel_codes": [key(c) for c, _ in lines],
+                    "products": [ln.product.id if ln.product else None for _, ln in lines],
+                    "line_skus": [key(ln.product) for _, ln in lines],
+                    "line_variants": [
+                        ln.variant_id if ln.product is None else None for _, ln in lines
+                    ],
+                    "warehouses": [ln.warehouse.id if ln.warehouse else None for _, ln in lines],
+                    "line_codes": [key(ln.warehouse) for _, ln in lines],
+                },
+            )
+        ).one()
+        return Lookups.from_json(row.looked_up), cls._of(row, utilization)
+
+    @classmethod
+    def _of(cls, row: Any, utilization: Mapping[tuple[int, float], float]) -> State:
         stock = {
             (lv["product_id"], lv["warehouse_id"]): WarehouseStock(
                 lv["warehouse_id"], lv["on_hand"], lv["reserved"], lv["committed"], lv["available"]
