@@ -129,8 +129,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     async def readyz(request: Request) -> Response:
         stopped = services.supervisor.not_running()
         try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            # Both pools: a stale connection left by an outage fails here, which makes its
+            # pool drop every connection it holds, not in a request.
+            for pool in (engine, services.at_once_engine):
+                async with pool.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
             behind = await migrate.pending(engine)
         except Exception as error:  # any failure to reach the database means not ready
             return unavailable(stopped, database=str(error))

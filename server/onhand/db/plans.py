@@ -8,18 +8,17 @@ length, the generic one only guesses. Measured with pg_stat_statements under adj
 spread over 5,000 levels: planned 2,971 times in 3,162 calls, 2.5 ms of planning against
 1.4 ms of execution a call; with the generic plan, 0.75 ms of execution and no planning.
 
-So a change made on its own (autocommit: group-committed adjustments,
-stock.adjust_together) runs with plan_cache_mode = force_generic_plan, set around its
-statement alone. Measured by bench/adjust.py, alternating: spread over 5,000 levels (a
-change of one movement each), 292-298 -> 392-396 adjustments/s; on one hot level (batches
-of several movements) 787-838 -> 647-765/s, while the baseline of the same runs moved as
-much (0.52-0.54x -> 0.44-0.49x): no gain there, perhaps a small cost. In a transaction
-nothing changes: putting the setting back before COMMIT would be one more round trip while
-the statement's row locks are held. Nor for the reservation batch written at once: there
-the time goes to waiting for the hot rows' locks, and its generic plan measured slower
-(550-640 -> 410-560 reservations/s on one hot SKU). Every other statement keeps its custom
-plans: an optional filter (`$1 IS NULL OR column = $1`) needs one to use its column's
-index.
+Batches written at once (one statement committing on its own: a caller's adjustments,
+stock.adjust_together; a reservation batch's read and write, reservations/optimistic.py)
+run on connections of their own whose plan_cache_mode is force_generic_plan from the start
+(Services.at_once_engine): each statement is planned once per connection. Setting the mode
+around each statement instead (`generic_plans`, for a change made alone on a connection of
+the usual engine) costs two more round trips. Measured on the reservation batch alone, 400
+batches of 5 one after the other: a read and a write of 7.0-8.9 ms with custom plans,
+6.2-7.5 ms with generic ones. In a transaction nothing changes: putting the setting back
+before COMMIT would be one more round trip while the statement's row locks are held. Every
+other statement keeps its custom plans: an optional filter (`$1 IS NULL OR column = $1`)
+needs one to use its column's index.
 """
 
 from __future__ import annotations
