@@ -47,6 +47,33 @@ async def movements(engine: AsyncEngine, sku: str) -> list[tuple[int, int]]:
         return [(row[0], row[1]) for row in found]
 
 
+async def adjust_all(
+    admin: Client, base_url: str, asks: list[tuple[dict[str, Any], int]]
+) -> list[dict[str, Any]]:
+    """Each (ids of a stocked product, delta) adjusted at once, by a client of its own."""
+    async with clients(base_url, admin.token or "", len(asks)) as made:
+        return list(
+            await asyncio.gather(
+                *(
+                    payload_of(
+                        client,
+                        "adjustInventory",
+                        ADJUST,
+                        {
+                            "input": {
+                                "productId": ids["product"],
+                                "warehouseId": ids["DC-1"],
+                                "adjustment": delta,
+                                "reason": "RECEIPT" if delta > 0 else "ADJUSTMENT",
+                            }
+                        },
+                    )
+                    for client, (ids, delta) in zip(made, asks, strict=True)
+                )
+            )
+        )
+
+
 async def test_a_batch_is_one_change_and_each_adjustment_its_own_version(
     admin: Client, engine: AsyncEngine
 ) -> None:
@@ -176,37 +203,20 @@ async def test_concurrent_adjustments_across_levels_are_batched_without_deadlock
     """Many callers' worth of requests adjusting the same few levels in random orders: one
     refused among them gets its own error, every other is written, in batches."""
     skus = [f"ACROSS-{i}" for i in range(6)]
-    ids = [await factories.stocked(admin, sku, {"DC-1": 5}) for sku in skus]
+    # Enough stock that no order of the decrements can run out, but for the one too large.
+    ids = [await factories.stocked(admin, sku, {"DC-1": 100}) for sku in skus]
     rng = random.Random(7)
     asks = [(rng.randrange(len(skus)), rng.choice([1, 2, -1])) for _ in range(60)]
     asks[30] = (0, -1000)  # more than is there
     before = (await http.get("/metrics")).text
-    async with clients(base_url, admin.token or "", len(asks)) as made:
-        payloads: list[dict[str, Any]] = await asyncio.gather(
-            *(
-                payload_of(
-                    client,
-                    "adjustInventory",
-                    ADJUST,
-                    {
-                        "input": {
-                            "productId": ids[index]["product"],
-                            "warehouseId": ids[index]["DC-1"],
-                            "adjustment": delta,
-                            "reason": "RECEIPT" if delta > 0 else "ADJUSTMENT",
-                        }
-                    },
-                )
-                for client, (index, delta) in zip(made, asks, strict=True)
-            )
-        )
+    payloads = await adjust_all(admin, base_url, [(ids[index], delta) for index, delta in asks])
     after = (await http.get("/metrics")).text
 
     refused = payloads[30]["errors"]
     assert [e["code"] for e in refused] == ["INSUFFICIENT_STOCK"], refused
     assert all(p["errors"] == [] for i, p in enumerate(payloads) if i != 30), payloads
     for index, sku in enumerate(skus):
-        expected = 5 + sum(d for i, (at, d) in enumerate(asks) if at == index and i != 30)
+        expected = 100 + sum(d for i, (at, d) in enumerate(asks) if at == index and i != 30)
         assert (await level(engine, sku, "DC-1"))["on_hand"] == expected
     assert write_batches(after, "adjustments", "at_once") > write_batches(
         before, "adjustments", "at_once"
@@ -219,25 +229,7 @@ async def test_concurrent_adjustments_of_a_hot_level_are_written_together(
 ) -> None:
     ids = await factories.stocked(admin, "TOGETHER-HOT", {"DC-1": 0})
     before = (await http.get("/metrics")).text
-    async with clients(base_url, admin.token or "", 40) as made:
-        payloads: list[dict[str, Any]] = await asyncio.gather(
-            *(
-                payload_of(
-                    client,
-                    "adjustInventory",
-                    ADJUST,
-                    {
-                        "input": {
-                            "productId": ids["product"],
-                            "warehouseId": ids["DC-1"],
-                            "adjustment": 1,
-                            "reason": "RECEIPT",
-                        }
-                    },
-                )
-                for client in made
-            )
-        )
+    payloads = await adjust_all(admin, base_url, [(ids, 1)] * 40)
     after = (await http.get("/metrics")).text
 
     assert all(p["errors"] == [] for p in payloads), payloads
