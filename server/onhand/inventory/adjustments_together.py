@@ -5,13 +5,13 @@ together by one ledger statement (stock.adjust_together), whatever levels they a
 Keyed by level, a batch only forms on a hot level: adjustments spread over many levels were
 each a transaction of their own, paying a commit, a plan and the round trips apiece. Keyed
 by caller, they share all of these. One statement takes its levels' locks in level order, as
-every change does, so batches on different keys cannot deadlock with each other or with any
-other writer.
+every change does, so batches on different keys cannot deadlock with each other; should one
+deadlock with another writer, it writes nothing and its adjustments go the per-level way.
 
 What cannot be written that way (an idempotency key to claim, a channel to resolve, an
-unknown product, a refusal in the statement, which then wrote nothing) goes the per-level
-way (`GroupCommit`, each adjustment in a savepoint of its own), where it gets its exact
-answer without holding any other level's lock.
+unknown product, a refusal or an error in the statement, which then wrote nothing) goes the
+per-level way (`GroupCommit`, each adjustment in a savepoint of its own), where it gets its
+exact answer without holding any other level's lock.
 """
 
 from __future__ import annotations
