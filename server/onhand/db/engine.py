@@ -10,8 +10,6 @@ from onhand.config import Settings
 # For engines made without settings (commands, tests): Settings' own defaults.
 CONNECT_TIMEOUT_SECONDS = Settings.model_fields["db_connect_timeout_seconds"].default
 POOL_TIMEOUT_SECONDS = Settings.model_fields["db_pool_timeout_seconds"].default
-# The execution option saying a connection runs generic plans (create_engine's).
-GENERIC_PLANS = "onhand_generic_plans"
 
 
 def async_url(url: str) -> str:
@@ -44,7 +42,6 @@ def create_engine(
         server_settings["plan_cache_mode"] = "force_generic_plan"
     return create_async_engine(
         async_url(url),
-        execution_options={GENERIC_PLANS: generic_plans},
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import DomainError, ErrorCode, Problem
 from onhand.core.records import Level
-from onhand.db.plans import autocommit, generic_plans
+from onhand.db.plans import autocommit
 from onhand.db.tables import BUCKETS
 from onhand.events.outbox import insert_events
 from onhand.inventory.kits.events import KIT_EVENT_ROWS
@@ -596,8 +596,7 @@ async def apply_change(
     locking = not alone and channels_locked is None
     statement = _APPLY_ALONE if alone else _APPLY_LOCKING_PREORDER_CHANNELS if locking else _APPLY
     try:
-        async with generic_plans(conn):
-            rows = (await conn.execute(statement, params)).mappings().all()
+        rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
         if missing and context.create_missing_levels:
             # Levels are created only when needed, so the usual change stays one statement.
@@ -609,8 +608,7 @@ async def apply_change(
                     "warehouse_id": [row["warehouse_id"] for row in missing],
                 },
             )
-            async with generic_plans(conn):
-                rows = (await conn.execute(statement, params)).mappings().all()
+            rows = (await conn.execute(statement, params)).mappings().all()
     except DBAPIError as error:
         raise _translate(error, movements) from error
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
