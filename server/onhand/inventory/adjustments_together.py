@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.inventory.group_commit import Batcher, Strategy
 from onhand.inventory.ledger import ChangeContext
-from onhand.inventory.stock import Adjust, Adjusted, adjust_together
+from onhand.inventory.stock import Adjust, Adjusted, adjust_together, written_alone
 
 Alone = Callable[[], Awaitable[Adjusted]]
 
@@ -64,7 +64,7 @@ class AdjustmentsTogether:
         self.batcher: Batcher[_Asked, Adjusted] = Batcher(engine, _AdjustmentStrategy())
 
     async def submit(self, request: Adjust, context: ChangeContext, alone: Alone) -> Adjusted:
-        if request.idempotency_key is not None or request.channel is not None:
+        if written_alone(request):
             return await alone()  # never written together: no need to wait for a batch
         key = (context.actor, str(context.source))
         return await self.batcher.submit(key, _Asked(request, context, alone))

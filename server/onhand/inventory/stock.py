@@ -185,6 +185,12 @@ async def adjust(conn: AsyncConnection, request: Adjust, context: ChangeContext)
     return result
 
 
+def written_alone(request: Adjust) -> bool:
+    """An adjustment `adjust_together` never writes: an idempotency key to claim, a channel
+    to resolve."""
+    return request.idempotency_key is not None or request.channel is not None
+
+
 async def adjust_together(
     engine: AsyncEngine, asked: Sequence[tuple[Adjust, ChangeContext]]
 ) -> list[Adjusted | DomainError | None]:
@@ -203,7 +209,7 @@ async def adjust_together(
         except DomainError as error:
             outcomes[i] = error
             continue
-        if checked.claim is None and request.channel is None:
+        if not written_alone(request):
             change = _context(context, checked.occurred_at, checked.correlation_id)
             changes.setdefault(change, []).append((i, request, checked))
     if not changes:
