@@ -264,3 +264,31 @@ async def test_a_backlog_of_batches_goes_out_back_to_back_not_one_per_interval(
     # In order: each batch's sequence after the one before.
     sequences = [b["sequence"] for b in batches(endpoint)]
     assert sequences == sorted(sequences)
+
+
+async def test_changes_made_while_a_slow_endpoint_takes_a_batch_follow_it_at_once(
+    admin: Client, engine: AsyncEngine, receiver: tuple[Receiver, str]
+) -> None:
+    endpoint, url = receiver
+    endpoint.delay = 4.0  # each batch takes the endpoint four seconds
+    await shop(admin, syncIntervalMinutes=10)
+    market = (await admin('{ channel(code: "MARKET") { id } }'))["channel"]["id"]
+    await published(engine)
+    await webhook(admin, url, ["CHANNEL_SYNC_BATCH"], channelId=market)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE channel_sync SET next_due_at = now()"))
+    await until(lambda: endpoint.begun, "the snapshot on its way", seconds=20)
+    # A change, and the channel's interval comes round while the snapshot is still on its way.
+    await adjust(admin, "FEED-B", "DC-1", -5)
+    await published(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE channel_sync SET next_due_at = now()"))
+
+    def with_the_change() -> list[dict[str, Any]]:
+        return [b for b in batches(endpoint) if not b["data"]["snapshot"] and b["data"]["items"]]
+
+    # The change follows the snapshot once it is accepted, not an interval (10 minutes) later.
+    await until(with_the_change, "the change's batch", seconds=20)
+    [change] = with_the_change()
+    assert [(i["sku"], i["availableToSell"]) for i in change["data"]["items"]] == [("FEED-B", 15)]
+    assert [b["data"]["snapshot"] for b in batches(endpoint)] == [True, False]

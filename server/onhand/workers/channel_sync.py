@@ -35,9 +35,10 @@ POLL_SECONDS = 2.0
 # Channels handled per step before yielding.
 STEP_CHANNELS = 100
 MIN_NAP = timedelta(milliseconds=100)
-# While a batch that said hasMore (or one not yet made a delivery) is on its way, the channel
-# is looked at again this soon, so the next batch follows it at once rather than an interval
-# later: a backlog of 25,000 products goes out in minutes, not in five intervals.
+# While a batch is on its way (or not yet made a delivery) when the channel is due, the
+# channel is looked at again this soon, so the next batch follows it at once rather than an
+# interval later: a backlog of 25,000 products goes out in minutes, not in five intervals,
+# and changes made while a slow endpoint takes a batch do not wait a whole interval more.
 FOLLOW_UP = timedelta(seconds=1)
 
 _ENSURE = text(
@@ -67,8 +68,7 @@ _BATCHES = text(
     """
     SELECT d.body -> 'data' ->> 'cursor' AS cursor,
         bool_or(d.status = 'PENDING') AS in_flight,
-        bool_and(d.status = 'SUCCEEDED') AS accepted,
-        bool_or(coalesce((d.body -> 'data' ->> 'hasMore')::boolean, false)) AS has_more
+        bool_and(d.status = 'SUCCEEDED') AS accepted
     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
     WHERE w.channel_id = :channel AND d.topic = 'CHANNEL_SYNC_BATCH'
     GROUP BY d.sequence, d.body -> 'data' ->> 'cursor'
@@ -100,7 +100,7 @@ def batch_body(channel: Channel, page: FeedPage) -> dict[str, Any]:
 class PushStart:
     ready: bool  # the next batch may go now
     cursor: Cursor | None = None  # where it starts (None: a snapshot)
-    follow_up: bool = False  # not ready, but the batch on its way says more is to come
+    follow_up: bool = False  # not ready: look again once the batch on its way is accepted
 
 
 async def push_start(conn: AsyncConnection, state: Any, given_up_before: datetime) -> PushStart:
@@ -119,7 +119,7 @@ async def push_start(conn: AsyncConnection, state: Any, given_up_before: datetim
     batches = (await conn.execute(_BATCHES, {"channel": state.channel_id, "limit": 50})).all()
     latest = batches[0] if batches else None
     if latest is not None and latest.cursor == state.pushed_cursor and latest.in_flight:
-        return PushStart(False, follow_up=bool(latest.has_more))  # being delivered
+        return PushStart(False, follow_up=True)  # being delivered
     if (latest is None or latest.cursor != state.pushed_cursor) and (
         state.last_push_at >= given_up_before
     ):
