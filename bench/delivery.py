@@ -8,9 +8,10 @@ HTTP client POSTing the same bodies to the same receiver at the same concurrency
    it does not share a core's event loop with the sender), M pending deliveries made in the
    database, and onhand's dispatcher and recorder (the loops `onhand serve` runs) started in
    this process until every delivery is recorded SUCCEEDED. Events per second and POSTs per
-   second, one event per POST and 100 per POST. The baseline is httpx POSTing the same bodies
-   (the same arrays, when batched) with the same number in flight, and no database: the ratio
-   is what onhand's bookkeeping (claim, lease, sign, record) costs.
+   second, one event per POST and 100 per POST. The baseline is the dispatcher's HTTP client
+   (aiohttp) POSTing the same bodies (the same arrays, when batched) with the same number in
+   flight, and no database: the ratio is what onhand's bookkeeping (claim, lease, sign,
+   record) costs.
 2. Import to every receiver: `onhand serve` with webhooks for INVENTORY_UPDATED (one event per
    POST and 100 per POST) and a push-mode channel over the warehouses, then an import of
    50,000 new levels; the time from the upload until every webhook has every event and the
@@ -33,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import httpx
 from rich.console import Console
@@ -42,10 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Database, free_port
 from onhand.config import Settings
 from onhand.db.engine import create_engine
-from onhand.workers.webhooks import WebhookWorker
+from onhand.workers.webhooks import WebhookWorker, webhook_client
 
 console = Console()
-WEBHOOKS = 8
+WEBHOOKS = 8  # on the receiver (--webhooks)
 CONCURRENCY = 32  # deliveries in flight per process (webhook_concurrency)
 PER_ENDPOINT = 4  # and per webhook (webhook_concurrency_per_endpoint)
 
@@ -165,12 +167,14 @@ def body(sequence: int) -> dict[str, object]:
     }
 
 
-async def make_deliveries(db: Database, url: str, count: int, batch: int) -> None:
+async def make_deliveries(
+    db: Database, url: str, count: int, batch: int, webhooks: int = WEBHOOKS
+) -> None:
     conn = await asyncpg.connect(db.plain_url)
     try:
         await conn.execute("TRUNCATE webhook_deliveries, webhooks CASCADE")
         batched = batch > 1
-        for n in range(WEBHOOKS):
+        for n in range(webhooks):
             await conn.execute(
                 "INSERT INTO webhooks (url, topics, secret"
                 + (", max_events_per_delivery)" if batched else ")")
@@ -182,7 +186,7 @@ async def make_deliveries(db: Database, url: str, count: int, batch: int) -> Non
             )
         hooks = [r["id"] for r in await conn.fetch("SELECT id FROM webhooks ORDER BY id")]
         rows = [
-            (hooks[s % WEBHOOKS], s, "INVENTORY_UPDATED", json.dumps(body(s)))
+            (hooks[s % webhooks], s, "INVENTORY_UPDATED", json.dumps(body(s)))
             for s in range(1, count + 1)
         ]
         await conn.copy_records_to_table(
@@ -193,19 +197,17 @@ async def make_deliveries(db: Database, url: str, count: int, batch: int) -> Non
         await conn.close()
 
 
-async def _drained(db: Database) -> bool:
-    conn = await asyncpg.connect(db.plain_url)
-    try:
-        return not await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status <> 'SUCCEEDED')"
-        )
-    finally:
-        await conn.close()
+async def _drained(conn: asyncpg.Connection) -> bool:
+    return not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status <> 'SUCCEEDED')"
+    )
 
 
-async def onhand_dispatch(db: Database, url: str, count: int, batch: int) -> float:
+async def onhand_dispatch(
+    db: Database, url: str, count: int, batch: int, webhooks: int = WEBHOOKS
+) -> float:
     """Seconds for onhand's loops to deliver and record `count` pending deliveries."""
-    await make_deliveries(db, url, count, batch)
+    await make_deliveries(db, url, count, batch, webhooks)
     settings = Settings(
         database_url=db.url,
         webhook_concurrency=CONCURRENCY,
@@ -214,40 +216,45 @@ async def onhand_dispatch(db: Database, url: str, count: int, batch: int) -> flo
     engine = create_engine(db.url, settings)
     worker = WebhookWorker(engine, settings, None)
     healthy: Callable[[], None] = lambda: None  # noqa: E731
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
+    # One connection to watch from: a new one per look took a share of this process's time.
+    watching = await asyncpg.connect(db.plain_url)
+    async with webhook_client(settings) as http:
         start = time.perf_counter()
-        loops = [asyncio.create_task(worker.run_dispatcher(http, healthy))]
-        if hasattr(worker, "run_recorder"):
-            loops.append(asyncio.create_task(worker.run_recorder(healthy)))
+        loops = [
+            asyncio.create_task(worker.run_dispatcher(http, healthy)),
+            asyncio.create_task(worker.run_recorder(healthy)),
+        ]
         try:
-            while not await _drained(db):
+            while not await _drained(watching):
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - start
         finally:
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, *worker.in_flight, return_exceptions=True)
+    await watching.close()
     await engine.dispose()
     return elapsed
 
 
-async def bare_dispatch(url: str, count: int, batch: int) -> float:
-    """Seconds for httpx alone to POST the same bodies with as many in flight."""
+async def bare_dispatch(url: str, count: int, batch: int, webhooks: int = WEBHOOKS) -> float:
+    """Seconds for the dispatcher's HTTP client alone to POST the same bodies with as many
+    in flight."""
     bodies = [body(s) for s in range(1, count + 1)]
     posts = [
         json.dumps(bodies[i : i + batch] if batch > 1 else bodies[i]).encode()
         for i in range(0, count, batch)
     ]
-    in_flight = min(CONCURRENCY, WEBHOOKS * (PER_ENDPOINT if batch == 1 else 1))
+    in_flight = min(CONCURRENCY, webhooks * (PER_ENDPOINT if batch == 1 else 1))
     queue = iter(posts)
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with aiohttp.ClientSession(raise_for_status=True) as http:
 
         async def sender() -> None:
             for content in queue:
-                response = await http.post(
-                    url, content=content, headers={"Content-Type": "application/json"}
-                )
-                response.raise_for_status()
+                async with http.post(
+                    url, data=content, headers={"Content-Type": "application/json"}
+                ) as answer:
+                    await answer.read()
 
         start = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(in_flight)))
@@ -259,18 +266,24 @@ def _median(values: list[float]) -> str:
 
 
 async def dispatch(args: argparse.Namespace) -> Table:
-    table = Table(title=f"webhook dispatch: {args.deliveries:,} deliveries, {WEBHOOKS} webhooks")
+    table = Table(
+        title=f"webhook dispatch: {args.deliveries:,} deliveries, {args.webhooks} webhooks"
+    )
     for column in ("events per POST", "path", "events/s", "POSTs/s", "vs bare"):
         table.add_column(column, justify="right")
     async with Database.fresh() as db:
         with receiver() as base:
             url = f"{base}/hook"
             for batch in args.batches:
-                runs: dict[str, list[float]] = {"bare httpx": [], "onhand": []}
+                runs: dict[str, list[float]] = {"bare aiohttp": [], "onhand": []}
                 for _ in range(args.runs):
-                    runs["bare httpx"].append(await bare_dispatch(url, args.deliveries, batch))
-                    runs["onhand"].append(await onhand_dispatch(db, url, args.deliveries, batch))
-                bare = statistics.median(args.deliveries / s for s in runs["bare httpx"])
+                    runs["bare aiohttp"].append(
+                        await bare_dispatch(url, args.deliveries, batch, args.webhooks)
+                    )
+                    runs["onhand"].append(
+                        await onhand_dispatch(db, url, args.deliveries, batch, args.webhooks)
+                    )
+                bare = statistics.median(args.deliveries / s for s in runs["bare aiohttp"])
                 for path, seconds in runs.items():
                     events = [args.deliveries / s for s in seconds]
                     posts = [e / batch for e in events]
@@ -470,6 +483,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deliveries", type=int, default=20_000)
     parser.add_argument("--levels", type=int, default=50_000)
+    parser.add_argument("--webhooks", type=int, default=WEBHOOKS, help="dispatch: on the receiver")
     parser.add_argument(
         "--batches", type=lambda s: [int(n) for n in s.split(",")], default=[1, 100]
     )

@@ -94,8 +94,13 @@ webhook_deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("delivered_at", DateTime(timezone=True)),
     UniqueConstraint("webhook_id", "sequence"),
+    # A webhook's claim order: due first, then oldest.
     Index(
-        "ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'PENDING'")
+        "ix_webhook_deliveries_due",
+        "webhook_id",
+        "next_attempt_at",
+        "id",
+        postgresql_where=text("status = 'PENDING'"),
     ),
     Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
     Index(

@@ -16,7 +16,7 @@ A transaction that took them the other way round could deadlock with a delete.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -180,19 +180,30 @@ async def _channel_warehouses(
     return found
 
 
+# Each webhook's due deliveries are read from the due index in its order, as many as the
+# webhook has room for in flight, and the oldest of all are taken: a claim reads about what it
+# takes, however long one endpoint's backlog (ordered over every webhook at once, a claim
+# passed over each delivery of a webhook with no room left).
 _CLAIM = text(
     """
-    WITH due AS (
-        SELECT d.id FROM webhook_deliveries d
-        JOIN webhooks w ON w.id = d.webhook_id
-        WHERE d.status = 'PENDING' AND d.next_attempt_at <= now()
-          AND (d.locked_until IS NULL OR d.locked_until < now())
-          AND w.is_active AND w.max_events_per_delivery = 1
+    WITH room AS (
+        SELECT w.id, CAST(:per_webhook AS integer) - coalesce(f.n, 0) AS n FROM webhooks w
+        LEFT JOIN unnest(CAST(:flying AS bigint[]), CAST(:counts AS integer[])) AS f(id, n)
+            ON f.id = w.id
+        WHERE w.is_active AND w.max_events_per_delivery = 1
           AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= now())
-          AND NOT (d.webhook_id = ANY(CAST(:busy AS bigint[])))
+    ),
+    due AS (
+        SELECT d.id FROM room CROSS JOIN LATERAL (
+            SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+            WHERE d.webhook_id = room.id AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+              AND (d.locked_until IS NULL OR d.locked_until < now())
+            ORDER BY d.webhook_id, d.next_attempt_at, d.id
+            LIMIT greatest(room.n, 0)
+            FOR UPDATE OF d SKIP LOCKED
+        ) d
         ORDER BY d.next_attempt_at, d.id
         LIMIT :limit
-        FOR UPDATE OF d SKIP LOCKED
     )
     UPDATE webhook_deliveries d
     SET locked_until = now() + CAST(:lease AS double precision) * interval '1 second',
@@ -205,12 +216,26 @@ _CLAIM = text(
 
 
 async def claim(
-    conn: AsyncConnection, limit: int, lease_seconds: float, busy: Sequence[int] = ()
+    conn: AsyncConnection,
+    limit: int,
+    lease_seconds: float,
+    per_webhook: int,
+    in_flight: Mapping[int, int] | None = None,
 ) -> list[Claimed]:
-    """Due deliveries of webhooks that take one event per POST, leased to the caller; `busy`
-    webhooks are skipped (this process already has as many of theirs in flight as it
-    allows). Batched webhooks' deliveries are claimed by `batches.claim_batches`."""
-    rows = await conn.execute(_CLAIM, {"limit": limit, "lease": lease_seconds, "busy": list(busy)})
+    """Due deliveries of webhooks that take one event per POST, leased to the caller: up to
+    `limit`, and up to `per_webhook` in flight per webhook counting the caller's `in_flight`
+    ones (by webhook id). Batched webhooks' deliveries are claimed by `batches.claim_batches`."""
+    flying = in_flight or {}
+    rows = await conn.execute(
+        _CLAIM,
+        {
+            "limit": limit,
+            "lease": lease_seconds,
+            "per_webhook": per_webhook,
+            "flying": list(flying),
+            "counts": list(flying.values()),
+        },
+    )
     return [Claimed(**row._mapping) for row in rows]
 
 
@@ -219,11 +244,15 @@ async def claim(
 _DUE = text(
     """
     SELECT EXTRACT(EPOCH FROM min(due) - now()) FROM (
-        SELECT min(GREATEST(d.next_attempt_at, coalesce(d.locked_until, '-infinity'),
-                coalesce(w.circuit_open_until, '-infinity'))) AS due
-        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-        WHERE d.status = 'PENDING' AND w.is_active AND w.max_events_per_delivery = 1
-          AND NOT (d.webhook_id = ANY(CAST(:busy AS bigint[])))
+        SELECT GREATEST(h.next_attempt_at, coalesce(w.circuit_open_until, '-infinity')) AS due
+        FROM webhooks w CROSS JOIN LATERAL (
+            SELECT d.next_attempt_at FROM webhook_deliveries d
+            WHERE d.webhook_id = w.id AND d.status = 'PENDING'
+              AND (d.locked_until IS NULL OR d.locked_until < now())
+            ORDER BY d.webhook_id, d.next_attempt_at, d.id LIMIT 1
+        ) h
+        WHERE w.is_active AND w.max_events_per_delivery = 1
+          AND NOT (w.id = ANY(CAST(:busy AS bigint[])))
         UNION ALL
         SELECT GREATEST(h.next_attempt_at, coalesce(h.locked_until, '-infinity'),
                 coalesce(w.circuit_open_until, '-infinity'),
@@ -241,8 +270,10 @@ _DUE = text(
 
 async def seconds_until_due(conn: AsyncConnection, busy: Sequence[int] = ()) -> float | None:
     """How long until a pending delivery can next be claimed (None: nothing pending): its
-    retry time, its lease and its webhook's open circuit (and, for a batched webhook, its
-    batch's lease) all have to have passed."""
+    retry time and its webhook's open circuit (and, for a batched webhook, its head's lease
+    and its batch's lease) all have to have passed. A single delivery leased to an attempt
+    under way is not waited for: its attempt ends it, and a lease left by a process that died
+    is found by the dispatcher's next look (every POLL_SECONDS at most)."""
     found = (await conn.execute(_DUE, {"busy": list(busy)})).scalar()
     return None if found is None else max(0.0, float(found))
 
