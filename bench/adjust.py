@@ -34,6 +34,7 @@ from rich.console import Console
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import wrk
 from common import (
     Database,
     Rate,
@@ -197,6 +198,15 @@ def onhand_rate(
     ]
     pick = (lambda: 0) if hot else (lambda: random.randrange(len(bodies)))
     with onhand_process(db.url, free_port(), ONHAND_WORKERS=str(args.workers)) as url:
+        if wrk.available():
+            return wrk.wrk_rate(
+                url,
+                db.token,
+                bodies[:1] if hot else bodies,
+                args.seconds,
+                args.concurrency,
+                in_order=False,
+            )
         return asyncio.run(drive(url, db.token, bodies, pick, args.concurrency, args.seconds))
 
 

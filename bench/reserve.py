@@ -45,6 +45,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import wrk
 from common import (
     Database,
     Rate,
@@ -232,6 +233,9 @@ def graphql_rate(
         )
         for p in products
     ]
+    if wrk.available():
+        encoded = [body.encode() for body in bodies]
+        return wrk.wrk_rate(url, token, encoded, seconds, concurrency)
     spec = {
         "port": int(url.rsplit(":", 1)[1]),
         "token": token,
@@ -444,6 +448,8 @@ async def main(args: argparse.Namespace) -> None:
         await db.execute(FEWEST_WRITES)
         if not args.only_sweeper:
             await asyncio.to_thread(measure, db, world, args)
+        if args.skip_sweeper:
+            return
         console.print(f"making {args.expired:,} due reservations")
         await make_due(db, world, args.expired)
         await asyncio.to_thread(measure_sweeper, db, args)
@@ -464,4 +470,5 @@ if __name__ == "__main__":
     parser.add_argument("--expired", type=int, default=100_000)
     parser.add_argument("--sweepers", type=int, default=2, help="sweeper transactions at once")
     parser.add_argument("--only-sweeper", action="store_true")
+    parser.add_argument("--skip-sweeper", action="store_true")
     asyncio.run(main(parser.parse_args()))

@@ -44,10 +44,12 @@ class _ReservationStrategy(Strategy[_Asked, Reserved]):
     name = "reservations"
     max_batch = 200
     max_weight = 2000  # lines per transaction
-    # Batches in flight per caller: while some read and judge, others write. Written at
-    # once, a batch holds its locks for one statement only, so more than two pay off when
-    # the products differ (measured: 4 best on 16 clients, spread 470 -> 620/s, hot equal).
-    pipelines = 4
+    # Batches in flight per caller: while one reads and judges, another writes. More batches
+    # are smaller ones, which on a hot product queue on its row's lock: measured with 16
+    # clients driven by wrk (BENCHMARKS.md), 2 beat 4 on one hot SKU (914 against 814/s)
+    # and did no worse spread over 2,000 (1,013 against 921/s). (4 won only under a Python
+    # client on the same cores, which left the server less of them.)
+    pipelines = 2
 
     def __init__(self, at_once_engine: AsyncEngine) -> None:
         # Written at once on connections with generic plans (db/plans.py); the locked way
