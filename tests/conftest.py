@@ -50,8 +50,10 @@ def fresh_database(database_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     # Webhook retries wait 50 ms instead of 1 s, so retry tests stay fast.
-    # No scheduled reconciliation in the shared test server: its runs and events would race
-    # with the tests' own (tests/test_reconciliation.py runs the schedule itself).
+    # No scheduled reconciliation in the shared test server, and its sweeper looks only when
+    # a reservation falls due (hourly at most): their runs would race with the tests' own
+    # (tests/test_reconciliation.py runs the schedule itself; tests/test_sweeper.py sweeps
+    # by itself, or starts a server that sweeps every 0.2 s).
     # A small pool: each test process has a server of its own, and tests start more, all on
     # one PostgreSQL with 100 connections.
     return Settings(
@@ -61,6 +63,7 @@ def settings(database_url: str) -> Settings:
         token_cache_seconds=60,
         retry_delay_seconds=0.05,
         reconciliation_interval_minutes=0,
+        sweeper_interval_seconds=3600,
     )
 
 
