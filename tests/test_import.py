@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from support.imports import (
     stock,
     upload,
 )
+from support.waiting import until
 from support.ws import Subscriber
 
 MOVEMENTS = """
@@ -470,3 +472,44 @@ async def test_an_import_logged_at_info_level_says_what_it_did(
     assert done["job"]["status"] == "SUCCEEDED"
     [summary] = [r for r in caplog.records if r.getMessage().startswith("import ")]
     assert summary.__dict__["levels_created"] == 1
+
+
+async def _last_analyzed(engine: AsyncEngine) -> dict[str, datetime | None]:
+    """When each table the import writes (the newest partition of a partitioned one) was last
+    analyzed by hand."""
+    async with engine.connect() as conn:
+        names = [
+            (
+                await conn.execute(
+                    text(f"SELECT tableoid::regclass::text FROM {table} ORDER BY id DESC LIMIT 1")
+                )
+            ).scalar_one()
+            for table in ("outbox", "inventory_movements")
+        ] + ["inventory_levels"]
+        await conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        found = await conn.execute(
+            text("SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname = ANY(:n)"),
+            {"n": names},
+        )
+        return {row.relname: row.last_analyze for row in found}
+
+
+async def test_a_large_import_analyzes_what_it_wrote(admin: Client, engine: AsyncEngine) -> None:
+    """Statistics from before a large import would have the relay read its backlog through the
+    wrong index (db/statistics.py): the import analyzes the tables it wrote once it commits."""
+    await warehouses(admin, "DC-1")
+    await import_csv(admin, rows("SMALL-1,DC-1,1"), createMissingProducts=True)
+    before = await _last_analyzed(engine)
+    large = rows(*(f"BULK-{n:05},DC-1,{n % 50}" for n in range(10_000)))
+    payload = await import_csv(admin, large, createMissingProducts=True)
+    assert payload["errors"] == []
+    assert payload["job"]["created"] == 10_000
+
+    async def analyzed() -> bool:
+        after = await _last_analyzed(engine)
+        return len(after) == 3 and all(
+            seen is not None and seen > (before.get(name) or datetime.min.replace(tzinfo=UTC))
+            for name, seen in after.items()
+        )
+
+    await until(analyzed, "the import's tables analyzed", seconds=10)

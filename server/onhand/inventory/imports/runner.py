@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from onhand.core.errors import DomainError
+from onhand.db.statistics import BULK_ROWS, analyze_soon
 from onhand.db.transactions import RETRYABLE, sqlstate
 from onhand.inventory.idempotency import IdempotencyClaim, claim_for, claim_key, remember
 from onhand.inventory.imports import jobs
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 OPERATION = "importInventory"
 ATTEMPTS = 3
+# What an import writes, analyzed after a large one.
+WRITTEN_TABLES = ("outbox", "inventory_movements", "inventory_levels", "products")
 
 
 async def run_import(
@@ -97,6 +100,13 @@ async def run_import(
     finally:
         await work_engine.dispose()
     job = await _job(engine, job_id)
+    if (
+        job.status == JobStatus.SUCCEEDED
+        and not options.dry_run
+        and job.created + job.updated + job.products_created >= BULK_ROWS
+    ):
+        # While the relay publishes the import's events, not before the answer.
+        analyze_soon(engine, WRITTEN_TABLES)
     log.info(
         "import %s %s: %d rows (%d created, %d updated, %d unchanged, %d failed)",
         job.id,
