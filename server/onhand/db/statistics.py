@@ -4,7 +4,8 @@ Statistics taken before a large import say, among others, that almost no outbox 
 unpublished: the relay's statement then reads its batch through the wrong index and sorts the
 whole backlog, 100-400 ms a batch instead of about 10 (BENCHMARKS.md, CSV import). Autovacuum
 would analyze the tables too, but a minute or more later, while the backlog drains. A writer
-that just wrote many rows analyzes what it wrote at once.
+that just wrote many rows analyzes what it wrote at once (the import), and the relay analyzes
+the outbox when a full batch is slow (any other bulk writer: the sweeper, a script).
 """
 
 from __future__ import annotations

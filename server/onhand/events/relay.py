@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db.engine import plain_url
+from onhand.db.statistics import analyze_soon
 from onhand.events.envelope import Published, encode_batch
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,11 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "onhand_outbox"
 RELAY_LOCK = 0x6F6E68616E6402
 BATCH = 1000
+# A full batch taking this long (about 10 ms is usual) says the planner's statistics are
+# stale after a bulk write (db/statistics.py): the relay analyzes the outbox, at most once
+# every REANALYZE_SECONDS, whoever the writer was.
+SLOW_BATCH_SECONDS = 0.1
+REANALYZE_SECONDS = 60.0
 # Broadcast messages carry at most this many events (larger batches are split).
 MESSAGE_EVENTS = 200
 
@@ -130,6 +137,7 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.active = False
         self._wake = asyncio.Event()
+        self._analyzed_at = -REANALYZE_SECONDS
 
     async def run(self, healthy: Callable[[], None] = lambda: None) -> None:
         """Wait to become the active relay, then publish until cancelled. A failure (the
@@ -189,12 +197,23 @@ class Relay:
         """Number one batch of safe events, commit, then broadcast it."""
         return (await self._publish())[0]
 
+    def _analyze_outbox(self, took: float) -> None:
+        now = time.monotonic()
+        if now - self._analyzed_at < REANALYZE_SECONDS:
+            return
+        self._analyzed_at = now
+        log.info("a batch of %d events took %.0f ms: analyzing the outbox", BATCH, took * 1000)
+        analyze_soon(self.engine, ("outbox",))
+
     async def _publish(self) -> tuple[list[Published], bool]:
         """What `publish_pending` does, and whether events are left held back behind a
         running writer."""
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            started = time.monotonic()
             rows = (await conn.execute(_PUBLISH, {"batch": BATCH})).all()
+            if len(rows) >= BATCH and time.monotonic() - started >= SLOW_BATCH_SECONDS:
+                self._analyze_outbox(time.monotonic() - started)
             # Nothing numbered says nothing of what waits: asked on its own (a quiet moment).
             held_back = (
                 rows[0].held_back if rows else bool((await conn.execute(_UNPUBLISHED)).scalar())
