@@ -212,8 +212,9 @@ class Relay:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             started = time.monotonic()
             rows = (await conn.execute(_PUBLISH, {"batch": BATCH})).all()
-            if len(rows) >= BATCH and time.monotonic() - started >= SLOW_BATCH_SECONDS:
-                self._analyze_outbox(time.monotonic() - started)
+            took = time.monotonic() - started
+            if len(rows) >= BATCH and took >= SLOW_BATCH_SECONDS:
+                self._analyze_outbox(took)
             # Nothing numbered says nothing of what waits: asked on its own (a quiet moment).
             held_back = (
                 rows[0].held_back if rows else bool((await conn.execute(_UNPUBLISHED)).scalar())
