@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from onhand.inventory.imports.jobs import reference_of
+from onhand.inventory.imports.options import ImportMode, ImportOptions
+from onhand.inventory.imports.runner import run_import
 from support import factories
 from support.client import Client
 from support.imports import (
@@ -513,3 +516,71 @@ async def test_a_large_import_analyzes_what_it_wrote(admin: Client, engine: Asyn
         )
 
     await until(analyzed, "the import's tables analyzed", seconds=10)
+
+
+async def _events(engine: AsyncEngine, reference: str) -> dict[tuple[str, str], dict]:
+    """The INVENTORY_UPDATED events of one import, by (sku, warehouse code)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT p.sku, w.code, o.payload FROM outbox o"
+                " JOIN products p ON p.id = o.product_id JOIN warehouses w ON w.id = o.warehouse_id"
+                " WHERE o.topic = 'INVENTORY_UPDATED' AND o.payload->>'referenceId' = :reference"
+            ),
+            {"reference": reference},
+        )
+        return {(row.sku, row.code): row.payload for row in found}
+
+
+async def test_new_levels_are_created_holding_their_rows_and_their_movements_recorded(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    """A new level is written once, with what its row makes of it; the ledger judges its
+    movement from zero and records it, in slices of their own, before the existing levels'."""
+    await warehouses(admin, "DC-1", "DC-2")
+    await import_csv(admin, rows("R-1,DC-1,10", "R-2,DC-1,3"), createMissingProducts=True)
+    csv = rows(
+        "R-1,DC-1,12,,",  # an existing level, changed
+        "R-2,DC-1,3,,",  # an existing level, unchanged
+        "R-1,DC-2,5,,",  # new levels from here
+        "R-3,DC-1,0,,",
+        "R-3,DC-2,7,2,4",
+        header="SKU,WarehouseCode,Quantity,SafetyStock,ReorderPoint",
+    )
+    options = ImportOptions(create_missing_products=True)
+    done = await run_import(engine, csv.encode(), options, "test-admin", slice_rows=2)
+
+    assert done.status == "SUCCEEDED", done.message
+    assert (done.created, done.updated, done.unchanged) == (3, 1, 1)
+    levels = await stock(engine)
+    assert {
+        key: (level["on_hand"], level["safety_stock"], level["reorder_point"], level["version"])
+        for key, level in levels.items()
+    } == {
+        ("R-1", "DC-1"): (12, 0, 0, 3),
+        ("R-2", "DC-1"): (3, 0, 0, 2),
+        ("R-1", "DC-2"): (5, 0, 0, 2),
+        ("R-3", "DC-1"): (0, 0, 0, 1),  # created, moved by nothing: no movement, no event
+        ("R-3", "DC-2"): (7, 2, 4, 2),
+    }
+    events = await _events(engine, reference_of(done.id))
+    assert set(events) == {("R-1", "DC-1"), ("R-1", "DC-2"), ("R-3", "DC-2")}
+    new = events[("R-3", "DC-2")]
+    assert (new["type"], new["version"]) == ("INITIAL", 2)
+    assert new["before"] == dict.fromkeys(new["before"], 0)
+    assert (new["after"]["on_hand"], new["after"]["safety_stock"]) == (7, 2)
+    assert new["after"]["available"] == 5
+    assert events[("R-1", "DC-1")]["before"]["on_hand"] == 10
+    await ledger_explains_stock(engine)
+
+    # A partial import drops a refused new level however the slices fall, keeping the others.
+    adjust = rows("R-4,DC-1,5", "R-4,DC-2,-1", "R-5,DC-1,2")
+    options = ImportOptions(mode=ImportMode.ADJUST, allow_partial=True)
+    await factories.product(admin, "R-4")
+    await factories.product(admin, "R-5")
+    partial = await run_import(engine, adjust.encode(), options, "test-admin", slice_rows=1)
+    assert (partial.created, partial.failed) == (2, 1)
+    levels = await stock(engine)
+    assert ("R-4", "DC-2") not in levels
+    assert (levels[("R-4", "DC-1")]["on_hand"], levels[("R-5", "DC-1")]["version"]) == (5, 2)
+    await ledger_explains_stock(engine)

@@ -311,27 +311,53 @@ _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.ch
     ORDER BY j.ord"""
 
 
+# Levels this transaction has just created already holding what their movements make of them
+# (an import's new levels): no other transaction can see them, so they need no lock, and
+# their movements are judged from zero, as they would be on a level created empty, and only
+# recorded, not written to the levels again.
+_CREATED_HOLDING_OUTCOME = f"""SELECT l.id, l.product_id, l.warehouse_id, 1 AS version,
+        l.created_at, l.updated_at, {", ".join(f"0 AS {b}" for b in BUCKETS)},
+        0 AS reorder_point, 0 AS reorder_quantity
+    FROM inventory_levels l
+    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m)"""
+_NOT_WRITTEN = "SELECT id, version, updated_at FROM locked WHERE false"
+
+
 def _statement(
     source: str,
     tail: str,
     verdict: str = _ALL_OR_NOTHING,
     prelude: str = "",
     levels_after: str = "",
+    recorded: bool = False,
 ) -> str:
     """The change as one statement: the movements `source` selects (its columns those of
     _INPUT_TYPES, then `ord`) are judged, written when `verdict` allows, answered by `tail`.
     `prelude`: common table expressions (each followed by a comma) that `source` may use;
-    `levels_after`: one of them whose rows are locked before the levels (an init plan)."""
+    `levels_after`: one of them whose rows are locked before the levels (an init plan);
+    `recorded`: the levels were created holding the outcome (_CREATED_HOLDING_OUTCOME)."""
     after = f"\n      AND (SELECT count(*) FROM {levels_after}) >= 0" if levels_after else ""
+    locked = f"""SELECT l.* FROM inventory_levels l
+    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m){after}
+    ORDER BY l.id
+    FOR UPDATE OF l"""
+    updated = f"""UPDATE inventory_levels l SET
+        {", ".join(f"{b} = f.a_{b}" for b in BUCKETS)},
+        reorder_point = f.a_reorder_point,
+        reorder_quantity = f.a_reorder_quantity,
+        version = f.new_version,
+        updated_at = now()
+    FROM final f
+    WHERE l.id = f.level_id AND (SELECT all_ok FROM verdict)
+    RETURNING l.id, l.version, l.updated_at"""
+    if recorded:
+        locked, updated = _CREATED_HOLDING_OUTCOME, _NOT_WRITTEN
     return f"""
 WITH {prelude}m AS (
     {source}
 ),
 locked AS (
-    SELECT l.* FROM inventory_levels l
-    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m){after}
-    ORDER BY l.id
-    FOR UPDATE OF l
+    {locked}
 ),
 running AS (
     SELECT m.*, l.id AS level_id, l.version AS old_version, l.created_at,
@@ -402,15 +428,7 @@ final AS (
     ORDER BY j.level_id, j.ord DESC
 ),
 updated AS (
-    UPDATE inventory_levels l SET
-        {", ".join(f"{b} = f.a_{b}" for b in BUCKETS)},
-        reorder_point = f.a_reorder_point,
-        reorder_quantity = f.a_reorder_quantity,
-        version = f.new_version,
-        updated_at = now()
-    FROM final f
-    WHERE l.id = f.level_id AND (SELECT all_ok FROM verdict)
-    RETURNING l.id, l.version, l.updated_at
+    {updated}
 ),
 ledger AS (
     INSERT INTO inventory_movements (
@@ -814,8 +832,17 @@ LEFT JOIN LATERAL (
     FROM judged j WHERE j.failure IS NOT NULL
 ) f ON true
 ORDER BY f.ord"""
-_APPLY_STAGED_SQL = _statement(_STAGED_SOURCE, _SUMMARY_TAIL)
-_JUDGE_STAGED_SQL = _statement(_STAGED_SOURCE, _SUMMARY_TAIL, verdict=_JUDGE_ONLY)
+# By (judging only, levels created holding the outcome).
+_STAGED_SQL = {
+    (judge_only, recorded): _statement(
+        _STAGED_SOURCE,
+        _SUMMARY_TAIL,
+        verdict=_JUDGE_ONLY if judge_only else _ALL_OR_NOTHING,
+        recorded=recorded,
+    )
+    for judge_only in (False, True)
+    for recorded in (False, True)
+}
 _CREATE_MISSING_STAGED_SQL = f"""
 INSERT INTO inventory_levels (product_id, warehouse_id)
 SELECT m.product_id, m.warehouse_id
@@ -857,9 +884,15 @@ async def apply_staged(
     last: int,
     *,
     judge_only: bool = False,
+    recorded: bool = False,
 ) -> StagedOutcome:
     """Apply the staged movements with ord in [first, last], all or none (or, judging only,
-    none: to learn every failure of a change that is going to be refused anyway)."""
+    none: to learn every failure of a change that is going to be refused anyway).
+    `recorded`: their levels were created by this transaction already holding what the
+    movements make of them (each level moved once, from zero, version 2 when that changes
+    anything): the movements are judged and recorded, the levels neither locked nor
+    written again. A first load's levels cost one write each, not three (insert, lock,
+    update)."""
     params = {
         "first": first,
         "last": last,
@@ -869,9 +902,9 @@ async def apply_staged(
         "occurred_at": context.occurred_at,
     }
     try:
-        if context.create_missing_levels and not judge_only:
+        if context.create_missing_levels and not judge_only and not recorded:
             await conn.execute(text(_CREATE_MISSING_STAGED_SQL), params)
-        statement = _JUDGE_STAGED_SQL if judge_only else _APPLY_STAGED_SQL
+        statement = _STAGED_SQL[judge_only, recorded]
         rows = (await conn.execute(text(statement), params)).mappings().all()
     except DBAPIError as error:
         raise _translate(error, ()) from error

@@ -8,7 +8,7 @@ changes of several levels cannot deadlock however many slices the import takes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -75,11 +75,22 @@ _CREATE_PRODUCTS = f"""
     SELECT count(*) FROM created
 """
 
+# New levels are created holding what their row makes of them, from zero (the quantity is
+# the new on hand in either mode), so that the ledger only records their movements
+# (apply_staged's `recorded`); version 2 when that changes anything, as a level created empty
+# and then moved would be.
+_NEW_SETTINGS = ("safety_stock", "reorder_point", "reorder_quantity")
 _CREATE_LEVELS = f"""
     WITH targets AS ({_TARGETS}),
     created AS (
-        INSERT INTO inventory_levels (product_id, warehouse_id)
-        SELECT t.pid, t.warehouse_id FROM targets t
+        INSERT INTO inventory_levels (product_id, warehouse_id, on_hand,
+            {", ".join(_NEW_SETTINGS)}, version)
+        SELECT t.pid, t.warehouse_id, t.quantity_n,
+            {", ".join(f"coalesce(t.{name}_n, 0)" for name in _NEW_SETTINGS)},
+            CASE WHEN t.quantity_n <> 0
+                {"".join(f" OR coalesce(t.{name}_n, 0) <> 0" for name in _NEW_SETTINGS)}
+                THEN 2 ELSE 1 END
+        FROM targets t
         WHERE NOT EXISTS (
             SELECT 1 FROM inventory_levels l
             WHERE l.product_id = t.pid AND l.warehouse_id = t.warehouse_id
@@ -94,9 +105,10 @@ _CREATE_LEVELS = f"""
 
 def _plan_sql(mode: ImportMode) -> str:
     """Every row to apply with its level, and `ord`, its place among the rows handed to the
-    ledger (in level id order). A row that asks for what its level already has is left out
-    (its ord is null): it would change nothing, and so it need not wait for, nor hold, the
-    level's lock."""
+    ledger: the new levels' first, then the others in level id order (the order the ledger
+    locks them in). A row that asks for what its level already has is left out (its ord is
+    null): it would change nothing, and so it need not wait for, nor hold, the level's
+    lock."""
     quantity = "l.on_hand" if mode == ImportMode.SET else "0"
     same = (
         f"n.level_id IS NULL AND t.quantity_n = {quantity}"
@@ -115,8 +127,8 @@ def _plan_sql(mode: ImportMode) -> str:
         JOIN inventory_levels l ON l.product_id = t.pid AND l.warehouse_id = t.warehouse_id
         LEFT JOIN {NEW_LEVELS} n ON n.level_id = l.id
     )
-    SELECT CASE WHEN NOT same THEN row_number() OVER (PARTITION BY same ORDER BY level_id)
-        END AS ord, *
+    SELECT CASE WHEN NOT same
+        THEN row_number() OVER (PARTITION BY same ORDER BY is_new DESC, level_id) END AS ord, *
     FROM planned
     """
 
@@ -174,7 +186,10 @@ async def apply_rows(
         text(_stage_sql(options.mode)), {"reason": reason, "reference": reference}
     )
     total = staged.rowcount or 0
-    planned = int((await conn.execute(text(f"SELECT count(*) FROM {PLAN}"))).scalar_one())
+    counts = (
+        await conn.execute(text(f"SELECT count(*), count(*) FILTER (WHERE is_new) FROM {PLAN}"))
+    ).one()
+    planned, new_levels = int(counts[0]), int(counts[1])
     skipped = planned - total
     if skipped:
         await progress(skipped)
@@ -182,9 +197,10 @@ async def apply_rows(
     failures: list[StagedFailure] = []
     changed = 0
     judge_only = options.dry_run
-    for first in range(1, total + 1, slice_rows):
-        last = min(total, first + slice_rows - 1)
-        outcome = await apply_staged(conn, context, first, last, judge_only=judge_only)
+    for first, last, recorded in _slices(total, new_levels, slice_rows):
+        outcome = await apply_staged(
+            conn, context, first, last, judge_only=judge_only, recorded=recorded
+        )
         rounds = 1
         while outcome.failures and options.allow_partial and not judge_only:
             failures += outcome.failures
@@ -194,7 +210,7 @@ async def apply_rows(
                 text(f"DELETE FROM {STAGED} WHERE ord = ANY(CAST(:ords AS bigint[]))"),
                 {"ords": [f.ord for f in outcome.failures]},
             )
-            outcome = await apply_staged(conn, context, first, last)
+            outcome = await apply_staged(conn, context, first, last, recorded=recorded)
             rounds += 1
         if outcome.failures:
             failures += outcome.failures
@@ -223,6 +239,14 @@ async def apply_rows(
     )
 
 
+def _slices(total: int, new_levels: int, slice_rows: int) -> Iterator[tuple[int, int, bool]]:
+    """(first ord, last ord, whether the levels are new) of each slice handed to the ledger:
+    the new levels' rows (ords 1 to new_levels) are never in a slice with the others'."""
+    for start, end, recorded in ((1, new_levels, True), (new_levels + 1, total, False)):
+        for first in range(start, end + 1, slice_rows):
+            yield first, min(end, first + slice_rows - 1), recorded
+
+
 async def _refused_rows(
     conn: AsyncConnection, failures: list[StagedFailure], mode: ImportMode
 ) -> list[RowProblem]:
@@ -249,14 +273,14 @@ async def _refused_rows(
 
 
 async def _drop_unused_levels(conn: AsyncConnection, refused: list[int]) -> None:
-    """Levels this import created for rows the ledger then refused hold nothing and were never
-    moved: they go, so that a partial import leaves no trace of its refused rows."""
+    """Levels this import created for rows the ledger then refused go (no other transaction
+    can have seen, let alone moved, them), so that a partial import leaves no trace of its
+    refused rows."""
     await conn.execute(
         text(
             f"""
             DELETE FROM inventory_levels l USING {PLAN} p
-            WHERE p.ord = ANY(CAST(:ords AS bigint[])) AND p.is_new
-              AND l.id = p.level_id AND l.version = 1
+            WHERE p.ord = ANY(CAST(:ords AS bigint[])) AND p.is_new AND l.id = p.level_id
             """
         ),
         {"ords": refused},
