@@ -584,3 +584,51 @@ async def test_new_levels_are_created_holding_their_rows_and_their_movements_rec
     assert ("R-4", "DC-2") not in levels
     assert (levels[("R-4", "DC-1")]["on_hand"], levels[("R-5", "DC-1")]["version"]) == (5, 2)
     await ledger_explains_stock(engine)
+
+
+async def test_a_level_another_transaction_creates_meanwhile_is_moved_as_it_stands(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    """The import creates its missing levels as it plans its rows; one that another
+    transaction creates first (committed while the import waits on it) is not created twice
+    nor left out: its row moves it as an existing level."""
+    await warehouses(admin, "DC-1")
+    await factories.product(admin, "RACE-1")
+    async with engine.connect() as other:
+        await other.begin()
+        await other.execute(
+            text(
+                "INSERT INTO inventory_levels (product_id, warehouse_id)"
+                " SELECT p.id, w.id FROM products p, warehouses w"
+                " WHERE p.sku = 'RACE-1' AND w.code = 'DC-1'"
+            )
+        )
+        importing = asyncio.create_task(import_csv(admin, rows("RACE-1,DC-1,9")))
+
+        async def waiting() -> bool:
+            async with engine.connect() as conn:
+                found = await conn.execute(
+                    text(
+                        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND query LIKE '%INSERT INTO inventory_levels%'"
+                    )
+                )
+                return found.first() is not None
+
+        await until(waiting, "the import waiting for the other transaction's level")
+        await other.commit()
+        payload = await importing
+
+    assert payload["errors"] == []
+    assert (payload["job"]["created"], payload["job"]["updated"]) == (0, 1)
+    assert (await stock(engine))[("RACE-1", "DC-1")] == {
+        "on_hand": 9,
+        "reserved": 0,
+        "safety_stock": 0,
+        "reorder_point": 0,
+        "reorder_quantity": 0,
+        "version": 2,
+    }
+    movements = await admin(MOVEMENTS, {"ref": payload["job"]["referenceId"]})
+    assert [m["type"] for m in movements["inventoryMovements"]["nodes"]] == ["SET"]
+    await ledger_explains_stock(engine)

@@ -44,9 +44,11 @@ class Checked:
 
 
 def _number(name: str) -> str:
-    # Plain digits (nearly every cell) are read without going through numeric.
+    # Plain digits (nearly every cell) are read without going through numeric, and told by
+    # ltrim, which costs a third of a regular expression's match.
     return (
-        f"CASE WHEN r.{name} ~ '^[0-9]{{1,9}}$' THEN CAST(r.{name} AS bigint)"
+        f"CASE WHEN length(r.{name}) <= 9 AND ltrim(r.{name}, '0123456789') = ''"
+        f" THEN CAST(r.{name} AS bigint)"
         f" WHEN r.{name} ~ '{_WHOLE}' THEN CAST(trunc(CAST(r.{name} AS numeric)) AS bigint)"
         f" END AS {name}_n"
     )
@@ -245,9 +247,10 @@ def _checks(mode: ImportMode, create: bool) -> list[_Check]:
 
 def _problems_sql(mode: ImportMode, create: bool) -> str:
     checks = _checks(mode, create)
+    # The same product (by id, else by SKU) at the same warehouse (by id, else by code).
     key = (
-        "PARTITION BY coalesce(CAST(c.product_id AS text), 'sku:' || c.sku),"
-        " coalesce(CAST(c.warehouse_id AS text), 'code:' || c.warehouse_code)"
+        "PARTITION BY c.product_id, CASE WHEN c.product_id IS NULL THEN c.sku END,"
+        " c.warehouse_id, CASE WHEN c.warehouse_id IS NULL THEN c.warehouse_code END"
     )
     values = ",\n        ".join(
         f"({position}, '{check.column}', '{check.code}',"

@@ -65,8 +65,10 @@ def named_rows(parsed: ParsedFile) -> str:
         if column in where:
             value = f"nullif(btrim({where[column]}, E' \\t\\r\\n'), '')"
             if column in FORMULA_ESCAPED:
-                # The apostrophe an export puts before what a spreadsheet would run.
-                value = f"regexp_replace({value}, E'^\\'(?=[-=+@\\t\\r])', '')"
+                # The apostrophe an export puts before what a spreadsheet would run; the
+                # expression only where a value starts with one, as it is the dearer test.
+                escaped = f"regexp_replace({value}, E'^\\'(?=[-=+@\\t\\r])', '')"
+                value = f"CASE WHEN {value} LIKE '''%' THEN {escaped} ELSE {value} END"
             cells.append(f"{value} AS {name}")
         else:
             cells.append(f"CAST(NULL AS text) AS {name}")
