@@ -312,9 +312,9 @@ _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.ch
 
 
 # Levels this transaction has just created already holding what their movements make of them
-# (an import's new levels): no other transaction can see them, so they need no lock, and
-# their movements are judged from zero, as they would be on a level created empty, and only
-# recorded, not written to the levels again.
+# (an import's new levels, each moved once): no other transaction can see them, so they need
+# no lock, and their movements are judged from zero, as they would be on a level created
+# empty, and only recorded, not written to the levels again.
 _CREATED_HOLDING_OUTCOME = f"""SELECT l.id, l.product_id, l.warehouse_id, 1 AS version,
         l.created_at, l.updated_at, {", ".join(f"0 AS {b}" for b in BUCKETS)},
         0 AS reorder_point, 0 AS reorder_quantity
@@ -350,8 +350,14 @@ def _statement(
     FROM final f
     WHERE l.id = f.level_id AND (SELECT all_ok FROM verdict)
     RETURNING l.id, l.version, l.updated_at"""
+    before = ", ".join(_before(b) for b in BUCKETS)
+    version = "count(*) FILTER (WHERE j.changed) OVER (PARTITION BY j.level_id ORDER BY j.ord)"
     if recorded:
+        # Each level is moved once: its value before is its value, its version one more
+        # when it changes (no window to sort the movements by level for).
         locked, updated = _CREATED_HOLDING_OUTCOME, _NOT_WRITTEN
+        before = ", ".join(f"l.{b} AS b_{b}" for b in BUCKETS)
+        version = "CAST(j.changed AS int)"
     return f"""
 WITH {prelude}m AS (
     {source}
@@ -362,7 +368,7 @@ locked AS (
 running AS (
     SELECT m.*, l.id AS level_id, l.version AS old_version, l.created_at,
         l.updated_at AS b_updated_at, coalesce(w.allow_backorders, false) AS allow_backorders,
-        {", ".join(_before(b) for b in BUCKETS)},
+        {before},
         l.reorder_point AS b_reorder_point, l.reorder_quantity AS b_reorder_quantity
     FROM m
     LEFT JOIN locked l ON l.product_id = m.product_id AND l.warehouse_id = m.warehouse_id
@@ -416,9 +422,7 @@ numbered AS (
 -- Every movement that changes a level makes a new version of it: several movements on one
 -- level in one change (a batch of adjustments, say) each answer with their own.
 versions AS (
-    SELECT j.ord, j.old_version
-        + count(*) FILTER (WHERE j.changed) OVER (PARTITION BY j.level_id ORDER BY j.ord)
-        AS version
+    SELECT j.ord, j.old_version + {version} AS version
     FROM judged j
 ),
 final AS (
