@@ -1,9 +1,12 @@
 """Applying the checked rows, in the import's one transaction: products created, missing
-levels created, one movement per row staged and handed to the ledger in slices (so that
-progress can be reported), all or nothing unless partial imports are allowed.
+levels created already holding what their rows make of them, one movement per row staged and
+handed to the ledger in slices (so that progress can be reported), all or nothing unless
+partial imports are allowed.
 
-Movements go in level id order, as the ledger locks them, so that an import and concurrent
-changes of several levels cannot deadlock however many slices the import takes.
+The new levels' movements go first: no other transaction can see those levels, so the ledger
+only judges and records them. The others go in level id order, as the ledger locks them, so
+that an import and concurrent changes of several levels cannot deadlock however many slices
+the import takes.
 """
 
 from __future__ import annotations
