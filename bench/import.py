@@ -76,15 +76,15 @@ FLOOR = [
         l.safety_stock
     FROM inventory_levels l ORDER BY l.id""",
     """INSERT INTO outbox (topic, product_id, warehouse_id, payload)
-    SELECT 'INVENTORY_UPDATED', m.product_id, m.warehouse_id, jsonb_build_object(
+    SELECT 'INVENTORY_UPDATED', m.product_id, m.warehouse_id, json_build_object(
         'movementId', m.id, 'changeId', m.change_id, 'levelId', m.level_id,
         'productId', m.product_id, 'warehouseId', m.warehouse_id, 'type', m.type,
         'reason', m.reason, 'source', m.source, 'actor', m.actor, 'referenceId', m.reference_id,
         'correlationId', m.correlation_id, 'channelId', m.channel_id,
         'reservationId', m.reservation_id, 'occurredAt', m.occurred_at, 'version', 2,
-        'before', jsonb_build_object('on_hand', 0, 'reserved', 0, 'committed', 0, 'incoming', 0,
+        'before', json_build_object('on_hand', 0, 'reserved', 0, 'committed', 0, 'incoming', 0,
             'damaged', 0, 'quarantined', 0, 'safety_stock', 0, 'available', 0),
-        'after', jsonb_build_object('on_hand', m.on_hand, 'reserved', 0, 'committed', 0,
+        'after', json_build_object('on_hand', m.on_hand, 'reserved', 0, 'committed', 0,
             'incoming', 0, 'damaged', 0, 'quarantined', 0, 'safety_stock', m.safety_stock,
             'available', m.on_hand - m.safety_stock))
     FROM inventory_movements m ORDER BY m.id""",

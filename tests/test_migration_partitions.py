@@ -74,11 +74,14 @@ async def sql(url: str, statement: str, *args: Any) -> list[asyncpg.Record]:
 
 
 async def fingerprint(url: str) -> dict[str, Any]:
-    """Every row of both tables, and their index, constraint and trigger names."""
+    """Every row of both tables, and their index, constraint and trigger names. Rows are
+    compared as jsonb, so that a payload stored as json (migration 0023) or jsonb reads the
+    same."""
     found: dict[str, Any] = {}
     for table in TABLES:
         [row] = await sql(
-            url, f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY id)) FROM {table} t"
+            url,
+            f"SELECT count(*), md5(string_agg(to_jsonb(t)::text, '|' ORDER BY id)) FROM {table} t",
         )
         found[f"{table} rows"] = tuple(row)
         found[f"{table} indexes"] = {

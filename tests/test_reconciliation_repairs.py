@@ -157,7 +157,7 @@ async def test_repair_puts_every_level_right_through_the_ledger(
     assert updates == [("RECONCILIATION", "10"), ("RECONCILIATION", "0")]
     repaired = await sql(
         engine,
-        "SELECT jsonb_array_length(payload->'repairs') FROM outbox"
+        "SELECT json_array_length(payload->'repairs') FROM outbox"
         " WHERE topic = 'RECONCILIATION_REPAIRED' ORDER BY id",
     )
     assert repaired == [(3,), (1,)]

@@ -36,18 +36,18 @@ BEGIN
         level.quarantined, level.safety_stock)
     RETURNING id, occurred_at INTO movement, occurred;
     INSERT INTO outbox (topic, product_id, warehouse_id, channel_id, payload) VALUES
-    ('INVENTORY_UPDATED', p_product, p_warehouse, NULL, jsonb_build_object(
+    ('INVENTORY_UPDATED', p_product, p_warehouse, NULL, json_build_object(
         'movementId', movement, 'changeId', change, 'levelId', level.id,
         'productId', p_product, 'warehouseId', p_warehouse, 'type', 'RECEIPT',
         'reason', 'RECEIPT', 'source', 'MANUAL', 'actor', 'bench', 'referenceId', NULL,
         'correlationId', NULL, 'channelId', NULL, 'reservationId', NULL,
         'occurredAt', occurred, 'version', level.version,
-        'before', jsonb_build_object('on_hand', level.on_hand - p_delta,
+        'before', json_build_object('on_hand', level.on_hand - p_delta,
             'reserved', level.reserved, 'committed', level.committed,
             'incoming', level.incoming, 'damaged', level.damaged,
             'quarantined', level.quarantined, 'safety_stock', level.safety_stock,
             'available', level.available - p_delta),
-        'after', jsonb_build_object('on_hand', level.on_hand,
+        'after', json_build_object('on_hand', level.on_hand,
             'reserved', level.reserved, 'committed', level.committed,
             'incoming', level.incoming, 'damaged', level.damaged,
             'quarantined', level.quarantined, 'safety_stock', level.safety_stock,

@@ -81,7 +81,7 @@ ledger AS (
 events AS (
     INSERT INTO outbox (topic, product_id, warehouse_id, channel_id, payload)
     SELECT 'RESERVATION_CHANGED', r.product_id, r.warehouse_id, r.channel_id,
-        jsonb_build_object('kind', 'EXPIRED', 'reservationId', r.id, 'type', r.type,
+        json_build_object('kind', 'EXPIRED', 'reservationId', r.id, 'type', r.type,
             'status', r.status, 'productId', r.product_id, 'warehouseId', r.warehouse_id,
             'channelId', r.channel_id, 'quantity', r.quantity,
             'fulfilledQuantity', r.fulfilled_quantity, 'referenceId', r.reference_id,
@@ -90,18 +90,18 @@ events AS (
     FROM changed r
     UNION ALL
     SELECT 'INVENTORY_UPDATED', m.product_id, m.warehouse_id, m.channel_id,
-        jsonb_build_object('movementId', m.movement_id, 'changeId', (SELECT id FROM change),
+        json_build_object('movementId', m.movement_id, 'changeId', (SELECT id FROM change),
             'levelId', m.level_id, 'productId', m.product_id, 'warehouseId', m.warehouse_id,
             'type', 'EXPIRED', 'reason', 'expired', 'source', 'SYSTEM', 'actor', 'bench',
             'referenceId', m.reference_id, 'correlationId', NULL, 'channelId', m.channel_id,
             'reservationId', m.id, 'occurredAt', now(), 'version', m.version,
-            'before', jsonb_build_object('on_hand', m.on_hand, 'reserved',
+            'before', json_build_object('on_hand', m.on_hand, 'reserved',
                 m.reserved + m.amount, 'committed', m.committed, 'incoming', m.incoming,
                 'damaged', m.damaged, 'quarantined', m.quarantined,
                 'safety_stock', m.safety_stock,
                 'available', m.on_hand - m.reserved - m.amount - m.committed - m.damaged
                     - m.quarantined - m.safety_stock),
-            'after', jsonb_build_object('on_hand', m.on_hand, 'reserved', m.reserved,
+            'after', json_build_object('on_hand', m.on_hand, 'reserved', m.reserved,
                 'committed', m.committed, 'incoming', m.incoming, 'damaged', m.damaged,
                 'quarantined', m.quarantined, 'safety_stock', m.safety_stock,
                 'available', m.on_hand - m.reserved - m.committed - m.damaged

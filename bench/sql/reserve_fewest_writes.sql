@@ -44,21 +44,21 @@ BEGIN
         level.quarantined, level.safety_stock)
     RETURNING id INTO movement;
     INSERT INTO outbox (topic, product_id, warehouse_id, channel_id, payload) VALUES
-    ('RESERVATION_CHANGED', p_product, p_warehouse, p_channel, jsonb_build_object(
+    ('RESERVATION_CHANGED', p_product, p_warehouse, p_channel, json_build_object(
         'kind', 'CREATED', 'reservationId', made.id, 'type', made.type,
         'status', made.status, 'productId', p_product, 'warehouseId', p_warehouse,
         'channelId', p_channel, 'quantity', p_quantity, 'fulfilledQuantity', 0,
         'referenceId', made.reference_id, 'cartReferenceId', NULL,
         'expiresAt', made.expires_at, 'actor', 'bench', 'version', made.version,
         'occurredAt', now())),
-    ('INVENTORY_UPDATED', p_product, p_warehouse, p_channel, jsonb_build_object(
+    ('INVENTORY_UPDATED', p_product, p_warehouse, p_channel, json_build_object(
         'movementId', movement, 'levelId', level.id, 'productId', p_product,
         'warehouseId', p_warehouse, 'type', 'RESERVED', 'source', 'API', 'actor', 'bench',
         'referenceId', 'cart', 'channelId', p_channel, 'reservationId', made.id,
         'occurredAt', now(), 'version', level.version,
-        'before', jsonb_build_object('on_hand', level.on_hand,
+        'before', json_build_object('on_hand', level.on_hand,
             'reserved', level.reserved - p_quantity, 'committed', level.committed),
-        'after', jsonb_build_object('on_hand', level.on_hand, 'reserved', level.reserved,
+        'after', json_build_object('on_hand', level.on_hand, 'reserved', level.reserved,
             'committed', level.committed)));
     RETURN made.id;
 END $$;

@@ -22,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.types import UserDefinedType
 
 from onhand.db.metadata import metadata
@@ -178,7 +178,8 @@ outbox = Table(
     Column("txid", XID8, nullable=False, server_default=text("pg_current_xact_id()")),
     Column("sequence", BigInteger),
     Column("topic", Text, nullable=False),
-    Column("payload", JSONB, nullable=False),
+    # json, not jsonb: written once and read whole (migration 0023).
+    Column("payload", JSON, nullable=False),
     Column("product_id", BigInteger),
     Column("warehouse_id", BigInteger),
     Column("channel_id", BigInteger),

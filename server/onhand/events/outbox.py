@@ -67,9 +67,10 @@ class Event:
 
 def insert_events(rows: str) -> str:
     """SQL writing events to the outbox: `rows` is a SELECT giving, in this order, topic,
-    product_id, warehouse_id, channel_id and payload (jsonb). Set-based changes embed it in
-    their own statement (the ledger, reservations), so that their events cost no round trip of
-    their own; `append` writes events built in Python through it."""
+    product_id, warehouse_id, channel_id and payload (json: json_build_object is the cheaper
+    builder; jsonb is cast). Set-based changes embed it in their own statement (the ledger,
+    reservations), so that their events cost no round trip of their own; `append` writes
+    events built in Python through it."""
     return f"INSERT INTO outbox (topic, product_id, warehouse_id, channel_id, payload)\n{rows}"
 
 
@@ -77,7 +78,7 @@ _APPEND = text(
     insert_events(
         """SELECT * FROM unnest(CAST(:topic AS text[]), CAST(:product_id AS bigint[]),
         CAST(:warehouse_id AS bigint[]), CAST(:channel_id AS bigint[]),
-        CAST(:payload AS jsonb[]))"""
+        CAST(:payload AS json[]))"""
     )
 )
 

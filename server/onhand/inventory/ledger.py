@@ -274,7 +274,7 @@ def _free(prefix: str) -> str:
 
 def _payload_quantities(prefix: str) -> str:
     pairs = ", ".join(f"'{b}', j.{prefix}{b}" for b in BUCKETS)
-    return f"jsonb_build_object({pairs}, 'available', j.{prefix}available)"
+    return f"json_build_object({pairs}, 'available', j.{prefix}available)"
 
 
 _UNNEST_SOURCE = f"""SELECT * FROM unnest(
@@ -293,7 +293,7 @@ _OCCURRED_AT = "coalesce(CAST(:occurred_at AS timestamptz), now())"
 # what the ledger row says from the same values the row is written from, so that the events
 # need not wait for the ledger's RETURNING and join it back.
 _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.channel_id,
-        jsonb_build_object(
+        json_build_object(
             'movementId', n.movement_id, 'changeId', (SELECT change_id FROM change),
             'levelId', j.level_id,
             'productId', j.product_id, 'warehouseId', j.warehouse_id,

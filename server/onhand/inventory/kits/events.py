@@ -19,7 +19,7 @@ TOPIC = Topic.KIT_AVAILABILITY_CHANGED.value
 
 
 def _payload(kit: str, cause: str, component: str, warehouse: str, channel: str) -> str:
-    return f"""jsonb_build_object('kitId', {kit}, 'cause', CAST({cause} AS text),
+    return f"""json_build_object('kitId', {kit}, 'cause', CAST({cause} AS text),
         'componentId', {component}, 'warehouseId', {warehouse}, 'channelId', {channel})"""
 
 

@@ -89,7 +89,7 @@ def event_insert(alias: str, kind: PreorderChangeKind, source: str) -> str:
     a = alias
     return insert_events(
         f"""SELECT 'PREORDER_CHANGED', {a}.product_id, {a}.warehouse_id, {a}.channel_id,
-            jsonb_build_object('kind', CAST('{kind}' AS text), 'preorderId', {a}.id,
+            json_build_object('kind', CAST('{kind}' AS text), 'preorderId', {a}.id,
                 'status', {a}.status, 'productId', {a}.product_id,
                 'warehouseId', {a}.warehouse_id, 'channelId', {a}.channel_id,
                 'quantity', {a}.quantity, 'referenceId', {a}.reference_id,

@@ -172,7 +172,7 @@ async def reservations_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict
 def event_payload(alias: str, kind: str) -> str:
     """The RESERVATION_CHANGED payload of a reservation row `alias`, as SQL."""
     a = alias
-    return f"""jsonb_build_object(
+    return f"""json_build_object(
         'kind', CAST('{kind}' AS text), 'reservationId', {a}.id, 'type', {a}.type,
         'status', {a}.status, 'productId', {a}.product_id, 'warehouseId', {a}.warehouse_id,
         'channelId', {a}.channel_id, 'quantity', {a}.quantity,
