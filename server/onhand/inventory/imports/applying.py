@@ -83,6 +83,14 @@ _CREATE_PRODUCTS = f"""
 # (apply_staged's `recorded`); version 2 when that changes anything, as a level created empty
 # and then moved would be.
 _NEW_SETTINGS = ("safety_stock", "reorder_point", "reorder_quantity")
+
+
+def _moves_a_new_level(row: str) -> str:
+    """Whether a row changes the new level it creates: any value it gives is not zero."""
+    values = ("quantity", *_NEW_SETTINGS)
+    return " OR ".join(f"coalesce({row}.{name}_n, 0) <> 0" for name in values)
+
+
 _CREATE_LEVELS = f"""
     WITH targets AS ({_TARGETS}),
     created AS (
@@ -90,9 +98,7 @@ _CREATE_LEVELS = f"""
             {", ".join(_NEW_SETTINGS)}, version)
         SELECT t.pid, t.warehouse_id, t.quantity_n,
             {", ".join(f"coalesce(t.{name}_n, 0)" for name in _NEW_SETTINGS)},
-            CASE WHEN t.quantity_n <> 0
-                {"".join(f" OR coalesce(t.{name}_n, 0) <> 0" for name in _NEW_SETTINGS)}
-                THEN 2 ELSE 1 END
+            CASE WHEN {_moves_a_new_level("t")} THEN 2 ELSE 1 END
         FROM targets t
         WHERE NOT EXISTS (
             SELECT 1 FROM inventory_levels l
@@ -152,13 +158,9 @@ def _stage_sql(mode: ImportMode) -> str:
     """
 
 
-# A new level starts at zero: its row changes it when any value it gives is not zero.
 _NEW_COUNTS = f"""
-    SELECT count(*) AS created,
-        count(*) FILTER (WHERE coalesce(quantity_n, 0) <> 0 OR coalesce(safety_stock_n, 0) <> 0
-            OR coalesce(reorder_point_n, 0) <> 0 OR coalesce(reorder_quantity_n, 0) <> 0)
-            AS changed
-    FROM {PLAN} WHERE is_new AND ord <> ALL(CAST(:refused AS bigint[]))
+    SELECT count(*) AS created, count(*) FILTER (WHERE {_moves_a_new_level("p")}) AS changed
+    FROM {PLAN} p WHERE is_new AND ord <> ALL(CAST(:refused AS bigint[]))
 """
 
 
