@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onhand.auth.roles import Role
+from onhand.core.refs import Ref
+from onhand.inventory.group_commit import GroupCommit
+from onhand.inventory.ledger import ChangeContext, MovementSource
+from onhand.inventory.stock import Adjust, Adjusted, adjust
 from support import factories
 from support.channels import ats, channel, check_invariants, level
 from support.client import Client, Connector, clients, operation
@@ -427,3 +431,82 @@ async def test_counts_converting_preorders_take_locks_in_the_reservations_order(
     retried = [r.getMessage() for r in caplog.records if "40P01" in r.getMessage()]
     assert retried == []
     await check_invariants(engine)
+
+
+async def test_a_receipt_sharing_a_transaction_waits_for_no_channel_row_after_its_level(
+    admin: Client, storefront: Client, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Receipts of one level written together (group commit: one transaction, a savepoint
+    each): the first locks the level. A preorder placed after it, whose channel's row a cart
+    then holds while it waits for that level, is not the second receipt's to wait for: that
+    would deadlock with the cart. The second receipt takes only the channel rows free at once;
+    the preorder waits for the next receipt, and nobody is retried."""
+    caplog.set_level(logging.WARNING)
+    # One unit in stock: the cart must lock the level to take it.
+    await factories.stocked(admin, "NEW-8", {"DC-1": 1})
+    await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
+    await set_cap(admin, "NEW-8", 10)
+    group = GroupCommit(engine)
+    context = ChangeContext(actor="receiving", source=MovementSource.API)
+    receipt = Adjust(Ref(key="NEW-8"), Ref(key="DC-1"), 2, "RECEIPT")
+    first_running, go_on = asyncio.Event(), asyncio.Event()
+    carts: list[asyncio.Task[Any]] = []
+
+    async def holding_the_queue(conn: AsyncConnection) -> None:
+        first_running.set()
+        await go_on.wait()
+
+    async def first_receipt(conn: AsyncConnection) -> Adjusted:
+        received = await adjust(conn, receipt, context)
+        late = await preorder(admin, "NEW-8", 1, referenceId="late", channelCode="WEB")
+        assert late["errors"] == []
+        cart = {"sku": "NEW-8", "quantity": 1, "channelCode": "WEB", "referenceId": "cart"}
+        carts.append(
+            asyncio.create_task(storefront(operation("CreateReservation"), {"input": cart}))
+        )
+        await until(lambda: waiting_for_a_lock(engine), "the cart waiting for the level", 10)
+        return received
+
+    async def second_receipt(conn: AsyncConnection) -> Adjusted:
+        return await adjust(conn, receipt, context)
+
+    key = ("receipts", "NEW-8", "DC-1")
+    queued = asyncio.create_task(group.submit(key, holding_the_queue))
+    await first_running.wait()
+    # Both arrive while the queue's first unit is being written: they share the next batch.
+    together = asyncio.gather(group.submit(key, first_receipt), group.submit(key, second_receipt))
+    await asyncio.sleep(0)
+    go_on.set()
+    first, second = await together
+    await queued
+    carted = await carts[0]
+    assert carted["createReservation"]["errors"] == []
+    assert [r.getMessage() for r in caplog.records if "40P01" in r.getMessage()] == []
+    assert (first.level.version, second.level.version) == (3, 4)
+    async with engine.connect() as conn:
+        # recorded_at is the transaction's start: both receipts were written by one.
+        receipts = await conn.execute(
+            text(
+                "SELECT count(DISTINCT recorded_at) FROM inventory_movements"
+                " WHERE actor = 'receiving'"
+            )
+        )
+        assert receipts.scalar_one() == 1
+    assert second.level.on_hand == 5
+    assert [p["status"] for p in await listed(admin, sku="NEW-8")] == ["ACTIVE"]
+    await factories.adjust(admin, "NEW-8", "DC-1", 1)
+    assert [p["status"] for p in await listed(admin, sku="NEW-8")] == ["CONVERTED"]
+    dc1 = await level(engine, "NEW-8", "DC-1")
+    assert (dc1["on_hand"], dc1["reserved"], dc1["committed"]) == (6, 1, 1)
+    await check_invariants(engine)
+
+
+async def waiting_for_a_lock(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        )
+        return bool(found.scalar_one())

@@ -17,6 +17,7 @@ with deltas: absolute sets name a level once.
 from __future__ import annotations
 
 import json
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -521,40 +522,64 @@ def refusal(rows: Sequence[Any]) -> DomainError:
     return DomainError(*(_problem(_staged_movement(row), row) for row in rows))
 
 
+# The products a change may raise on-hand stock of (a delta up, or a set).
+_RECEIVED_PRODUCTS = """SELECT r.product_id FROM unnest(CAST(:product_id AS bigint[]),
+                CAST(:d_on_hand AS int[]), CAST(:set_on_hand AS int[])) AS r(product_id, d, s)
+            WHERE r.d > 0 OR r.s IS NOT NULL"""
+_WAITING_CHANNELS = f"""SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
+    WHERE p.product_id IN ({_RECEIVED_PRODUCTS})
+      AND p.status = 'ACTIVE' AND p.channel_id IS NOT NULL"""
+
 # A change that may raise on-hand stock where preorders wait locks, before its levels, the
 # channel x product rows of those preorders (made when missing), in the order every
 # reservation path keeps: channel x product rows, then levels. Converting the preorders
 # raises those channels' `held` after the levels are locked; were the rows not locked
 # already, a receipt would take them in the reverse of a reservation's order and could
 # deadlock with one. A change raising no on hand probes nothing.
-_PREORDER_CHANNELS = """preorder_channels AS (
+_PREORDER_CHANNELS = f"""preorder_channels AS (
     INSERT INTO channel_inventory AS ci (channel_id, product_id)
-    SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
-    WHERE p.product_id IN (
-            SELECT r.product_id FROM unnest(CAST(:product_id AS bigint[]),
-                CAST(:d_on_hand AS int[]), CAST(:set_on_hand AS int[])) AS r(product_id, d, s)
-            WHERE r.d > 0 OR r.s IS NOT NULL)
-      AND p.status = 'ACTIVE' AND p.channel_id IS NOT NULL
+    {_WAITING_CHANNELS}
     ORDER BY 1, 2
     ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
     RETURNING ci.channel_id, ci.product_id
 ),
 """
+# The same for a change whose transaction already holds levels (an earlier change of it, as
+# in a group-committed batch): waiting for a channel row now could deadlock with a
+# reservation holding it and waiting for those levels. Only the rows free at once are taken
+# (SKIP LOCKED); the preorders of the others wait for the next receipt, as if placed after
+# this one. No row is made: inserting one waits for a reservation inserting the same, so a
+# preorder makes its channel's row when placed (preorders/placing.py).
+_FREE_PREORDER_CHANNELS = f"""preorder_channels AS (
+    SELECT ci.channel_id, ci.product_id FROM channel_inventory ci
+    WHERE (ci.channel_id, ci.product_id) IN ({_WAITING_CHANNELS})
+    FOR NO KEY UPDATE OF ci SKIP LOCKED
+),
+"""
 
 # Made once: building a text() clause parses its SQL for parameters on every call.
 _APPLY = text(_APPLY_SQL)
-# The usual change in a transaction: its rows also say which preorders' channel rows it
-# locked first.
+# A change in a transaction: its rows also say which preorders' channel rows it locked.
+_ROWS_AND_PREORDER_CHANNELS_TAIL = _ROWS_TAIL.replace(
+    "\nFROM judged j",
+    ",\n    (SELECT coalesce(json_agg(json_build_array(pc.channel_id, pc.product_id)),"
+    " '[]') FROM preorder_channels pc) AS preorder_channels\nFROM judged j",
+    1,
+)
+# The usual one, and one after an earlier change of its transaction locked levels.
 _APPLY_LOCKING_PREORDER_CHANNELS = text(
     _statement(
         _UNNEST_SOURCE,
-        _ROWS_TAIL.replace(
-            "\nFROM judged j",
-            ",\n    (SELECT coalesce(json_agg(json_build_array(pc.channel_id, pc.product_id)),"
-            " '[]') FROM preorder_channels pc) AS preorder_channels\nFROM judged j",
-            1,
-        ),
+        _ROWS_AND_PREORDER_CHANNELS_TAIL,
         prelude=_PREORDER_CHANNELS,
+        levels_after="preorder_channels",
+    )
+)
+_APPLY_LOCKING_FREE_PREORDER_CHANNELS = text(
+    _statement(
+        _UNNEST_SOURCE,
+        _ROWS_AND_PREORDER_CHANNELS_TAIL,
+        prelude=_FREE_PREORDER_CHANNELS,
         levels_after="preorder_channels",
     )
 )
@@ -616,7 +641,14 @@ async def apply_change(
     # A count locked the preorders' channel rows itself (channels_locked): the usual
     # statement, which locks none after its levels.
     locking = not alone and channels_locked is None
-    statement = _APPLY_ALONE if alone else _APPLY_LOCKING_PREORDER_CHANNELS if locking else _APPLY
+    if alone:
+        statement = _APPLY_ALONE
+    elif not locking:
+        statement = _APPLY
+    elif _holds_levels(conn):
+        statement = _APPLY_LOCKING_FREE_PREORDER_CHANNELS
+    else:
+        statement = _APPLY_LOCKING_PREORDER_CHANNELS
     try:
         rows = (await conn.execute(statement, params)).mappings().all()
         missing = [row for row in rows if row["failure"] == "NOT_FOUND"]
@@ -636,6 +668,8 @@ async def apply_change(
     failures = [_problem(movements[row["ord"] - 1], row) for row in rows if row["failure"]]
     if failures:
         raise await kit_refusals(conn, movements, rows, DomainError(*failures))
+    if not alone:
+        _note_levels_held(conn)
     if locking:
         channels_locked = {
             (channel_id, product_id)
@@ -653,6 +687,27 @@ async def apply_change(
     if received:
         await _convert_preorders(conn, list(received), channels_locked or set(), context)
     return [_applied(row) for row in rows]
+
+
+# conn.info key: the transaction in which a change locked levels (a weak reference to it).
+_LEVELS_HELD_BY = "onhand.ledger.levels_held_by"
+
+
+def _holds_levels(conn: AsyncConnection) -> bool:
+    """Whether an earlier change of this transaction locked levels. It holds them to its end,
+    unless the savepoint of that change was rolled back: then this says so wrongly, which
+    only makes the next change wait for fewer channel rows."""
+    held_by = conn.info.get(_LEVELS_HELD_BY)
+    return held_by is not None and held_by() is _transaction(conn)
+
+
+def _note_levels_held(conn: AsyncConnection) -> None:
+    conn.info[_LEVELS_HELD_BY] = weakref.ref(_transaction(conn))
+
+
+def _transaction(conn: AsyncConnection) -> Any:
+    sync = conn.sync_connection
+    return sync.get_transaction() if sync is not None else None
 
 
 async def lock_preorder_channels(

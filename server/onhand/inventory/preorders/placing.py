@@ -1,8 +1,10 @@
 """Placing and releasing preorders (createPreorder, releasePreorder).
 
 A preorder locks its cap row first, so that concurrent preorders of one scope take turns:
-each sums what is preordered under the lock, and none passes the cap. It touches no level and
-no channel row: it holds no stock.
+each sums what is preordered under the lock, and none passes the cap. It touches no level: it
+holds no stock. Of its channel's row it only makes it when missing, for a receipt to lock
+(inventory/ledger.py: a receipt sharing its transaction with an earlier change only takes the
+channel rows there are and are free).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ _INSERT = text(
             actor)
         VALUES (:product, :warehouse, :channel, :quantity, :reference, :actor)
         RETURNING *
+    ),
+    channel_row AS (
+        INSERT INTO channel_inventory (channel_id, product_id)
+        SELECT channel_id, product_id FROM made WHERE channel_id IS NOT NULL
+        ON CONFLICT (channel_id, product_id) DO NOTHING
     ),
     events AS ({event_insert("p", PreorderChangeKind.CREATED, "made")})
     SELECT * FROM made
