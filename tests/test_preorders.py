@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from onhand.auth.roles import Role
 from onhand.core.refs import Ref
 from onhand.inventory.group_commit import GroupCommit
-from onhand.inventory.ledger import ChangeContext, MovementSource
+from onhand.inventory.ledger import ChangeContext, MovementSource, lock_preorder_channels
 from onhand.inventory.stock import Adjust, Adjusted, adjust
 from support import factories
 from support.channels import ats, channel, check_invariants, level
@@ -458,13 +458,7 @@ async def test_a_receipt_sharing_a_transaction_waits_for_no_channel_row_after_it
 
     async def first_receipt(conn: AsyncConnection) -> Adjusted:
         received = await adjust(conn, receipt, context)
-        late = await preorder(admin, "NEW-8", 1, referenceId="late", channelCode="WEB")
-        assert late["errors"] == []
-        cart = {"sku": "NEW-8", "quantity": 1, "channelCode": "WEB", "referenceId": "cart"}
-        carts.append(
-            asyncio.create_task(storefront(operation("CreateReservation"), {"input": cart}))
-        )
-        await until(lambda: waiting_for_a_lock(engine), "the cart waiting for the level", 10)
+        carts.append(await late_preorder_and_a_waiting_cart(admin, storefront, engine, "NEW-8"))
         return received
 
     async def second_receipt(conn: AsyncConnection) -> Adjusted:
@@ -499,6 +493,43 @@ async def test_a_receipt_sharing_a_transaction_waits_for_no_channel_row_after_it
     dc1 = await level(engine, "NEW-8", "DC-1")
     assert (dc1["on_hand"], dc1["reserved"], dc1["committed"]) == (6, 1, 1)
     await check_invariants(engine)
+
+
+async def test_a_count_after_a_change_of_its_transaction_waits_for_no_channel_row(
+    admin: Client, storefront: Client, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A count in a transaction whose earlier change holds the level (a batch of source
+    events, say) locks, of the waiting preorders' channel rows, only those free at once: the
+    one a cart holds while waiting for that level is left to the next receipt."""
+    caplog.set_level(logging.WARNING)
+    await factories.stocked(admin, "NEW-9", {"DC-1": 1})
+    await channel(admin, "WEB", ["DC-1"], safetyBufferPercent=0)
+    await set_cap(admin, "NEW-9", 10)
+    context = ChangeContext(actor="receiving", source=MovementSource.API)
+    async with engine.begin() as conn:
+        received = await adjust(
+            conn, Adjust(Ref(key="NEW-9"), Ref(key="DC-1"), 2, "RECEIPT"), context
+        )
+        cart = await late_preorder_and_a_waiting_cart(admin, storefront, engine, "NEW-9")
+        async with asyncio.timeout(5):
+            locked = await lock_preorder_channels(conn, [received.level.product_id])
+        assert locked == set()
+    assert (await cart)["createReservation"]["errors"] == []
+    assert [r.getMessage() for r in caplog.records if "40P01" in r.getMessage()] == []
+    await check_invariants(engine)
+
+
+async def late_preorder_and_a_waiting_cart(
+    admin: Client, storefront: Client, engine: AsyncEngine, sku: str
+) -> asyncio.Task[Any]:
+    """While a transaction holds the sku's level: a preorder placed on WEB, then a cart on
+    WEB, which locks WEB's row for the sku and waits for the level (its task is returned)."""
+    late = await preorder(admin, sku, 1, referenceId="late", channelCode="WEB")
+    assert late["errors"] == []
+    cart = {"sku": sku, "quantity": 1, "channelCode": "WEB", "referenceId": "cart"}
+    task = asyncio.create_task(storefront(operation("CreateReservation"), {"input": cart}))
+    await until(lambda: waiting_for_a_lock(engine), "the cart waiting for the level", 10)
+    return task
 
 
 async def waiting_for_a_lock(engine: AsyncEngine) -> bool:

@@ -601,16 +601,25 @@ ON CONFLICT (product_id, warehouse_id) DO NOTHING
 
 _OUT_OF_RANGE = "22003"
 
-# The same lock, for a caller that locks levels itself before its change (a count).
-_LOCK_PREORDER_CHANNELS = text(
-    """
-    INSERT INTO channel_inventory AS ci (channel_id, product_id)
-    SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
+# The same lock, for a caller that locks levels itself before its change (a count), and the
+# rows of them free at once, for one whose transaction holds levels already.
+_WAITING_CHANNELS_OF_PRODUCTS = """SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
     WHERE p.product_id = ANY(CAST(:products AS bigint[])) AND p.status = 'ACTIVE'
-      AND p.channel_id IS NOT NULL
+      AND p.channel_id IS NOT NULL"""
+_LOCK_PREORDER_CHANNELS = text(
+    f"""
+    INSERT INTO channel_inventory AS ci (channel_id, product_id)
+    {_WAITING_CHANNELS_OF_PRODUCTS}
     ORDER BY 1, 2
     ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
     RETURNING ci.channel_id, ci.product_id
+    """
+)
+_LOCK_FREE_PREORDER_CHANNELS = text(
+    f"""
+    SELECT ci.channel_id, ci.product_id FROM channel_inventory ci
+    WHERE (ci.channel_id, ci.product_id) IN ({_WAITING_CHANNELS_OF_PRODUCTS})
+    FOR NO KEY UPDATE OF ci SKIP LOCKED
     """
 )
 
@@ -719,7 +728,9 @@ async def lock_preorder_channels(
     gives what it returns to apply_change."""
     if not product_ids:
         return set()
-    rows = await conn.execute(_LOCK_PREORDER_CHANNELS, {"products": sorted(set(product_ids))})
+    # As in a change: after levels this transaction holds, only the rows free at once.
+    statement = _LOCK_FREE_PREORDER_CHANNELS if _holds_levels(conn) else _LOCK_PREORDER_CHANNELS
+    rows = await conn.execute(statement, {"products": sorted(set(product_ids))})
     return {(row.channel_id, row.product_id) for row in rows}
 
 
