@@ -130,13 +130,16 @@ async def test_a_populated_ledger_and_outbox_are_partitioned_and_keep_working(
     await sql(url, f"GRANT SELECT ON inventory_movements, outbox TO {reader}")
     before = await fingerprint(url)
 
+    # The partitioning keeps every row, index and constraint; the later migrations
+    # change some of them (0024 makes uq_outbox_sequence an index of its own), not the rows.
+    await migrate.upgrade_async(url, "0019")
+    partitioned = await fingerprint(url)
     await migrate.upgrade_async(url)
-
     after = await fingerprint(url)
     for table in TABLES:
-        assert after[f"{table} rows"] == before[f"{table} rows"]
-        assert after[f"{table} indexes"] == before[f"{table} indexes"]
-        assert after[f"{table} constraints"] == before[f"{table} constraints"]
+        assert partitioned[f"{table} rows"] == after[f"{table} rows"] == before[f"{table} rows"]
+        assert partitioned[f"{table} indexes"] == before[f"{table} indexes"]
+        assert partitioned[f"{table} constraints"] == before[f"{table} constraints"]
         assert await kind(url, table) == "p"
         partitions = [
             r["name"]

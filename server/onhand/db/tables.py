@@ -170,7 +170,9 @@ inventory_movements = Table(
 # writing transaction, which tells the relay when every earlier writer has finished.
 # Partitioned by month on created_at (migration 0019), so the database's keys include it:
 # (id, created_at), and uq_outbox_sequence is UNIQUE (sequence, created_at). A sequence is
-# unique all the same: only the relay gives them out, consecutively, from outbox_cursor.
+# unique all the same: only the relay gives them out, consecutively, from outbox_cursor. That
+# index leaves out the unpublished (migration 0024): every event is written before it has a
+# sequence, and readers ask for ranges of sequences, which are never NULL.
 outbox = Table(
     "outbox",
     metadata,
@@ -185,7 +187,13 @@ outbox = Table(
     Column("channel_id", BigInteger),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
-    UniqueConstraint("sequence", "created_at", name="uq_outbox_sequence"),
+    Index(
+        "uq_outbox_sequence",
+        "sequence",
+        "created_at",
+        unique=True,
+        postgresql_where=text("sequence IS NOT NULL"),
+    ),
     Index("ix_outbox_unpublished", "id", postgresql_where=text("sequence IS NULL")),
     # The relay's "first event of a still-running writer": found without reading every
     # unpublished event, however large the backlog (a big import leaves 200,000).
