@@ -160,9 +160,21 @@ inventory_movements = Table(
     Index("ix_inventory_movements_product", "product_id", "id"),
     Index("ix_inventory_movements_warehouse", "warehouse_id", "id"),
     Index("ix_inventory_movements_level", "level_id", "id"),
-    Index("ix_inventory_movements_reference", "reference_id"),
+    # Only the movements their readers ask for (migration 0025): those with a reference, and
+    # those with a channel.
+    Index(
+        "ix_inventory_movements_reference",
+        "reference_id",
+        postgresql_where=text("reference_id IS NOT NULL"),
+    ),
     Index("ix_inventory_movements_recorded_at", "recorded_at"),
-    Index("ix_inventory_movements_channel_sales", "channel_id", "product_id", "occurred_at"),
+    Index(
+        "ix_inventory_movements_channel_sales",
+        "channel_id",
+        "product_id",
+        "occurred_at",
+        postgresql_where=text("channel_id IS NOT NULL"),
+    ),
 )
 
 # Events written in the same transaction as the change that caused them. `sequence` is given
