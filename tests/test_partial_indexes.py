@@ -43,6 +43,16 @@ READS = {
 }
 
 
+async def add_events(conn: AsyncConnection, count: int) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO outbox (topic, payload) SELECT 'INVENTORY_UPDATED',"
+            " json_build_object('n', s) FROM generate_series(1, :n) s"
+        ),
+        {"n": count},
+    )
+
+
 async def plan_of(conn: AsyncConnection, query: str) -> str:
     await conn.execute(text(f"PREPARE read_rows(bigint) AS {query}"))
     try:
@@ -54,12 +64,7 @@ async def plan_of(conn: AsyncConnection, query: str) -> str:
 
 async def test_partial_indexes_serve_their_readers(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO outbox (topic, payload) SELECT 'INVENTORY_UPDATED',"
-                " json_build_object('n', s) FROM generate_series(1, 20) s"
-            )
-        )
+        await add_events(conn, 20)
         await conn.execute(text("ANALYZE outbox"))
         await conn.execute(text("ANALYZE inventory_movements"))
         # Only plans that can use an index: whether the readers' can use these.
@@ -86,12 +91,7 @@ async def test_partial_indexes_serve_their_readers(engine: AsyncEngine) -> None:
 
 async def test_a_sequence_is_still_given_once(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO outbox (topic, payload) SELECT 'INVENTORY_UPDATED',"
-                " json_build_object('n', s) FROM generate_series(1, 20) s"
-            )
-        )
+        await add_events(conn, 20)
         # Numbered as the relay numbers them: one transaction, so one created_at for all.
         await conn.execute(
             text(

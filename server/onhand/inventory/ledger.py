@@ -522,13 +522,36 @@ def refusal(rows: Sequence[Any]) -> DomainError:
     return DomainError(*(_problem(_staged_movement(row), row) for row in rows))
 
 
-# The products a change may raise on-hand stock of (a delta up, or a set).
-_RECEIVED_PRODUCTS = """SELECT r.product_id FROM unnest(CAST(:product_id AS bigint[]),
+def _waiting_channels(products: str) -> str:
+    """The channel x product pairs of the preorders waiting for `products` (a subquery)."""
+    return f"""SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
+    WHERE p.product_id IN ({products})
+      AND p.status = 'ACTIVE' AND p.channel_id IS NOT NULL"""
+
+
+def _lock_channel_rows(waiting: str) -> str:
+    """Lock the `waiting` pairs' channel x product rows (made when missing), in key order."""
+    return f"""INSERT INTO channel_inventory AS ci (channel_id, product_id)
+    {waiting}
+    ORDER BY 1, 2
+    ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
+    RETURNING ci.channel_id, ci.product_id"""
+
+
+def _lock_free_channel_rows(waiting: str) -> str:
+    """Lock those of the `waiting` pairs' rows that exist and are free at once."""
+    return f"""SELECT ci.channel_id, ci.product_id FROM channel_inventory ci
+    WHERE (ci.channel_id, ci.product_id) IN ({waiting})
+    FOR NO KEY UPDATE OF ci SKIP LOCKED"""
+
+
+# The preorders waiting for the products a change may raise on-hand stock of (a delta up, or
+# a set).
+_WAITING_FOR_RECEIVED = _waiting_channels(
+    """SELECT r.product_id FROM unnest(CAST(:product_id AS bigint[]),
                 CAST(:d_on_hand AS int[]), CAST(:set_on_hand AS int[])) AS r(product_id, d, s)
             WHERE r.d > 0 OR r.s IS NOT NULL"""
-_WAITING_CHANNELS = f"""SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
-    WHERE p.product_id IN ({_RECEIVED_PRODUCTS})
-      AND p.status = 'ACTIVE' AND p.channel_id IS NOT NULL"""
+)
 
 # A change that may raise on-hand stock where preorders wait locks, before its levels, the
 # channel x product rows of those preorders (made when missing), in the order every
@@ -536,26 +559,16 @@ _WAITING_CHANNELS = f"""SELECT DISTINCT p.channel_id, p.product_id FROM preorder
 # raises those channels' `held` after the levels are locked; were the rows not locked
 # already, a receipt would take them in the reverse of a reservation's order and could
 # deadlock with one. A change raising no on hand probes nothing.
-_PREORDER_CHANNELS = f"""preorder_channels AS (
-    INSERT INTO channel_inventory AS ci (channel_id, product_id)
-    {_WAITING_CHANNELS}
-    ORDER BY 1, 2
-    ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
-    RETURNING ci.channel_id, ci.product_id
-),
-"""
+_PREORDER_CHANNELS = f"preorder_channels AS ({_lock_channel_rows(_WAITING_FOR_RECEIVED)}),\n"
 # The same for a change whose transaction already holds levels (an earlier change of it, as
 # in a group-committed batch): waiting for a channel row now could deadlock with a
 # reservation holding it and waiting for those levels. Only the rows free at once are taken
 # (SKIP LOCKED); the preorders of the others wait for the next receipt, as if placed after
 # this one. No row is made: inserting one waits for a reservation inserting the same, so a
 # preorder makes its channel's row when placed (preorders/placing.py).
-_FREE_PREORDER_CHANNELS = f"""preorder_channels AS (
-    SELECT ci.channel_id, ci.product_id FROM channel_inventory ci
-    WHERE (ci.channel_id, ci.product_id) IN ({_WAITING_CHANNELS})
-    FOR NO KEY UPDATE OF ci SKIP LOCKED
-),
-"""
+_FREE_PREORDER_CHANNELS = (
+    f"preorder_channels AS ({_lock_free_channel_rows(_WAITING_FOR_RECEIVED)}),\n"
+)
 
 # Made once: building a text() clause parses its SQL for parameters on every call.
 _APPLY = text(_APPLY_SQL)
@@ -601,27 +614,10 @@ ON CONFLICT (product_id, warehouse_id) DO NOTHING
 
 _OUT_OF_RANGE = "22003"
 
-# The same lock, for a caller that locks levels itself before its change (a count), and the
-# rows of them free at once, for one whose transaction holds levels already.
-_WAITING_CHANNELS_OF_PRODUCTS = """SELECT DISTINCT p.channel_id, p.product_id FROM preorders p
-    WHERE p.product_id = ANY(CAST(:products AS bigint[])) AND p.status = 'ACTIVE'
-      AND p.channel_id IS NOT NULL"""
-_LOCK_PREORDER_CHANNELS = text(
-    f"""
-    INSERT INTO channel_inventory AS ci (channel_id, product_id)
-    {_WAITING_CHANNELS_OF_PRODUCTS}
-    ORDER BY 1, 2
-    ON CONFLICT (channel_id, product_id) DO UPDATE SET held = ci.held
-    RETURNING ci.channel_id, ci.product_id
-    """
-)
-_LOCK_FREE_PREORDER_CHANNELS = text(
-    f"""
-    SELECT ci.channel_id, ci.product_id FROM channel_inventory ci
-    WHERE (ci.channel_id, ci.product_id) IN ({_WAITING_CHANNELS_OF_PRODUCTS})
-    FOR NO KEY UPDATE OF ci SKIP LOCKED
-    """
-)
+# The same locks, for a caller that locks levels itself before its change (a count).
+_WAITING_FOR_PRODUCTS = _waiting_channels("SELECT unnest(CAST(:products AS bigint[]))")
+_LOCK_PREORDER_CHANNELS = text(_lock_channel_rows(_WAITING_FOR_PRODUCTS))
+_LOCK_FREE_PREORDER_CHANNELS = text(_lock_free_channel_rows(_WAITING_FOR_PRODUCTS))
 
 
 async def apply_change(
