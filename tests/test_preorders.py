@@ -469,7 +469,7 @@ async def test_a_receipt_sharing_a_transaction_waits_for_no_channel_row_after_it
     await first_running.wait()
     # Both arrive while the queue's first unit is being written: they share the next batch.
     together = asyncio.gather(group.submit(key, first_receipt), group.submit(key, second_receipt))
-    await asyncio.sleep(0)
+    await until(lambda: len(group.batcher.queues[key].waiting) == 2, "both receipts queued")
     go_on.set()
     first, second = await together
     await queued
