@@ -24,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -33,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onhand.db.engine import plain_url
 from onhand.db.statistics import analyze_soon
-from onhand.events.envelope import Published, encode_batch
+from onhand.events.envelope import encode_rows
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,8 @@ _PUBLISH = text(
         UPDATE outbox o SET sequence = advanced.last + ready.position, published_at = now()
         FROM ready, advanced
         WHERE o.id = ready.id
-        RETURNING o.sequence, o.topic, o.payload, o.product_id, o.warehouse_id, o.channel_id,
-            o.created_at
+        RETURNING o.sequence, o.topic, CAST(o.payload AS text) AS payload_text, o.product_id,
+            o.warehouse_id, o.channel_id, o.created_at
     )
     SELECT s.*, EXISTS (
         SELECT 1 FROM outbox o WHERE o.sequence IS NULL AND o.id NOT IN (SELECT id FROM ready)
@@ -176,7 +177,7 @@ class Relay:
         while not lock.is_closed():
             published, held_back = await self._publish()
             healthy()
-            if len(published) >= BATCH:
+            if published >= BATCH:
                 recheck = HELD_BACK_FIRST_RECHECK
                 continue  # a full batch: more may be waiting
             # Otherwise every safe event is out; a commit meanwhile has set the wake already.
@@ -193,8 +194,8 @@ class Relay:
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
 
-    async def publish_pending(self) -> list[Published]:
-        """Number one batch of safe events, commit, then broadcast it."""
+    async def publish_pending(self) -> int:
+        """Number one batch of safe events, commit, then broadcast it; how many there were."""
         return (await self._publish())[0]
 
     def _analyze_outbox(self, took: float) -> None:
@@ -205,31 +206,33 @@ class Relay:
         log.info("a batch of %d events took %.0f ms: analyzing the outbox", BATCH, took * 1000)
         analyze_soon(self.engine, ("outbox",))
 
-    async def _publish(self) -> tuple[list[Published], bool]:
+    async def _publish(self) -> tuple[int, bool]:
         """What `publish_pending` does, and whether events are left held back behind a
         running writer."""
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             started = time.monotonic()
-            rows = (await conn.execute(_PUBLISH, {"batch": BATCH})).all()
+            numbered = (await conn.execute(_PUBLISH, {"batch": BATCH})).all()
             took = time.monotonic() - started
-            if len(rows) >= BATCH and took >= SLOW_BATCH_SECONDS:
+            if len(numbered) >= BATCH and took >= SLOW_BATCH_SECONDS:
                 self._analyze_outbox(took)
             # Nothing numbered says nothing of what waits: asked on its own (a quiet moment).
             held_back = (
-                rows[0].held_back if rows else bool((await conn.execute(_UNPUBLISHED)).scalar())
+                numbered[0].held_back
+                if numbered
+                else bool((await conn.execute(_UNPUBLISHED)).scalar())
             )
-        events = sorted((Published.from_row(row) for row in rows), key=lambda e: e.sequence)
+        rows = sorted(numbered, key=attrgetter("sequence"))
         # Every few milliseconds under load: a line per batch only when asked for.
-        if events and log.isEnabledFor(logging.DEBUG):
-            last = events[-1].sequence
+        if rows and log.isEnabledFor(logging.DEBUG):
+            last = rows[-1].sequence
             log.debug(
                 "published %d events up to %d",
-                len(events),
+                len(rows),
                 last,
-                extra={"run": "relay", "published": len(events), "sequence": last},
+                extra={"run": "relay", "published": len(rows), "sequence": last},
             )
-        for start in range(0, len(events), MESSAGE_EVENTS):
-            chunk = events[start : start + MESSAGE_EVENTS]
-            await self.broadcast.publish(self.channel, encode_batch(chunk))
-        return events, held_back
+        for start in range(0, len(rows), MESSAGE_EVENTS):
+            chunk = rows[start : start + MESSAGE_EVENTS]
+            await self.broadcast.publish(self.channel, encode_rows(chunk))
+        return len(rows), held_back
