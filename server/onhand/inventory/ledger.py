@@ -313,15 +313,21 @@ _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.ch
 
 
 # Levels this transaction has just created already holding what their movements make of them
-# (an import's new levels, each moved once): no other transaction can see them, so they need
-# no lock, and their movements are judged from zero, as they would be on a level created
-# empty, and only recorded, not written to the levels again.
-_CREATED_HOLDING_OUTCOME = f"""SELECT l.id, l.product_id, l.warehouse_id, 1 AS version,
-        l.created_at, l.updated_at, {", ".join(f"0 AS {b}" for b in BUCKETS)},
-        0 AS reorder_point, 0 AS reorder_quantity
-    FROM inventory_levels l
-    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m)"""
-_NOT_WRITTEN = "SELECT id, version, updated_at FROM locked WHERE false"
+# (an import's new levels, each moved once), named by the source's `level_id`: no other
+# transaction can see them, so they are neither read nor locked, and their movements are
+# judged from zero, as they would be on a level created empty (version 1), and only recorded,
+# not written to the levels again. Reading nothing keeps the movements in the source's order,
+# with no join to sort them for.
+_CREATED_HOLDING_OUTCOME = f"""SELECT m.*, 1 AS old_version,
+        CAST(NULL AS timestamptz) AS created_at, CAST(NULL AS timestamptz) AS b_updated_at,
+        coalesce(w.allow_backorders, false) AS allow_backorders,
+        {", ".join(f"0 AS b_{b}" for b in BUCKETS)},
+        0 AS b_reorder_point, 0 AS b_reorder_quantity
+    FROM m
+    LEFT JOIN warehouses w ON w.id = m.warehouse_id"""
+_NOT_WRITTEN = """SELECT CAST(NULL AS bigint) AS id, CAST(NULL AS int) AS version,
+        CAST(NULL AS timestamptz) AS updated_at
+    WHERE false"""
 
 
 def _statement(
@@ -338,10 +344,6 @@ def _statement(
     `levels_after`: one of them whose rows are locked before the levels (an init plan);
     `recorded`: the levels were created holding the outcome (_CREATED_HOLDING_OUTCOME)."""
     after = f"\n      AND (SELECT count(*) FROM {levels_after}) >= 0" if levels_after else ""
-    locked = f"""SELECT l.* FROM inventory_levels l
-    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m){after}
-    ORDER BY l.id
-    FOR UPDATE OF l"""
     updated = f"""UPDATE inventory_levels l SET
         {", ".join(f"{b} = f.a_{b}" for b in BUCKETS)},
         reorder_point = f.a_reorder_point,
@@ -351,31 +353,35 @@ def _statement(
     FROM final f
     WHERE l.id = f.level_id AND (SELECT all_ok FROM verdict)
     RETURNING l.id, l.version, l.updated_at"""
-    before = ", ".join(_before(b) for b in BUCKETS)
-    version = "count(*) FILTER (WHERE j.changed) OVER (PARTITION BY j.level_id ORDER BY j.ord)"
-    if recorded:
-        # Each level is moved once: its value before is its value, its version one more
-        # when it changes (no window to sort the movements by level for).
-        locked, updated = _CREATED_HOLDING_OUTCOME, _NOT_WRITTEN
-        before = ", ".join(f"l.{b} AS b_{b}" for b in BUCKETS)
-        version = "CAST(j.changed AS int)"
-    return f"""
-WITH {prelude}m AS (
-    {source}
-),
-locked AS (
-    {locked}
+    # Each movement with its level's values before it.
+    running = f"""locked AS (
+    SELECT l.* FROM inventory_levels l
+    WHERE (l.product_id, l.warehouse_id) IN (SELECT product_id, warehouse_id FROM m){after}
+    ORDER BY l.id
+    FOR UPDATE OF l
 ),
 running AS (
     SELECT m.*, l.id AS level_id, l.version AS old_version, l.created_at,
         l.updated_at AS b_updated_at, coalesce(w.allow_backorders, false) AS allow_backorders,
-        {before},
+        {", ".join(_before(b) for b in BUCKETS)},
         l.reorder_point AS b_reorder_point, l.reorder_quantity AS b_reorder_quantity
     FROM m
     LEFT JOIN locked l ON l.product_id = m.product_id AND l.warehouse_id = m.warehouse_id
     LEFT JOIN warehouses w ON w.id = m.warehouse_id
     WINDOW earlier AS ({_EARLIER})
+)"""
+    version = "count(*) FILTER (WHERE j.changed) OVER (PARTITION BY j.level_id ORDER BY j.ord)"
+    if recorded:
+        # Each level is moved once: its version one more when it changes (no window to sort
+        # the movements by level for).
+        running = f"running AS (\n    {_CREATED_HOLDING_OUTCOME}\n)"
+        updated = _NOT_WRITTEN
+        version = "CAST(j.changed AS int)"
+    return f"""
+WITH {prelude}m AS (
+    {source}
 ),
+{running},
 calc AS (
     SELECT c.*,
         {", ".join(_after(b) for b in BUCKETS)},
@@ -878,11 +884,13 @@ _CREATE_STAGED_SQL = (
         f"{name} {kind} {_STAGED_DEFAULTS.get(name, '')}".rstrip()
         for name, kind in _INPUT_TYPES.items()
     )
-    + ") ON COMMIT DROP"
+    + ", level_id bigint) ON COMMIT DROP"
 )
 _STAGED_SOURCE = (
     f"SELECT {', '.join(_INPUT_TYPES)}, ord FROM {STAGED} WHERE ord BETWEEN :first AND :last"
 )
+# Levels created holding the outcome are named by the staged `level_id`.
+_STAGED_RECORDED_SOURCE = _STAGED_SOURCE.replace(", ord FROM", ", ord, level_id FROM")
 # One row of counts, joined with one row per failure (none when all pass).
 _SUMMARY_TAIL = f"""SELECT t.total, t.changed, t.written,
     CASE WHEN t.written > 0 THEN (SELECT change_id FROM change) END AS change_id, f.*
@@ -901,7 +909,7 @@ ORDER BY f.ord"""
 # By (judging only, levels created holding the outcome).
 _STAGED_SQL = {
     (judge_only, recorded): _statement(
-        _STAGED_SOURCE,
+        _STAGED_RECORDED_SOURCE if recorded else _STAGED_SOURCE,
         _SUMMARY_TAIL,
         verdict=_JUDGE_ONLY if judge_only else _ALL_OR_NOTHING,
         recorded=recorded,
@@ -939,7 +947,8 @@ class StagedOutcome:
 async def create_staged_movements(conn: AsyncConnection) -> None:
     """The temporary table a bulk change is staged in (dropped at commit): `ord`, then the
     columns of a Movement (product_id, warehouse_id, type, d_<bucket>, set_<value>, rule,
-    expected_version, reason, reference_id, channel_id, reservation_id, metadata)."""
+    expected_version, reason, reference_id, channel_id, reservation_id, metadata), and
+    `level_id`, which only apply_staged(recorded=True) reads."""
     await conn.execute(text(_CREATE_STAGED_SQL))
 
 

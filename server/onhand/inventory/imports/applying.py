@@ -150,9 +150,10 @@ def _stage_sql(mode: ImportMode) -> str:
         kind, moved, count, rule = "'ADJUSTMENT'", "p.quantity_n", "NULL", "AVAILABLE"
     return f"""
     INSERT INTO {STAGED} (ord, product_id, warehouse_id, type, d_on_hand, set_on_hand,
-        set_safety_stock, set_reorder_point, set_reorder_quantity, rule, reason, reference_id)
+        set_safety_stock, set_reorder_point, set_reorder_quantity, rule, reason, reference_id,
+        level_id)
     SELECT p.ord, p.product_id, p.warehouse_id, {kind}, {moved}, {count}, p.safety_stock_n,
-        p.reorder_point_n, p.reorder_quantity_n, '{rule}', :reason, :reference
+        p.reorder_point_n, p.reorder_quantity_n, '{rule}', :reason, :reference, p.level_id
     FROM {PLAN} p
     WHERE p.ord IS NOT NULL
     """
