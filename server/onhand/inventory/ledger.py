@@ -295,19 +295,17 @@ _OCCURRED_AT = "coalesce(CAST(:occurred_at AS timestamptz), now())"
 # need not wait for the ledger's RETURNING and join it back.
 _EVENT_ROWS = f"""SELECT 'INVENTORY_UPDATED', j.product_id, j.warehouse_id, j.channel_id,
         json_build_object(
-            'movementId', n.movement_id, 'changeId', (SELECT change_id FROM change),
+            'movementId', j.movement_id, 'changeId', (SELECT change_id FROM change),
             'levelId', j.level_id,
             'productId', j.product_id, 'warehouseId', j.warehouse_id,
             'type', j.type, 'reason', j.reason, 'source', CAST(:source AS text),
             'actor', CAST(:actor AS text), 'referenceId', j.reference_id,
             'correlationId', CAST(:correlation_id AS text), 'channelId', j.channel_id,
             'reservationId', j.reservation_id, 'occurredAt', {_OCCURRED_AT},
-            'version', v.version,
+            'version', j.version,
             'before', {_payload_quantities("b_")}, 'after', {_payload_quantities("a_")}
         )
-    FROM judged j
-    JOIN versions v ON v.ord = j.ord
-    JOIN numbered n ON n.ord = j.ord
+    FROM numbered j
     WHERE j.changed
     ORDER BY j.ord"""
 
@@ -419,18 +417,21 @@ judged AS (
 ),
 verdict AS ({verdict}),
 change AS (SELECT nextval('inventory_change_seq') AS change_id),
--- Ledger ids are taken up front so that each movement knows its own row and event. Notes
--- are written though they change nothing.
-numbered AS (
-    SELECT j.ord, nextval('inventory_movements_id_seq') AS movement_id
-    FROM judged j
-    WHERE (j.changed OR j.type IN ({_NOTES})) AND (SELECT all_ok FROM verdict)
-),
 -- Every movement that changes a level makes a new version of it: several movements on one
 -- level in one change (a batch of adjustments, say) each answer with their own.
 versions AS (
     SELECT j.ord, j.old_version + {version} AS version
     FROM judged j
+),
+-- The movements written, each with its ledger id (taken up front so that each knows its own
+-- row and event) and its version, carried whole so that the ledger rows and events are
+-- written from them with no join back. Notes are written though they change nothing; the
+-- rows left out change nothing, so the versions counted among these are those above.
+numbered AS (
+    SELECT j.*, nextval('inventory_movements_id_seq') AS movement_id,
+        j.old_version + {version} AS version
+    FROM judged j
+    WHERE (j.changed OR j.type IN ({_NOTES})) AND (SELECT all_ok FROM verdict)
 ),
 final AS (
     SELECT DISTINCT ON (j.level_id) j.*, v.version AS new_version
@@ -448,13 +449,13 @@ ledger AS (
         {", ".join(f"d_{b}" for b in BUCKETS)},
         {", ".join(BUCKETS)}
     )
-    SELECT n.movement_id, (SELECT change_id FROM change), j.level_id, j.product_id,
+    SELECT j.movement_id, (SELECT change_id FROM change), j.level_id, j.product_id,
         j.warehouse_id, j.type, j.reason, :source, :actor, j.reference_id, :correlation_id,
         j.channel_id, j.reservation_id, {_OCCURRED_AT},
         j.metadata,
         {", ".join(f"j.a_{b} - j.b_{b}" for b in BUCKETS)},
         {", ".join(f"j.a_{b}" for b in BUCKETS)}
-    FROM judged j JOIN numbered n ON n.ord = j.ord
+    FROM numbered j
     ORDER BY j.ord
     RETURNING id, change_id, occurred_at
 ),
