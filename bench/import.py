@@ -68,26 +68,35 @@ FLOOR = [
     FROM raw_import r JOIN products p ON p.sku = r.sku
     JOIN warehouses w ON w.code = r.warehouse_code
     ORDER BY p.id, w.id""",
-    """INSERT INTO inventory_movements (change_id, level_id, product_id, warehouse_id, type,
-        reason, source, actor, reference_id, correlation_id, d_on_hand, d_safety_stock,
-        on_hand, reserved, committed, incoming, damaged, quarantined, safety_stock)
-    SELECT 1, l.id, l.product_id, l.warehouse_id, 'INITIAL', 'CSV import', 'IMPORT', 'bench',
-        'import-1', 'import-1', l.on_hand, l.safety_stock, l.on_hand, 0, 0, 0, 0, 0,
-        l.safety_stock
-    FROM inventory_levels l ORDER BY l.id""",
-    """INSERT INTO outbox (topic, product_id, warehouse_id, payload)
+    # The ledger rows and their events in one pass over the new levels, each movement's id
+    # taken up front (as onhand's ledger does), rather than events read back from the ledger.
+    """WITH moves AS MATERIALIZED (
+        SELECT l.*, nextval('inventory_movements_id_seq') AS movement_id
+        FROM inventory_levels l ORDER BY l.id
+    ),
+    ledger AS (
+        INSERT INTO inventory_movements (id, change_id, level_id, product_id, warehouse_id,
+            type, reason, source, actor, reference_id, correlation_id, d_on_hand,
+            d_safety_stock, on_hand, reserved, committed, incoming, damaged, quarantined,
+            safety_stock)
+        SELECT m.movement_id, 1, m.id, m.product_id, m.warehouse_id, 'INITIAL', 'CSV import',
+            'IMPORT', 'bench', 'import-1', 'import-1', m.on_hand, m.safety_stock, m.on_hand, 0,
+            0, 0, 0, 0, m.safety_stock
+        FROM moves m
+    )
+    INSERT INTO outbox (topic, product_id, warehouse_id, payload)
     SELECT 'INVENTORY_UPDATED', m.product_id, m.warehouse_id, json_build_object(
-        'movementId', m.id, 'changeId', m.change_id, 'levelId', m.level_id,
-        'productId', m.product_id, 'warehouseId', m.warehouse_id, 'type', m.type,
-        'reason', m.reason, 'source', m.source, 'actor', m.actor, 'referenceId', m.reference_id,
-        'correlationId', m.correlation_id, 'channelId', m.channel_id,
-        'reservationId', m.reservation_id, 'occurredAt', m.occurred_at, 'version', 2,
+        'movementId', m.movement_id, 'changeId', 1, 'levelId', m.id,
+        'productId', m.product_id, 'warehouseId', m.warehouse_id, 'type', 'INITIAL',
+        'reason', 'CSV import', 'source', 'IMPORT', 'actor', 'bench', 'referenceId', 'import-1',
+        'correlationId', 'import-1', 'channelId', NULL, 'reservationId', NULL,
+        'occurredAt', now(), 'version', 2,
         'before', json_build_object('on_hand', 0, 'reserved', 0, 'committed', 0, 'incoming', 0,
             'damaged', 0, 'quarantined', 0, 'safety_stock', 0, 'available', 0),
         'after', json_build_object('on_hand', m.on_hand, 'reserved', 0, 'committed', 0,
             'incoming', 0, 'damaged', 0, 'quarantined', 0, 'safety_stock', m.safety_stock,
             'available', m.on_hand - m.safety_stock))
-    FROM inventory_movements m ORDER BY m.id""",
+    FROM moves m""",
 ]
 
 
