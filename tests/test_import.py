@@ -571,6 +571,23 @@ async def test_new_levels_are_created_holding_their_rows_and_their_movements_rec
     assert (new["after"]["on_hand"], new["after"]["safety_stock"]) == (7, 2)
     assert new["after"]["available"] == 5
     assert events[("R-1", "DC-1")]["before"]["on_hand"] == 10
+    # Each event names its own ledger row, new levels' and existing levels' alike.
+    async with engine.connect() as conn:
+        ledger = {
+            row.id: row
+            for row in await conn.execute(
+                text(
+                    "SELECT id, level_id, type, on_hand FROM inventory_movements"
+                    " WHERE reference_id = :reference"
+                ),
+                {"reference": reference_of(done.id)},
+            )
+        }
+    assert len(ledger) == len(events) == 3
+    for event in events.values():
+        row = ledger[event["movementId"]]
+        assert (row.level_id, row.type) == (event["levelId"], event["type"])
+        assert row.on_hand == event["after"]["on_hand"]
     await ledger_explains_stock(engine)
 
     # A partial import drops a refused new level however the slices fall, keeping the others.

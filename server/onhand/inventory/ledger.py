@@ -340,7 +340,8 @@ def _statement(
     _INPUT_TYPES, then `ord`) are judged, written when `verdict` allows, answered by `tail`.
     `prelude`: common table expressions (each followed by a comma) that `source` may use;
     `levels_after`: one of them whose rows are locked before the levels (an init plan);
-    `recorded`: the levels were created holding the outcome (_CREATED_HOLDING_OUTCOME)."""
+    `recorded`: the levels were created holding the outcome, and `source` also selects each
+    movement's `level_id` (_CREATED_HOLDING_OUTCOME)."""
     after = f"\n      AND (SELECT count(*) FROM {levels_after}) >= 0" if levels_after else ""
     updated = f"""UPDATE inventory_levels l SET
         {", ".join(f"{b} = f.a_{b}" for b in BUCKETS)},
@@ -887,11 +888,18 @@ _CREATE_STAGED_SQL = (
     )
     + ", level_id bigint) ON COMMIT DROP"
 )
-_STAGED_SOURCE = (
-    f"SELECT {', '.join(_INPUT_TYPES)}, ord FROM {STAGED} WHERE ord BETWEEN :first AND :last"
-)
-# Levels created holding the outcome are named by the staged `level_id`.
-_STAGED_RECORDED_SOURCE = _STAGED_SOURCE.replace(", ord FROM", ", ord, level_id FROM")
+
+
+def _staged_source(recorded: bool) -> str:
+    """The staged movements of a slice; with their `level_id` where their levels were created
+    holding the outcome (which names them)."""
+    level = ", level_id" if recorded else ""
+    return (
+        f"SELECT {', '.join(_INPUT_TYPES)}, ord{level} FROM {STAGED}"
+        " WHERE ord BETWEEN :first AND :last"
+    )
+
+
 # One row of counts, joined with one row per failure (none when all pass).
 _SUMMARY_TAIL = f"""SELECT t.total, t.changed, t.written,
     CASE WHEN t.written > 0 THEN (SELECT change_id FROM change) END AS change_id, f.*
@@ -910,7 +918,7 @@ ORDER BY f.ord"""
 # By (judging only, levels created holding the outcome).
 _STAGED_SQL = {
     (judge_only, recorded): _statement(
-        _STAGED_RECORDED_SOURCE if recorded else _STAGED_SOURCE,
+        _staged_source(recorded),
         _SUMMARY_TAIL,
         verdict=_JUDGE_ONLY if judge_only else _ALL_OR_NOTHING,
         recorded=recorded,
