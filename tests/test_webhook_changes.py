@@ -108,11 +108,14 @@ async def test_webhooks_change_and_go_while_their_deliveries_are_in_flight(
             await asyncio.gather(*(storm(sku) for sku in skus), change_hooks())
 
             async def settled() -> bool:
-                # Every event made into deliveries (a quick sender can empty the queue
-                # while the enqueuer is still behind), and none of them left to send.
+                # Every event published (the last changes' answers can come before the relay
+                # numbers their events) and made into deliveries (a quick sender can empty
+                # the queue while the enqueuer is still behind), and none of them left to
+                # send.
                 [row] = await fetch(
                     fresh_database,
-                    "SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING')"
+                    "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)"
+                    " AND (SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING')"
                     " = 0 AND (SELECT last_sequence FROM webhook_cursor)"
                     " >= (SELECT max(sequence) FROM outbox)",
                 )
