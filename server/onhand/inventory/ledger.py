@@ -434,11 +434,19 @@ numbered AS (
     FROM judged j
     WHERE (j.changed OR j.type IN ({_NOTES})) AND (SELECT all_ok FROM verdict)
 ),
+-- Each changed level as its last movement leaves it, with the version its movements make:
+-- one sort by level, newest movement first, serves both the window and DISTINCT ON.
 final AS (
-    SELECT DISTINCT ON (j.level_id) j.*, v.version AS new_version
-    FROM judged j JOIN versions v ON v.ord = j.ord
-    WHERE j.level_id IN (SELECT level_id FROM judged WHERE changed)
-    ORDER BY j.level_id, j.ord DESC
+    SELECT DISTINCT ON (f.level_id) f.*
+    FROM (
+        SELECT j.*, j.old_version + count(*) FILTER (WHERE j.changed) OVER w AS new_version,
+            bool_or(j.changed) OVER w AS level_changed
+        FROM judged j
+        WINDOW w AS (PARTITION BY j.level_id ORDER BY j.ord DESC
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    ) f
+    WHERE f.level_changed
+    ORDER BY f.level_id, f.ord DESC
 ),
 updated AS (
     {updated}
