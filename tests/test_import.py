@@ -606,9 +606,10 @@ async def test_new_levels_are_created_holding_their_rows_and_their_movements_rec
 async def test_a_level_another_transaction_creates_meanwhile_is_moved_as_it_stands(
     admin: Client, engine: AsyncEngine
 ) -> None:
-    """The import creates its missing levels as it plans its rows; one that another
+    """The import creates its missing levels as it stages its rows; one that another
     transaction creates first (committed while the import waits on it) is not created twice
-    nor left out: its row moves it as an existing level."""
+    nor left out: the import's statement runs again, and its row moves it as an existing
+    level."""
     await warehouses(admin, "DC-1")
     await factories.product(admin, "RACE-1")
     async with engine.connect() as other:
@@ -627,7 +628,7 @@ async def test_a_level_another_transaction_creates_meanwhile_is_moved_as_it_stan
                 found = await conn.execute(
                     text(
                         "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                        " AND query LIKE '%INSERT INTO inventory_levels%'"
+                        " AND application_name = 'onhand-import'"
                     )
                 )
                 return found.first() is not None

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+UNIQUE_VIOLATION = "23505"
 
 
 # The database is away, not the request wrong: connection exceptions (08...), shutting down

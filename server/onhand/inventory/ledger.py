@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -871,7 +871,7 @@ def _translate(error: DBAPIError, movements: Sequence[Movement]) -> Exception:
 
 # -- Bulk changes ---------------------------------------------------------------------------
 # A change too large to pass as arrays (an import of 200,000 rows) is staged in a temporary
-# table, filled by one INSERT ... SELECT or COPY, and applied slice by slice (ord ranges) by
+# table, made by one CREATE TABLE ... AS SELECT, and applied slice by slice (ord ranges) by
 # the same statement as above: the same locking, judging, ledger rows and events. It answers
 # with counts and failures instead of every movement's outcome, which would cost more to send
 # and decode than the change itself. The caller stages each level at most once and applies
@@ -881,21 +881,21 @@ def _translate(error: DBAPIError, movements: Sequence[Movement]) -> Exception:
 STAGED = "staged_movements"
 
 # Defaults as Movement's: no delta, nothing set, the AVAILABLE rule.
-_STAGED_DEFAULTS = {
-    **{f"d_{b}": "NOT NULL DEFAULT 0" for b in BUCKETS},
-    "product_id": "NOT NULL",
-    "warehouse_id": "NOT NULL",
-    "type": "NOT NULL",
-    "rule": "NOT NULL DEFAULT 'AVAILABLE'",
-}
-_CREATE_STAGED_SQL = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} (ord bigint PRIMARY KEY, "
-    + ", ".join(
-        f"{name} {kind} {_STAGED_DEFAULTS.get(name, '')}".rstrip()
+_STAGED_DEFAULTS = {**{f"d_{b}": "0" for b in BUCKETS}, "rule": "'AVAILABLE'"}
+
+
+def staged_movement_columns(values: Mapping[str, str]) -> str:
+    """The select list of staged movements: every column of a Movement (product_id,
+    warehouse_id, type, d_<bucket>, set_<value>, rule, expected_version, reason, reference_id,
+    channel_id, reservation_id, metadata), each the SQL expression `values` gives it, else its
+    default."""
+    unknown = set(values) - set(_INPUT_TYPES)
+    if unknown:
+        raise ValueError(f"not columns of a movement: {sorted(unknown)}")
+    return ", ".join(
+        f"CAST({values.get(name, _STAGED_DEFAULTS.get(name, 'NULL'))} AS {kind}) AS {name}"
         for name, kind in _INPUT_TYPES.items()
     )
-    + ", level_id bigint) ON COMMIT DROP"
-)
 
 
 def _staged_source(recorded: bool) -> str:
@@ -961,12 +961,19 @@ class StagedOutcome:
     failures: list[StagedFailure]
 
 
-async def create_staged_movements(conn: AsyncConnection) -> None:
-    """The temporary table a bulk change is staged in (dropped at commit): `ord`, then the
-    columns of a Movement (product_id, warehouse_id, type, d_<bucket>, set_<value>, rule,
-    expected_version, reason, reference_id, channel_id, reservation_id, metadata), and
-    `level_id`, which only apply_staged(recorded=True) reads."""
-    await conn.execute(text(_CREATE_STAGED_SQL))
+async def stage_movements(
+    conn: AsyncConnection, select: str, params: Mapping[str, Any] | None = None
+) -> int:
+    """Stage a bulk change: the temporary table (dropped at commit) made by `select`, which
+    gives each movement its `ord` (from 1, its primary key), staged_movement_columns, and
+    `level_id` (read only by apply_staged(recorded=True)); any other column it gives stays
+    beside the movement for the caller. Made by the caller's own statement, so that one
+    statement can create levels and stage their movements. Returns the rows staged."""
+    result = await conn.execute(
+        text(f"CREATE TEMP TABLE {STAGED} ON COMMIT DROP AS {select}"), dict(params or {})
+    )
+    await conn.execute(text(f"ALTER TABLE {STAGED} ADD PRIMARY KEY (ord)"))
+    return result.rowcount or 0
 
 
 async def apply_staged(

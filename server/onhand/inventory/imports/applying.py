@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onhand.core.errors import ErrorCode
+from onhand.db.transactions import UNIQUE_VIOLATION, sqlstate
 from onhand.inventory.imports.checks import CHECKED, PROBLEMS
 from onhand.inventory.imports.options import SLICE_ROWS, ImportMode, ImportOptions
 from onhand.inventory.imports.problems import RowProblem
@@ -26,11 +29,12 @@ from onhand.inventory.ledger import (
     ChangeContext,
     StagedFailure,
     apply_staged,
-    create_staged_movements,
+    stage_movements,
+    staged_movement_columns,
 )
 
-PLAN = "import_plan"
-NEW_LEVELS = "import_new_levels"
+T = TypeVar("T")
+
 # A partial import re-runs a slice without its refused rows; the levels stay locked between
 # the two runs, so the second passes. More rounds would mean something else is wrong.
 MAX_ROUNDS = 3
@@ -65,14 +69,15 @@ _TARGETS = f"""
     WHERE {_VALID}
 """
 
+# Products that did not exist when the file was checked, unless they do now.
 _CREATE_PRODUCTS = f"""
     WITH created AS (
         INSERT INTO products (sku, name)
         SELECT DISTINCT ON (c.sku) c.sku, coalesce(c.product_name, c.sku)
         FROM {CHECKED} c
         WHERE c.product_id IS NULL AND c.sku IS NOT NULL AND {_VALID}
+            AND NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = c.sku)
         ORDER BY c.sku, c.line
-        ON CONFLICT (sku) DO NOTHING
         RETURNING id
     )
     SELECT count(*) FROM created
@@ -91,78 +96,72 @@ def _moves_a_new_level(row: str) -> str:
     return " OR ".join(f"coalesce({row}.{name}_n, 0) <> 0" for name in values)
 
 
-_CREATE_LEVELS = f"""
-    WITH targets AS ({_TARGETS}),
-    created AS (
-        INSERT INTO inventory_levels (product_id, warehouse_id, on_hand,
-            {", ".join(_NEW_SETTINGS)}, version)
-        SELECT t.pid, t.warehouse_id, t.quantity_n,
-            {", ".join(f"coalesce(t.{name}_n, 0)" for name in _NEW_SETTINGS)},
-            CASE WHEN {_moves_a_new_level("t")} THEN 2 ELSE 1 END
-        FROM targets t
-        WHERE NOT EXISTS (
-            SELECT 1 FROM inventory_levels l
-            WHERE l.product_id = t.pid AND l.warehouse_id = t.warehouse_id
-        )
-        ORDER BY t.pid, t.warehouse_id
-        ON CONFLICT (product_id, warehouse_id) DO NOTHING
-        RETURNING id
-    )
-    INSERT INTO {NEW_LEVELS} (level_id) SELECT id FROM created
-"""
-
-
-def _plan_sql(mode: ImportMode) -> str:
-    """Every row to apply with its level, and `ord`, its place among the rows handed to the
-    ledger: the new levels' first, then the others in level id order (the order the ledger
-    locks them in). A row that asks for what its level already has is left out (its ord is
-    null): it would change nothing, and so it need not wait for, nor hold, the level's
-    lock."""
+def _stage_sql(mode: ImportMode) -> str:
+    """One statement creates the missing levels and stages every row to apply, with its level
+    (an id taken up front for a new one, so that nothing is read back) and `ord`, its place
+    among the rows handed to the ledger: the new levels' first, then the others in level id
+    order (the order the ledger locks them in). A row that asks for what its level already
+    has is `same` and comes after them all, out of every slice: it would change nothing, and
+    so it need not wait for, nor hold, the level's lock. Beside each movement stay its line,
+    Quantity, whether its level is new and whether it moves it."""
     quantity = "l.on_hand" if mode == ImportMode.SET else "0"
     same = (
-        f"n.level_id IS NULL AND t.quantity_n = {quantity}"
+        f"l.id IS NOT NULL AND t.quantity_n = {quantity}"
         " AND coalesce(t.safety_stock_n, l.safety_stock) = l.safety_stock"
         " AND coalesce(t.reorder_point_n, l.reorder_point) = l.reorder_point"
         " AND coalesce(t.reorder_quantity_n, l.reorder_quantity) = l.reorder_quantity"
     )
-    return f"""
-    CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS
-    WITH targets AS ({_TARGETS}),
-    planned AS (
-        SELECT t.line, l.id AS level_id, (n.level_id IS NOT NULL) AS is_new, ({same}) AS same,
-            t.pid AS product_id, t.warehouse_id, t.quantity, t.quantity_n, t.safety_stock_n,
-            t.reorder_point_n, t.reorder_quantity_n
-        FROM targets t
-        JOIN inventory_levels l ON l.product_id = t.pid AND l.warehouse_id = t.warehouse_id
-        LEFT JOIN {NEW_LEVELS} n ON n.level_id = l.id
-    )
-    SELECT CASE WHEN NOT same
-        THEN row_number() OVER (PARTITION BY same ORDER BY is_new DESC, level_id) END AS ord, *
-    FROM planned
-    """
-
-
-def _stage_sql(mode: ImportMode) -> str:
     if mode == ImportMode.SET:
-        kind = "CASE WHEN p.is_new THEN 'INITIAL' ELSE 'SET' END"
-        moved, count, rule = "0", "p.quantity_n", "PHYSICAL"
+        moved = {
+            "type": "CASE WHEN p.is_new THEN 'INITIAL' ELSE 'SET' END",
+            "set_on_hand": "p.quantity_n",
+            "rule": "'PHYSICAL'",
+        }
     else:
-        kind, moved, count, rule = "'ADJUSTMENT'", "p.quantity_n", "NULL", "AVAILABLE"
+        moved = {"type": "'ADJUSTMENT'", "d_on_hand": "p.quantity_n", "rule": "'AVAILABLE'"}
+    movement = staged_movement_columns(
+        {
+            "product_id": "p.product_id",
+            "warehouse_id": "p.warehouse_id",
+            **moved,
+            **{f"set_{name}": f"p.{name}_n" for name in _NEW_SETTINGS},
+            "reason": ":reason",
+            "reference_id": ":reference",
+        }
+    )
     return f"""
-    INSERT INTO {STAGED} (ord, product_id, warehouse_id, type, d_on_hand, set_on_hand,
-        set_safety_stock, set_reorder_point, set_reorder_quantity, rule, reason, reference_id,
-        level_id)
-    SELECT p.ord, p.product_id, p.warehouse_id, {kind}, {moved}, {count}, p.safety_stock_n,
-        p.reorder_point_n, p.reorder_quantity_n, '{rule}', :reason, :reference, p.level_id
-    FROM {PLAN} p
-    WHERE p.ord IS NOT NULL
+    WITH targets AS ({_TARGETS}),
+    planned AS MATERIALIZED (
+        SELECT t.line, t.quantity, t.pid AS product_id, t.warehouse_id, t.quantity_n,
+            {", ".join(f"t.{name}_n" for name in _NEW_SETTINGS)},
+            l.id IS NULL AS is_new, coalesce(l.id, nextval('inventory_levels_id_seq')) AS level_id,
+            coalesce({same}, false) AS same, {_moves_a_new_level("t")} AS moves
+        FROM targets t
+        LEFT JOIN inventory_levels l ON l.product_id = t.pid AND l.warehouse_id = t.warehouse_id
+        ORDER BY t.pid, t.warehouse_id
+    ),
+    created AS (
+        INSERT INTO inventory_levels (id, product_id, warehouse_id, on_hand,
+            {", ".join(_NEW_SETTINGS)}, version)
+        SELECT p.level_id, p.product_id, p.warehouse_id, p.quantity_n,
+            {", ".join(f"coalesce(p.{name}_n, 0)" for name in _NEW_SETTINGS)},
+            CASE WHEN p.moves THEN 2 ELSE 1 END
+        FROM planned p
+        WHERE p.is_new
+    )
+    SELECT row_number() OVER (ORDER BY p.same, p.is_new DESC, p.level_id) AS ord, {movement},
+        p.level_id, p.line, p.quantity, p.is_new, p.same, p.moves
+    FROM planned p
     """
 
 
 _NEW_COUNTS = f"""
-    SELECT count(*) AS created, count(*) FILTER (WHERE {_moves_a_new_level("p")}) AS changed
-    FROM {PLAN} p WHERE is_new AND ord <> ALL(CAST(:refused AS bigint[]))
+    SELECT count(*) AS created, count(*) FILTER (WHERE moves) AS changed
+    FROM {STAGED} WHERE is_new AND ord <> ALL(CAST(:refused AS bigint[]))
 """
+# How many times a statement inserting rows that were missing is run again when another
+# transaction committed one of them meanwhile.
+INSERT_ATTEMPTS = 5
 
 
 async def apply_rows(
@@ -181,26 +180,28 @@ async def apply_rows(
     await conn.execute(text("SET LOCAL work_mem = '64MB'"))
     products_created = 0
     if options.create_missing_products:
-        products_created = int((await conn.execute(text(_CREATE_PRODUCTS))).scalar_one())
-    await conn.execute(
-        text(f"CREATE TEMP TABLE {NEW_LEVELS} (level_id bigint PRIMARY KEY) ON COMMIT DROP")
+        created = await _inserting_missing(conn, lambda: conn.execute(text(_CREATE_PRODUCTS)))
+        products_created = int(created.scalar_one())
+    staging = _stage_sql(options.mode)
+    planned = await _inserting_missing(
+        conn,
+        lambda: stage_movements(conn, staging, {"reason": reason, "reference": reference}),
     )
-    await conn.execute(text(_CREATE_LEVELS))
-    await conn.execute(text(_plan_sql(options.mode)))
-    await create_staged_movements(conn)
-    staged = await conn.execute(
-        text(_stage_sql(options.mode)), {"reason": reason, "reference": reference}
-    )
-    total = staged.rowcount or 0
     counts = (
-        await conn.execute(text(f"SELECT count(*), count(*) FILTER (WHERE is_new) FROM {PLAN}"))
+        await conn.execute(
+            text(
+                f"SELECT count(*) FILTER (WHERE NOT same), count(*) FILTER (WHERE is_new)"
+                f" FROM {STAGED}"
+            )
+        )
     ).one()
-    planned, new_levels = int(counts[0]), int(counts[1])
+    total, new_levels = int(counts[0]), int(counts[1])
     skipped = planned - total
     if skipped:
         await progress(skipped)
 
     failures: list[StagedFailure] = []
+    refused: list[RowProblem] = []
     changed = 0
     judge_only = options.dry_run
     for first, last, recorded in _slices(total, new_levels, slice_rows):
@@ -210,28 +211,25 @@ async def apply_rows(
         rounds = 1
         while outcome.failures and options.allow_partial and not judge_only:
             failures += outcome.failures
+            refused += await _refused_rows(conn, outcome.failures, options.mode)
             if rounds == MAX_ROUNDS:
                 raise RuntimeError("a partial import slice kept failing")
-            await conn.execute(
-                text(f"DELETE FROM {STAGED} WHERE ord = ANY(CAST(:ords AS bigint[]))"),
-                {"ords": [f.ord for f in outcome.failures]},
-            )
+            await _set_aside(conn, [f.ord for f in outcome.failures])
             outcome = await apply_staged(conn, context, first, last, recorded=recorded)
             rounds += 1
         if outcome.failures:
             failures += outcome.failures
+            refused += await _refused_rows(conn, outcome.failures, options.mode)
             # All or nothing: the import is refused, but the other rows are still judged
             # (writing nothing) so that every refused row is reported at once.
             judge_only = judge_only or not options.allow_partial
         changed += outcome.changed
         await progress(skipped + last)
 
-    refused = await _refused_rows(conn, failures, options.mode)
+    refused.sort(key=lambda p: p.line or 0)
     if refused and not options.allow_partial:
         raise ImportRefusedError(refused)
     refused_ords = [f.ord for f in failures]
-    if refused_ords and not options.dry_run:
-        await _drop_unused_levels(conn, refused_ords)
     new = (await conn.execute(text(_NEW_COUNTS), {"refused": refused_ords})).one()
     rows = planned - len(refused_ords)
     updated = changed - new.changed
@@ -243,6 +241,21 @@ async def apply_rows(
         products_created=products_created,
         refused=refused,
     )
+
+
+async def _inserting_missing(conn: AsyncConnection, insert: Callable[[], Awaitable[T]]) -> T:
+    """Run a statement that inserts the rows missing from its snapshot (products, levels) as a
+    plain INSERT: ON CONFLICT's speculative insertion costs about an eighth more a row. When
+    another transaction has committed one of those rows since, the statement fails on the
+    unique key and runs again: its new snapshot sees that row and leaves it out."""
+    for attempt in range(INSERT_ATTEMPTS):
+        try:
+            async with conn.begin_nested():
+                return await insert()
+        except IntegrityError as error:
+            if sqlstate(error) != UNIQUE_VIOLATION or attempt == INSERT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _slices(total: int, new_levels: int, slice_rows: int) -> Iterator[tuple[int, int, bool]]:
@@ -259,7 +272,7 @@ async def _refused_rows(
     if not failures:
         return []
     rows = await conn.execute(
-        text(f"SELECT ord, line, quantity FROM {PLAN} WHERE ord = ANY(CAST(:ords AS bigint[]))"),
+        text(f"SELECT ord, line, quantity FROM {STAGED} WHERE ord = ANY(CAST(:ords AS bigint[]))"),
         {"ords": [f.ord for f in failures]},
     )
     lines = {row.ord: (row.line, row.quantity) for row in rows}
@@ -275,18 +288,22 @@ async def _refused_rows(
         else:
             message = f"Quantity {quantity}: {problem.message}"
         problems.append(RowProblem(line, "Quantity", problem.code, message, quantity))
-    return sorted(problems, key=lambda p: p.line or 0)
+    return problems
 
 
-async def _drop_unused_levels(conn: AsyncConnection, refused: list[int]) -> None:
-    """Levels this import created for rows the ledger then refused go (no other transaction
-    can have seen, let alone moved, them), so that a partial import leaves no trace of its
+async def _set_aside(conn: AsyncConnection, refused: list[int]) -> None:
+    """Rows the ledger refused, in a partial import, leave the staged movements (so that their
+    slice can run again without them), and levels this import created for them go (no other
+    transaction can have seen, let alone moved, them): a partial import leaves no trace of its
     refused rows."""
     await conn.execute(
         text(
             f"""
-            DELETE FROM inventory_levels l USING {PLAN} p
-            WHERE p.ord = ANY(CAST(:ords AS bigint[])) AND p.is_new AND l.id = p.level_id
+            WITH gone AS (
+                DELETE FROM {STAGED} WHERE ord = ANY(CAST(:ords AS bigint[]))
+                RETURNING level_id, is_new
+            )
+            DELETE FROM inventory_levels l USING gone WHERE gone.is_new AND l.id = gone.level_id
             """
         ),
         {"ords": refused},
