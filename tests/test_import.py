@@ -603,6 +603,51 @@ async def test_new_levels_are_created_holding_their_rows_and_their_movements_rec
     await ledger_explains_stock(engine)
 
 
+async def import_waits_on_a_lock(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND application_name = 'onhand-import'"
+            )
+        )
+        return found.first() is not None
+
+
+async def test_a_product_another_transaction_creates_meanwhile_is_not_created_twice(
+    admin: Client, engine: AsyncEngine
+) -> None:
+    """A product missing when the file was checked, which another transaction creates while
+    the import inserts it (committed while the import waits on it), is used, not created
+    again nor refused: the import's statement runs again and leaves it out."""
+    await warehouses(admin, "DC-1")
+    async with engine.connect() as other:
+        await other.begin()
+        await other.execute(text("INSERT INTO products (sku, name) VALUES ('RACE-2', 'theirs')"))
+        importing = asyncio.create_task(
+            import_csv(admin, rows("RACE-2,DC-1,4", "RACE-3,DC-1,5"), createMissingProducts=True)
+        )
+
+        await until(lambda: import_waits_on_a_lock(engine), "the import waiting for their product")
+        await other.commit()
+        payload = await importing
+
+    assert payload["errors"] == []
+    assert payload["job"]["productsCreated"] == 1
+    assert payload["job"]["created"] == 2
+    async with engine.connect() as conn:
+        names = dict(
+            (await conn.execute(text("SELECT sku, name FROM products ORDER BY sku"))).all()
+        )
+    assert names == {"RACE-2": "theirs", "RACE-3": "RACE-3"}
+    stocked = await stock(engine)
+    assert (stocked[("RACE-2", "DC-1")]["on_hand"], stocked[("RACE-3", "DC-1")]["on_hand"]) == (
+        4,
+        5,
+    )
+    await ledger_explains_stock(engine)
+
+
 async def test_a_level_another_transaction_creates_meanwhile_is_moved_as_it_stands(
     admin: Client, engine: AsyncEngine
 ) -> None:
@@ -623,17 +668,7 @@ async def test_a_level_another_transaction_creates_meanwhile_is_moved_as_it_stan
         )
         importing = asyncio.create_task(import_csv(admin, rows("RACE-1,DC-1,9")))
 
-        async def waiting() -> bool:
-            async with engine.connect() as conn:
-                found = await conn.execute(
-                    text(
-                        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                        " AND application_name = 'onhand-import'"
-                    )
-                )
-                return found.first() is not None
-
-        await until(waiting, "the import waiting for the other transaction's level")
+        await until(lambda: import_waits_on_a_lock(engine), "the import waiting for their level")
         await other.commit()
         payload = await importing
 
