@@ -69,15 +69,19 @@ _TARGETS = f"""
     WHERE {_VALID}
 """
 
-# Products that did not exist when the file was checked, unless they do now.
+# Products that did not exist when the file was checked, unless they do now (looked up once
+# a SKU, not once a row).
 _CREATE_PRODUCTS = f"""
     WITH created AS (
         INSERT INTO products (sku, name)
-        SELECT DISTINCT ON (c.sku) c.sku, coalesce(c.product_name, c.sku)
-        FROM {CHECKED} c
-        WHERE c.product_id IS NULL AND c.sku IS NOT NULL AND {_VALID}
-            AND NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = c.sku)
-        ORDER BY c.sku, c.line
+        SELECT n.sku, n.name
+        FROM (
+            SELECT DISTINCT ON (c.sku) c.sku, coalesce(c.product_name, c.sku) AS name
+            FROM {CHECKED} c
+            WHERE c.product_id IS NULL AND c.sku IS NOT NULL AND {_VALID}
+            ORDER BY c.sku, c.line
+        ) n
+        WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = n.sku)
         RETURNING id
     )
     SELECT count(*) FROM created
