@@ -1,7 +1,8 @@
-"""Indexes that leave out the rows no reader asks for (migrations 0024, 0025): the outbox's
+"""Indexes that leave out the rows no reader asks for (migrations 0024-0026): the outbox's
 unique index on sequences skips unpublished events, the ledger's reference and channel
-indexes skip movements with none. Each still serves its readers' query shapes, and the
-unique one still refuses a sequence given twice."""
+indexes skip movements with none, the products' platform id indexes skip products with
+none. Each still serves its readers' query shapes, and the unique one still refuses a
+sequence given twice."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # The shapes rows are read in (events/store.py, channels/feed.py, inventory/movements.py,
-# channels/sales.py, reallocation.py, demand_buffers.py), by the index each must be able to
-# use. Planned as generic plans: no parameter's value may be what lets the planner use it.
+# channels/sales.py, reallocation.py, demand_buffers.py, reservations/lookups.py), by the
+# index each must be able to use. Planned as generic plans: no parameter's value may be what
+# lets the planner use it.
 READS = {
     "events after a cursor": (
         "SELECT * FROM outbox WHERE sequence > $1 ORDER BY sequence LIMIT 100",
@@ -39,6 +41,11 @@ READS = {
         " AND channel_id = ANY(ARRAY[$1])"
         " AND occurred_at >= now() - interval '30 days'",
         "channel_id_product_id_occurred",
+    ),
+    "products by variant id": (
+        "SELECT id, external_variant_id FROM products"
+        " WHERE external_variant_id = ANY(ARRAY[CAST($1 AS text)])",
+        "ix_products_external_variant_id",
     ),
 }
 
@@ -67,6 +74,7 @@ async def test_partial_indexes_serve_their_readers(engine: AsyncEngine) -> None:
         await add_events(conn, 20)
         await conn.execute(text("ANALYZE outbox"))
         await conn.execute(text("ANALYZE inventory_movements"))
+        await conn.execute(text("ANALYZE products"))
         # Only plans that can use an index: whether the readers' can use these.
         await conn.execute(text("SET LOCAL enable_seqscan = off"))
         await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
@@ -78,7 +86,8 @@ async def test_partial_indexes_serve_their_readers(engine: AsyncEngine) -> None:
             text(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN ("
                 "'uq_outbox_sequence', 'ix_inventory_movements_reference',"
-                " 'ix_inventory_movements_channel_sales')"
+                " 'ix_inventory_movements_channel_sales', 'ix_products_external_variant_id',"
+                " 'ix_products_external_ids')"
             )
         )
         predicates = {name: definition.partition(" WHERE ")[2] for name, definition in found}
@@ -86,6 +95,8 @@ async def test_partial_indexes_serve_their_readers(engine: AsyncEngine) -> None:
         "uq_outbox_sequence": "(sequence IS NOT NULL)",
         "ix_inventory_movements_reference": "(reference_id IS NOT NULL)",
         "ix_inventory_movements_channel_sales": "(channel_id IS NOT NULL)",
+        "ix_products_external_variant_id": "(external_variant_id IS NOT NULL)",
+        "ix_products_external_ids": "(external_product_id IS NOT NULL)",
     }
 
 

@@ -150,8 +150,13 @@ reservations = Table(
     ),
 )
 
-# Clients name products by their platform's variant id (createReservation's variantId).
-Index("ix_products_external_variant_id", products.c.external_variant_id)
+# Clients name products by their platform's variant id (createReservation's variantId); only
+# the products that have one (migration 0026).
+Index(
+    "ix_products_external_variant_id",
+    products.c.external_variant_id,
+    postgresql_where=text("external_variant_id IS NOT NULL"),
+)
 # A reservation's ledger rows (its audit trail).
 Index(
     "ix_inventory_movements_reservation",

@@ -89,7 +89,14 @@ products = Table(
     Column("is_kit", Boolean, nullable=False, server_default=text("false")),
     Column("version", Integer, nullable=False, server_default="1"),
     *_timestamps(),
-    Index("ix_products_external_ids", "external_product_id", "external_variant_id"),
+    # Only the products that carry a platform's ids (migration 0026): an imported catalog
+    # mostly has none.
+    Index(
+        "ix_products_external_ids",
+        "external_product_id",
+        "external_variant_id",
+        postgresql_where=text("external_product_id IS NOT NULL"),
+    ),
 )
 
 # The stock buckets of a level, in the order the ledger records them.
