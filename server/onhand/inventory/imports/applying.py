@@ -105,8 +105,8 @@ def _stage_sql(mode: ImportMode) -> str:
     (an id taken up front for a new one, so that nothing is read back) and `ord`, its place
     among the rows handed to the ledger: the new levels' first, then the others in level id
     order (the order the ledger locks them in). A row that asks for what its level already
-    has is `same` and comes after them all, out of every slice: it would change nothing, and
-    so it need not wait for, nor hold, the level's lock. Beside each movement stay its line,
+    has is not staged at all: it would change nothing, and so it need not wait for, nor hold,
+    the level's lock (an unchanged file stages nothing). Beside each movement stay its line,
     Quantity, whether its level is new and whether it moves it."""
     quantity = "l.on_hand" if mode == ImportMode.SET else "0"
     same = (
@@ -153,12 +153,18 @@ def _stage_sql(mode: ImportMode) -> str:
         FROM planned p
         WHERE p.is_new
     )
-    SELECT row_number() OVER (ORDER BY p.same, p.is_new DESC, p.level_id) AS ord, {movement},
-        p.level_id, p.line, p.quantity, p.is_new, p.same, p.moves
+    SELECT row_number() OVER (ORDER BY p.is_new DESC, p.level_id) AS ord, {movement},
+        p.level_id, p.line, p.quantity, p.is_new, p.moves
     FROM planned p
+    WHERE NOT p.same
     """
 
 
+# The rows to apply (those staged, and those that change nothing), and the new levels'.
+_COUNTS = f"""
+    SELECT (SELECT count(*) FROM {CHECKED} c WHERE {_VALID}) AS planned,
+        (SELECT count(*) FROM {STAGED} WHERE is_new) AS new_levels
+"""
 _NEW_COUNTS = f"""
     SELECT count(*) AS created, count(*) FILTER (WHERE moves) AS changed
     FROM {STAGED} WHERE is_new AND ord <> ALL(CAST(:refused AS bigint[]))
@@ -187,19 +193,12 @@ async def apply_rows(
         created = await _inserting_missing(conn, lambda: conn.execute(text(_CREATE_PRODUCTS)))
         products_created = int(created.scalar_one())
     staging = _stage_sql(options.mode)
-    planned = await _inserting_missing(
+    total = await _inserting_missing(
         conn,
         lambda: stage_movements(conn, staging, {"reason": reason, "reference": reference}),
     )
-    counts = (
-        await conn.execute(
-            text(
-                f"SELECT count(*) FILTER (WHERE NOT same), count(*) FILTER (WHERE is_new)"
-                f" FROM {STAGED}"
-            )
-        )
-    ).one()
-    total, new_levels = int(counts[0]), int(counts[1])
+    counts = (await conn.execute(text(_COUNTS))).one()
+    planned, new_levels = int(counts.planned), int(counts.new_levels)
     skipped = planned - total
     if skipped:
         await progress(skipped)
