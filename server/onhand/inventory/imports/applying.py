@@ -205,6 +205,12 @@ async def apply_rows(
 
     failures: list[StagedFailure] = []
     refused: list[RowProblem] = []
+
+    async def refuse(found: list[StagedFailure]) -> None:
+        # Their lines are read now: a partial import sets their staged rows aside.
+        failures.extend(found)
+        refused.extend(await _refused_rows(conn, found, options.mode))
+
     changed = 0
     judge_only = options.dry_run
     for first, last, recorded in _slices(total, new_levels, slice_rows):
@@ -213,16 +219,14 @@ async def apply_rows(
         )
         rounds = 1
         while outcome.failures and options.allow_partial and not judge_only:
-            failures += outcome.failures
-            refused += await _refused_rows(conn, outcome.failures, options.mode)
+            await refuse(outcome.failures)
             if rounds == MAX_ROUNDS:
                 raise RuntimeError("a partial import slice kept failing")
             await _set_aside(conn, [f.ord for f in outcome.failures])
             outcome = await apply_staged(conn, context, first, last, recorded=recorded)
             rounds += 1
         if outcome.failures:
-            failures += outcome.failures
-            refused += await _refused_rows(conn, outcome.failures, options.mode)
+            await refuse(outcome.failures)
             # All or nothing: the import is refused, but the other rows are still judged
             # (writing nothing) so that every refused row is reported at once.
             judge_only = judge_only or not options.allow_partial
