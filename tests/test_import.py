@@ -25,7 +25,7 @@ from support.imports import (
     stock,
     upload,
 )
-from support.waiting import until
+from support.waiting import until, waiting_for_a_lock
 from support.ws import Subscriber
 
 MOVEMENTS = """
@@ -603,17 +603,6 @@ async def test_new_levels_are_created_holding_their_rows_and_their_movements_rec
     await ledger_explains_stock(engine)
 
 
-async def import_waits_on_a_lock(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        found = await conn.execute(
-            text(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND application_name = 'onhand-import'"
-            )
-        )
-        return found.first() is not None
-
-
 async def test_a_product_another_transaction_creates_meanwhile_is_not_created_twice(
     admin: Client, engine: AsyncEngine
 ) -> None:
@@ -628,7 +617,10 @@ async def test_a_product_another_transaction_creates_meanwhile_is_not_created_tw
             import_csv(admin, rows("RACE-2,DC-1,4", "RACE-3,DC-1,5"), createMissingProducts=True)
         )
 
-        await until(lambda: import_waits_on_a_lock(engine), "the import waiting for their product")
+        await until(
+            lambda: waiting_for_a_lock(engine, "onhand-import"),
+            "the import waiting for their product",
+        )
         await other.commit()
         payload = await importing
 
@@ -636,9 +628,8 @@ async def test_a_product_another_transaction_creates_meanwhile_is_not_created_tw
     assert payload["job"]["productsCreated"] == 1
     assert payload["job"]["created"] == 2
     async with engine.connect() as conn:
-        names = dict(
-            (await conn.execute(text("SELECT sku, name FROM products ORDER BY sku"))).all()
-        )
+        found = await conn.execute(text("SELECT sku, name FROM products ORDER BY sku"))
+        names = {sku: name for sku, name in found}
     assert names == {"RACE-2": "theirs", "RACE-3": "RACE-3"}
     stocked = await stock(engine)
     assert (stocked[("RACE-2", "DC-1")]["on_hand"], stocked[("RACE-3", "DC-1")]["on_hand"]) == (
@@ -668,7 +659,10 @@ async def test_a_level_another_transaction_creates_meanwhile_is_moved_as_it_stan
         )
         importing = asyncio.create_task(import_csv(admin, rows("RACE-1,DC-1,9")))
 
-        await until(lambda: import_waits_on_a_lock(engine), "the import waiting for their level")
+        await until(
+            lambda: waiting_for_a_lock(engine, "onhand-import"),
+            "the import waiting for their level",
+        )
         await other.commit()
         payload = await importing
 

@@ -21,7 +21,7 @@ from onhand.inventory.stock import Adjust, Adjusted, adjust
 from support import factories
 from support.channels import ats, channel, check_invariants, level
 from support.client import Client, Connector, clients, operation
-from support.waiting import until
+from support.waiting import until, waiting_for_a_lock
 
 SET_CAP = operation("SetPreorderCap")
 CREATE = operation("CreatePreorder")
@@ -530,14 +530,3 @@ async def late_preorder_and_a_waiting_cart(
     task = asyncio.create_task(storefront(operation("CreateReservation"), {"input": cart}))
     await until(lambda: waiting_for_a_lock(engine), "the cart waiting for the level", 10)
     return task
-
-
-async def waiting_for_a_lock(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        found = await conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock'"
-            )
-        )
-        return bool(found.scalar_one())

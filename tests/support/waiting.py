@@ -6,6 +6,9 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 
 async def until(
     condition: Callable[[], object | Awaitable[object]],
@@ -27,3 +30,17 @@ async def until(
     except TimeoutError:
         detail = f"\n{explain()}" if explain else ""
         raise AssertionError(f"not within {seconds} s: {what}{detail}") from None
+
+
+async def waiting_for_a_lock(engine: AsyncEngine, application_name: str | None = None) -> bool:
+    """Whether a session of this database (of that application, if named) waits for a lock."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+                " AND (CAST(:name AS text) IS NULL OR application_name = :name)"
+            ),
+            {"name": application_name},
+        )
+        return bool(found.scalar_one())
