@@ -2,7 +2,7 @@
 importInventory mutation, over HTTP against a real `onhand serve`, beside baselines measured in
 the same run on the same machine.
 
-    python bench/import.py [--rounds 3]
+    python bench/import.py [--rounds 3] [--bounds]
 
 Scenarios, each the time from sending the multipart upload to the mutation's answer:
 1. first load: a catalog with no products yet (createMissingProducts): 48,000 products and
@@ -11,10 +11,13 @@ Scenarios, each the time from sending the multipart upload to the mutation's ans
 3. nothing changed: the same file again (every row checked and judged, nothing written).
 
 Baselines:
-- raw COPY: the file copied into a plain table with no index (what the issue compares with);
+- raw COPY: the file copied into a plain table with no index (the least reading the file costs);
 - write floor: the rows a first load must write (products, levels, ledger rows, outbox events),
   written by bare set-based INSERTs from that COPY, with no checks, no judging and no locks, in
-  a second database: the least any correct import of this file can cost with this schema.
+  a second database: the least any correct import of this file can cost with this schema;
+- with --bounds, the same floor with every trigger off (`session_replication_role = replica`:
+  no foreign key checked, no NOTIFY): not a correct import, but what the rows themselves cost,
+  so that a target below it is seen to need a schema without those checks.
 
 Each round runs every side once, one after the other (write floor, raw COPY, then onhand's
 three scenarios on a fresh database and server), so that a machine getting busier or quieter
@@ -120,13 +123,15 @@ async def raw_copy(db: Database, path: Path) -> float:
         await conn.close()
 
 
-async def write_floor(path: Path) -> float:
+async def write_floor(path: Path, *, triggers: bool = True) -> float:
     async with Database.fresh() as db:
         await warehouses(db)
         conn = await asyncpg.connect(db.plain_url)
         try:
             await conn.execute(RAW_TABLE)
             await conn.execute("SET work_mem = '64MB'")
+            if not triggers:
+                await conn.execute("SET session_replication_role = replica")
             start = time.perf_counter()
             async with conn.transaction():
                 await conn.copy_to_table("raw_import", source=str(path), format="csv", header=True)
@@ -206,6 +211,8 @@ async def main(args: argparse.Namespace) -> None:
     runs: dict[str, list[float]] = defaultdict(list)
     for round_number in range(1, args.rounds + 1):
         runs["floor"].append(await write_floor(first))
+        if args.bounds:
+            runs["untriggered"].append(await write_floor(first, triggers=False))
         async with Database.fresh() as db:
             await warehouses(db)
             runs["copy"].append(await raw_copy(db, first))
@@ -247,6 +254,17 @@ async def main(args: argparse.Namespace) -> None:
         "1.0",
         "",
     )
+    if args.bounds:
+        untriggered = statistics.median(runs["untriggered"])
+        table.add_row(
+            "write floor, triggers off (a bound)",
+            f"{untriggered:.2f}",
+            spread(runs["untriggered"]),
+            "",
+            f"{untriggered / copy:.0f}",
+            f"{untriggered / floor:.2f}",
+            "",
+        )
     for label, _, _ in scenarios:
         elapsed = statistics.median(runs[label])
         table.add_row(
@@ -268,4 +286,7 @@ def spread(times: list[float], digits: int = 2) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every side")
+    parser.add_argument(
+        "--bounds", action="store_true", help="also the write floor with every trigger off"
+    )
     asyncio.run(main(parser.parse_args()))
