@@ -2,7 +2,9 @@
 them to every process.
 
 One relay is active in the whole deployment (it holds a PostgreSQL advisory lock; the others
-wait to take over). It is woken by the NOTIFY the outbox trigger sends at commit, and polls
+wait to take over). A pass of a leader that lost its lock mid-pass may still overlap its
+successor's first: each pass locks the events it numbers, so the two still give every event
+one sequence. It is woken by the NOTIFY the outbox trigger sends at commit, and polls
 now and then in case a notification was missed.
 
 Which events are safe to publish? An event row's id is taken when it is inserted, not when its
@@ -58,11 +60,11 @@ MESSAGE_EVENTS = 200
 # once (MATERIALIZED): inlined, the planner may rescan the outbox for `blocked` once per
 # event when its statistics lag behind a burst of events, and spin for minutes.
 #
-# One statement, committing on its own, finds the safe events, advances the cursor (its row
-# lock serialises relays, should two ever run) and numbers them: one round trip a pass, where
-# a transaction of four statements took five. Each numbered row also says whether events are
-# left behind a running writer (`held_back`), so that a pass needs no second query to know
-# when to look again.
+# One statement, committing on its own, finds the safe events (locking them, so that two
+# relays at once cannot both number one), advances the cursor and numbers them: one round
+# trip a pass, where a transaction of four statements took five. Each numbered row also says
+# whether events are left behind a running writer (`held_back`), so that a pass needs no
+# second query to know when to look again.
 _PUBLISH = text(
     """
     WITH snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS taken),
@@ -85,6 +87,10 @@ _PUBLISH = text(
     ),
     -- Read in full (a sort under a limit) before anything below writes: until it writes,
     -- this statement has no transaction id of its own to hold other writers' events back.
+    -- Locked, in id order: should two relays ever overlap (a leader whose lock connection
+    -- died mid-pass, and its successor), the second waits for the first's rows and finds
+    -- them numbered (the lock reads their newest version), so it neither numbers an event
+    -- twice nor leaves a gap; the numbers are given to the rows it locked.
     ready AS MATERIALIZED (
         SELECT r.id, row_number() OVER (ORDER BY r.id) AS position
         FROM (
@@ -93,6 +99,7 @@ _PUBLISH = text(
               AND (blocked.id IS NULL OR o.id < blocked.id)
             ORDER BY o.id
             LIMIT :batch
+            FOR UPDATE OF o
         ) r
     ),
     counted AS MATERIALIZED (SELECT count(*) AS n FROM ready),
