@@ -4,8 +4,8 @@ them to every process.
 One relay is active in the whole deployment (it holds a PostgreSQL advisory lock; the others
 wait to take over). A pass of a leader that lost its lock mid-pass may still overlap its
 successor's first: each pass locks the events it numbers, so the two still give every event
-one sequence. It is woken by the NOTIFY the outbox trigger sends at commit, and polls
-now and then in case a notification was missed.
+one sequence. The active relay is woken by the NOTIFY the outbox trigger sends at commit,
+and polls now and then in case a notification was missed.
 
 Which events are safe to publish? An event row's id is taken when it is inserted, not when its
 transaction commits. So the relay only publishes events whose transaction is older than every
