@@ -109,15 +109,17 @@ async def test_an_expiring_tokens_open_websocket_is_closed_when_it_expires(
     base_url: str, engine: AsyncEngine
 ) -> None:
     name = unique("expiring-socket")
+    lifetime = 6  # time for the socket to open and subscribe first, on a busy machine
     async with engine.begin() as conn:
-        # Time for the socket to open and subscribe first, on a busy machine.
-        issued = await create_token(conn, name, Role.OPERATOR, expires_in=timedelta(seconds=6))
+        issued = await create_token(
+            conn, name, Role.OPERATOR, expires_in=timedelta(seconds=lifetime)
+        )
     async with Subscriber(base_url, issued.secret) as subscriber:
         await subscriber.subscribe(UPDATED, {"skus": ["NOTHING-1"]})
         opened = time.monotonic()
         with pytest.raises(ConnectionClosed) as closed:
             # Expiry, then the once-a-second check of open sockets, and room for a busy machine.
-            await asyncio.wait_for(subscriber.socket.recv(), 6 + 1 + 3)
+            await asyncio.wait_for(subscriber.socket.recv(), lifetime + 1 + 3)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
     assert "expired" in closed.value.rcvd.reason

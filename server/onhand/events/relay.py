@@ -85,12 +85,12 @@ _PUBLISH = text(
         SELECT min(o.id) AS id FROM outbox o, horizon
         WHERE o.sequence IS NULL AND o.txid >= horizon.xmin
     ),
-    -- Read in full (a sort under a limit) before anything below writes: until it writes,
+    -- Read in full (a sort under a limit) before anything is locked or written: until then
     -- this statement has no transaction id of its own to hold other writers' events back.
-    -- Locked, in id order: should two relays ever overlap (a leader whose lock connection
-    -- died mid-pass, and its successor), the second waits for the first's rows and finds
-    -- them numbered (the lock reads their newest version), so it neither numbers an event
-    -- twice nor leaves a gap; the numbers are given to the rows it locked.
+    -- Then locked, in id order: should two relays ever overlap (a leader whose lock
+    -- connection died mid-pass, and its successor), the second waits for the first's rows
+    -- and finds them numbered (the lock reads their newest version), so it neither numbers
+    -- an event twice nor leaves a gap; the numbers go to the rows it locked.
     ready AS MATERIALIZED (
         SELECT r.id, row_number() OVER (ORDER BY r.id) AS position
         FROM (
